@@ -1,0 +1,96 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/leadcheck/leadcheck/api/apigen"
+	"github.com/leadcheck/leadcheck/validate"
+)
+
+// Error is an HTTP error with a machine code and a message for people that
+// says what to do. Handlers return it; handleError writes it.
+type Error struct {
+	Status  int
+	Code    string
+	Field   string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+func errBodyTooLarge(limit int64) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+		Message: fmt.Sprintf("the body is larger than %d bytes; send a smaller one", limit)}
+}
+
+// handleError is the one place that writes errors. It maps domain errors to
+// a status and the JSON envelope; internal error text never reaches clients.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	apiErr := s.toAPIError(err)
+	rid := requestIDOf(c)
+	if apiErr.Status >= 500 {
+		loggerOf(c, s.logger).Error("request failed", "err", err, "status", apiErr.Status)
+	}
+	body := apigen.ErrorResponse{Error: apigen.Error{Code: apiErr.Code, Message: apiErr.Message, RequestId: rid}}
+	if apiErr.Field != "" {
+		body.Error.Field = &apiErr.Field
+	}
+	var werr error
+	if c.Request().Method == http.MethodHead {
+		werr = c.NoContent(apiErr.Status)
+	} else {
+		werr = c.JSON(apiErr.Status, body)
+	}
+	if werr != nil {
+		loggerOf(c, s.logger).Warn("writing error response", "err", werr)
+	}
+}
+
+func (s *Server) toAPIError(err error) *Error {
+	var apiErr *Error
+	var inputErr *validate.InputError
+	var tooBig *http.MaxBytesError
+	var httpErr *echo.HTTPError
+	switch {
+	case errors.As(err, &apiErr):
+		return apiErr
+	case errors.As(err, &inputErr):
+		return &Error{Status: http.StatusBadRequest, Code: inputErr.Code, Field: inputErr.Field, Message: inputErr.Message}
+	case errors.As(err, &tooBig):
+		return errBodyTooLarge(tooBig.Limit)
+	case errors.As(err, &httpErr):
+		return fromEchoError(httpErr)
+	default:
+		return &Error{Status: http.StatusInternalServerError, Code: "internal_error",
+			Message: "something went wrong on our side; retry, and report the request id if it persists"}
+	}
+}
+
+// fromEchoError covers the errors Echo and the generated binder raise
+// themselves (unknown route, wrong method, bad query parameter).
+func fromEchoError(he *echo.HTTPError) *Error {
+	switch he.Code {
+	case http.StatusNotFound:
+		return &Error{Status: he.Code, Code: "not_found", Message: "no such route; see /openapi.yaml for the API"}
+	case http.StatusMethodNotAllowed:
+		return &Error{Status: he.Code, Code: "method_not_allowed", Message: "this route does not take that method; see /openapi.yaml"}
+	case http.StatusRequestEntityTooLarge:
+		return &Error{Status: he.Code, Code: "body_too_large", Message: "the body is too large; send a smaller one"}
+	case http.StatusUnauthorized:
+		return &Error{Status: he.Code, Code: "unauthorized", Message: "send a valid API key in X-API-Key or Authorization: Bearer"}
+	}
+	if he.Code >= 400 && he.Code < 500 {
+		// The generated binder reports bad query parameters this way; its
+		// message names the parameter.
+		return &Error{Status: he.Code, Code: "bad_request", Message: fmt.Sprint(he.Message)}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: "internal_error",
+		Message: "something went wrong on our side; retry, and report the request id if it persists"}
+}

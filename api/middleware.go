@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+const headerRequestID = "X-Request-Id"
+
+type loggerKey struct{}
+
+// requestID gives every request an id: the caller's X-Request-Id when it is
+// short and plain (so ids can be traced across services), a fresh random one
+// otherwise. The id goes into the response header, every log line and
+// every error body.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(headerRequestID)
+		if !plainID(id) {
+			id = newRequestID()
+		}
+		c.Set(headerRequestID, id)
+		c.Response().Header().Set(headerRequestID, id)
+		logger := s.logger.With("request_id", id)
+		c.Set("logger", logger)
+		ctx := context.WithValue(c.Request().Context(), loggerKey{}, logger)
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
+}
+
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+func requestIDOf(c echo.Context) string {
+	if id, ok := c.Get(headerRequestID).(string); ok {
+		return id
+	}
+	return ""
+}
+
+func loggerOf(c echo.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := c.Get("logger").(*slog.Logger); ok {
+		return l
+	}
+	return fallback
+}
+
+// accessLog writes one line per request. It logs the path, never the query
+// string: queries carry email addresses and phone numbers.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			// Write the error now so the logged status is the real one.
+			c.Error(err)
+		}
+		status := c.Response().Status
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		loggerOf(c, s.logger).LogAttrs(c.Request().Context(), level, "request",
+			slog.String("method", c.Request().Method),
+			slog.String("path", c.Request().URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+		)
+		return nil
+	}
+}
+
+// limitBody caps the request body; reading past the cap fails with
+// *http.MaxBytesError, which the error handler turns into a 413.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > s.opts.MaxBodyBytes {
+			return errBodyTooLarge(s.opts.MaxBodyBytes)
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.opts.MaxBodyBytes)
+		return next(c)
+	}
+}
+
+// requireKey checks the API key when keys are configured. Keys come in
+// X-API-Key or as a bearer token; comparison is constant-time.
+func (s *Server) requireKey(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if len(s.keys) == 0 {
+			return next(c)
+		}
+		key := c.Request().Header.Get("X-API-Key")
+		if key == "" {
+			if auth := c.Request().Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+				key = strings.TrimSpace(auth[7:])
+			}
+		}
+		if key == "" {
+			return &Error{Status: http.StatusUnauthorized, Code: "missing_api_key",
+				Message: "this server needs an API key; send it in X-API-Key or Authorization: Bearer"}
+		}
+		for k := range s.keys {
+			if subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 {
+				return next(c)
+			}
+		}
+		return &Error{Status: http.StatusUnauthorized, Code: "invalid_api_key",
+			Message: "the API key is not valid; check it or ask the operator for one"}
+	}
+}

@@ -1,0 +1,28 @@
+package api
+
+import (
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/leadcheck/leadcheck/api/apigen"
+)
+
+// routes is the whole API on one screen. Parameter binding comes from the
+// code generated from openapi.yaml (apigen.ServerInterfaceWrapper).
+func (s *Server) routes() {
+	e := s.echo
+	gen := &apigen.ServerInterfaceWrapper{Handler: handlers{s}}
+
+	e.Use(s.requestID, s.accessLog, middleware.Recover(), s.limitBody)
+
+	// Public: probes and the contract.
+	e.GET("/healthz", gen.Healthz)
+	e.GET("/readyz", gen.Readyz)
+	e.GET("/metrics", gen.Metrics)
+	e.GET("/openapi.yaml", gen.OpenapiSpec)
+
+	// Keyed when LEADCHECK_API_KEYS is set. The key check is per route, not
+	// on a group: an Echo group with middleware answers 404 where a wrong
+	// method deserves 405.
+	e.GET("/v1/validate", gen.ValidateQuery, s.requireKey)
+	e.POST("/v1/validate", gen.ValidateLead, s.requireKey)
+}

@@ -1,0 +1,90 @@
+// Package api is the HTTP face of leadcheck: an Echo server whose routes are
+// listed in routes.go, with thin handlers over the validate engine, one
+// error handler, and the middleware every request passes (request id,
+// logging, auth, body limit, recovery).
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/leadcheck/leadcheck/validate"
+)
+
+// Options are the knobs of the HTTP layer. Zero values get defaults.
+type Options struct {
+	// APIKeys are the accepted keys; empty means open mode.
+	APIKeys []string
+	// MaxBodyBytes bounds a request body; default 64 KiB.
+	MaxBodyBytes int64
+	// ValidateTimeout is the time budget of one validation; DNS work still
+	// running when it ends makes the verdict "unknown". Default 3s.
+	ValidateTimeout time.Duration
+}
+
+// Deps are the parts the server is built from.
+type Deps struct {
+	Engine *validate.Engine
+	Logger *slog.Logger
+	// Spec is the OpenAPI document served at /openapi.yaml.
+	Spec []byte
+	// Metrics serves /metrics; nil answers 404.
+	Metrics http.Handler
+	// Checks report the state of each dependency for /readyz: "ok",
+	// "disabled", or anything else for degraded.
+	Checks map[string]func() string
+}
+
+// Server is the HTTP API. It is an http.Handler.
+type Server struct {
+	echo   *echo.Echo
+	opts   Options
+	deps   Deps
+	ready  atomic.Bool
+	keys   map[string]struct{}
+	logger *slog.Logger
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// NewServer wires the API. It starts nothing: the caller owns the listener.
+func NewServer(opts Options, deps Deps) *Server {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 64 << 10
+	}
+	if opts.ValidateTimeout <= 0 {
+		opts.ValidateTimeout = 3 * time.Second
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts, deps: deps, logger: deps.Logger, keys: map[string]struct{}{}}
+	for _, k := range opts.APIKeys {
+		s.keys[k] = struct{}{}
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	s.echo = e
+	s.routes()
+	s.ready.Store(true)
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// Drain makes /readyz answer 503 so load balancers stop sending traffic
+// before the listener closes.
+func (s *Server) Drain() { s.ready.Store(false) }
+
+// validateContext bounds one validation by the time budget.
+func (s *Server) validateContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opts.ValidateTimeout)
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+)
+
+const usage = `leadcheck — lead validation API
+
+Usage:
+  leadcheck serve    [flags]            run the HTTP service
+  leadcheck validate [flags] VALUE...   check emails, phones and domains and print JSON
+
+Run "leadcheck COMMAND -h" for the flags of a command. Every flag mirrors an
+environment variable (LEADCHECK_*), listed in the README.
+`
+
+// run is the whole program; main only calls it and exits on its error.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stdout, usage)
+		return errors.New("no command given; try serve or validate")
+	}
+	switch cmd, rest := args[1], args[2:]; cmd {
+	case "serve":
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(stdout)
+		cfg, _, err := loadConfig(fs, rest, getenv)
+		if err != nil {
+			return flagError(err)
+		}
+		return serve(ctx, cfg, stdout)
+	case "validate":
+		return validateCommand(ctx, rest, getenv, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stdout, usage)
+		return fmt.Errorf("unknown command %q; try serve or validate", cmd)
+	}
+}
+
+// flagError keeps -h quiet: asking for help is not a failure.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return fmt.Errorf("configuration: %w", err)
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/leadcheck/leadcheck"
+	"github.com/leadcheck/leadcheck/api"
+	"github.com/leadcheck/leadcheck/cache"
+	"github.com/leadcheck/leadcheck/validate"
+)
+
+// serve runs the HTTP service until ctx ends. Shutdown order: /readyz turns
+// 503, the listener stops accepting, requests in flight finish (bounded by
+// LEADCHECK_SHUTDOWN_TIMEOUT), then the cache closes its Redis connections.
+func serve(ctx context.Context, cfg config, stdout io.Writer) error {
+	start := time.Now()
+	logger := newLogger(cfg, stdout)
+	if len(cfg.APIKeys) == 0 {
+		logger.Warn("open mode: LEADCHECK_API_KEYS is not set, so anyone who can reach this port can use the API; set it before exposing the service")
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	engine, domains, err := newEngine(cfg, reg)
+	if err != nil {
+		return err
+	}
+	defer domains.Close()
+
+	srv := api.NewServer(api.Options{
+		APIKeys:         cfg.APIKeys,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		ValidateTimeout: cfg.ValidateTimeout,
+	}, api.Deps{
+		Engine:  engine,
+		Logger:  logger,
+		Spec:    leadcheck.OpenAPISpec,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Checks:  map[string]func() string{"redis": func() string { return string(domains.RedisStatus()) }},
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set LEADCHECK_ADDR to a free address)", cfg.Addr, err)
+	}
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "redis", cfg.RedisURL != "", "startup", time.Since(start))
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		logger.Info("shutting down")
+		srv.Drain()
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(gctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := httpSrv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		return nil
+	})
+	err = g.Wait()
+	logger.Info("stopped", "err", err)
+	return err
+}
+
+// newEngine builds the validation engine behind the two-tier cache.
+func newEngine(cfg config, reg prometheus.Registerer) (*validate.Engine, *cache.Domains, error) {
+	lists, err := validate.LoadLists(validate.ListsConfig{
+		DisposableFile: cfg.DisposableFile,
+		FreeFile:       cfg.FreeFile,
+		RoleFile:       cfg.RoleFile,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load lists: %w", err)
+	}
+	servers := cfg.DNSServers
+	if len(servers) == 0 {
+		servers, err = validate.SystemServers(cfg.ResolvConf)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w (set LEADCHECK_DNS to resolvers such as 1.1.1.1:53)", cfg.ResolvConf, err)
+		}
+	}
+	resolver, err := validate.NewDNSResolver(servers, cfg.DNSTimeout)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dns: %w", err)
+	}
+	domains, err := cache.NewDomains(cache.Config{
+		RedisURL:    cfg.RedisURL,
+		KeyPrefix:   cfg.CachePrefix,
+		MaxEntries:  cfg.CacheMaxEntries,
+		MinTTL:      cfg.CacheMinTTL,
+		MaxTTL:      cfg.CacheMaxTTL,
+		NegativeTTL: cfg.CacheNegativeTTL,
+		ErrorTTL:    cfg.CacheErrorTTL,
+	}, validate.DNSChecker{Resolver: resolver}, reg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cache: %w", err)
+	}
+	return validate.NewEngine(lists, domains), domains, nil
+}
