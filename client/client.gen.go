@@ -12,11 +12,61 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
+
+// Defines values for BulkStatus.
+const (
+	BulkStatusCanceled  BulkStatus = "canceled"
+	BulkStatusCompleted BulkStatus = "completed"
+	BulkStatusFailed    BulkStatus = "failed"
+	BulkStatusQueued    BulkStatus = "queued"
+	BulkStatusRunning   BulkStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the BulkStatus enum.
+func (e BulkStatus) Valid() bool {
+	switch e {
+	case BulkStatusCanceled:
+		return true
+	case BulkStatusCompleted:
+		return true
+	case BulkStatusFailed:
+		return true
+	case BulkStatusQueued:
+		return true
+	case BulkStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BulkUploadHasHeader.
+const (
+	BulkUploadHasHeaderAuto  BulkUploadHasHeader = "auto"
+	BulkUploadHasHeaderFalse BulkUploadHasHeader = "false"
+	BulkUploadHasHeaderTrue  BulkUploadHasHeader = "true"
+)
+
+// Valid indicates whether the value is a known member of the BulkUploadHasHeader enum.
+func (e BulkUploadHasHeader) Valid() bool {
+	switch e {
+	case BulkUploadHasHeaderAuto:
+		return true
+	case BulkUploadHasHeaderFalse:
+		return true
+	case BulkUploadHasHeaderTrue:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for DNSResultStatus.
 const (
@@ -33,6 +83,30 @@ func (e DNSResultStatus) Valid() bool {
 	case DNSResultStatusNxdomain:
 		return true
 	case DNSResultStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EnrichmentGapPart.
+const (
+	EnrichmentGapPartCompany EnrichmentGapPart = "company"
+	EnrichmentGapPartMail    EnrichmentGapPart = "mail"
+	EnrichmentGapPartPerson  EnrichmentGapPart = "person"
+	EnrichmentGapPartPhone   EnrichmentGapPart = "phone"
+)
+
+// Valid indicates whether the value is a known member of the EnrichmentGapPart enum.
+func (e EnrichmentGapPart) Valid() bool {
+	switch e {
+	case EnrichmentGapPartCompany:
+		return true
+	case EnrichmentGapPartMail:
+		return true
+	case EnrichmentGapPartPerson:
+		return true
+	case EnrichmentGapPartPhone:
 		return true
 	default:
 		return false
@@ -219,6 +293,121 @@ func (e Verdict) Valid() bool {
 	}
 }
 
+// Defines values for GetBulkResultsParamsFormat.
+const (
+	GetBulkResultsParamsFormatCsv    GetBulkResultsParamsFormat = "csv"
+	GetBulkResultsParamsFormatNdjson GetBulkResultsParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the GetBulkResultsParamsFormat enum.
+func (e GetBulkResultsParamsFormat) Valid() bool {
+	switch e {
+	case GetBulkResultsParamsFormatCsv:
+		return true
+	case GetBulkResultsParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// BulkJob defines model for BulkJob.
+type BulkJob struct {
+	// Columns The columns used, by role: email, phone, country, domain mapped to the header names (or 1-based indexes) found.
+	Columns   *map[string]string `json:"columns,omitempty"`
+	Counts    VerdictCounts      `json:"counts"`
+	CreatedAt time.Time          `json:"created_at"`
+
+	// Error Why the job failed, when it did.
+	Error *string `json:"error,omitempty"`
+
+	// EtaSeconds Estimated seconds until the job ends, from the recent rate.
+	EtaSeconds *float32   `json:"eta_seconds,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+
+	// Format The detected input format (csv, tsv, txt, ndjson, json).
+	Format        *string `json:"format,omitempty"`
+	Id            string  `json:"id"`
+	Name          *string `json:"name,omitempty"`
+	ProcessedRows int     `json:"processed_rows"`
+
+	// RaggedRows Rows whose field count differs from the header; kept and flagged.
+	RaggedRows *int `json:"ragged_rows,omitempty"`
+
+	// ResultsUrl Where to download the rows once completed.
+	ResultsUrl *string    `json:"results_url,omitempty"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	Status     BulkStatus `json:"status"`
+
+	// TotalRows Known once the file has been read through; null before.
+	TotalRows *int          `json:"total_rows,omitempty"`
+	Webhook   *WebhookState `json:"webhook,omitempty"`
+}
+
+// BulkJobList defines model for BulkJobList.
+type BulkJobList struct {
+	Jobs []BulkJob `json:"jobs"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// BulkRecords defines model for BulkRecords.
+type BulkRecords struct {
+	DefaultCountry *string             `json:"default_country,omitempty"`
+	Enrich         *bool               `json:"enrich,omitempty"`
+	Name           *string             `json:"name,omitempty"`
+	Records        []map[string]string `json:"records"`
+	WebhookUrl     *string             `json:"webhook_url,omitempty"`
+}
+
+// BulkStatus defines model for BulkStatus.
+type BulkStatus string
+
+// BulkUpload defines model for BulkUpload.
+type BulkUpload struct {
+	CountryColumn *string `json:"country_column,omitempty"`
+
+	// DefaultCountry ISO 3166-1 alpha-2 region for national phone numbers without a country column.
+	DefaultCountry *string `json:"default_country,omitempty"`
+
+	// Delimiter One of "," ";" "|" or "tab"; sniffed when absent.
+	Delimiter    *string `json:"delimiter,omitempty"`
+	DomainColumn *string `json:"domain_column,omitempty"`
+
+	// EmailColumn Header name or 1-based index of the email column; found from the header when absent.
+	EmailColumn *string `json:"email_column,omitempty"`
+	Enrich      *bool   `json:"enrich,omitempty"`
+
+	// File CSV, TSV, TXT, NDJSON or JSON, optionally gzipped.
+	File        openapi_types.File   `json:"file"`
+	HasHeader   *BulkUploadHasHeader `json:"has_header,omitempty"`
+	Name        *string              `json:"name,omitempty"`
+	PhoneColumn *string              `json:"phone_column,omitempty"`
+
+	// WebhookUrl Gets a signed POST when the job ends (Standard Webhooks).
+	WebhookUrl *string `json:"webhook_url,omitempty"`
+}
+
+// BulkUploadHasHeader defines model for BulkUpload.HasHeader.
+type BulkUploadHasHeader string
+
+// CompanyEnrichment defines model for CompanyEnrichment.
+type CompanyEnrichment struct {
+	Description *string `json:"description,omitempty"`
+	Domain      string  `json:"domain"`
+	Language    *string `json:"language,omitempty"`
+	Logo        *string `json:"logo,omitempty"`
+	Name        *string `json:"name,omitempty"`
+
+	// Social Profile URLs by network (linkedin, twitter, facebook, github, instagram, youtube).
+	Social *map[string]string `json:"social,omitempty"`
+
+	// Url The page the facts were read from, after redirects.
+	Url *string `json:"url,omitempty"`
+}
+
 // DNSResult defines model for DNSResult.
 type DNSResult struct {
 	Dmarc PolicyRecord `json:"dmarc"`
@@ -309,6 +498,31 @@ type EmailResult struct {
 	Verdict Verdict `json:"verdict"`
 }
 
+// Enrichment defines model for Enrichment.
+type Enrichment struct {
+	// Cached True when the company facts came from the cache.
+	Cached  *bool              `json:"cached,omitempty"`
+	Company *CompanyEnrichment `json:"company,omitempty"`
+	Mail    *MailEnrichment    `json:"mail,omitempty"`
+
+	// Missing What could not be learnt, and why.
+	Missing []EnrichmentGap   `json:"missing"`
+	Person  *PersonEnrichment `json:"person,omitempty"`
+	Phone   *PhoneEnrichment  `json:"phone,omitempty"`
+}
+
+// EnrichmentGap defines model for EnrichmentGap.
+type EnrichmentGap struct {
+	Message string            `json:"message"`
+	Part    EnrichmentGapPart `json:"part"`
+
+	// Reason Machine code, e.g. free_provider, disposable, no_website, timeout, http_status, too_large, not_html, too_many_redirects, blocked_address, dns_error, no_name, not_mobile, no_data.
+	Reason string `json:"reason"`
+}
+
+// EnrichmentGapPart defines model for EnrichmentGap.Part.
+type EnrichmentGapPart string
+
 // Error defines model for Error.
 type Error struct {
 	// Code Machine-readable, e.g. missing_field, invalid_json, body_too_large.
@@ -339,6 +553,50 @@ type HealthStatus string
 type MX struct {
 	Host       string `json:"host"`
 	Preference int    `json:"preference"`
+}
+
+// MailEnrichment defines model for MailEnrichment.
+type MailEnrichment struct {
+	Disposable bool `json:"disposable"`
+
+	// Dmarc The DMARC policy: reject, quarantine, none; "missing" when there is no DMARC record.
+	Dmarc  *string `json:"dmarc,omitempty"`
+	Domain string  `json:"domain"`
+	Free   bool    `json:"free"`
+
+	// Provider Machine id of the mail provider read from the MX hosts, e.g. google_workspace, microsoft_365, self_hosted, unknown.
+	Provider string `json:"provider"`
+
+	// ProviderName Example: Google Workspace
+	ProviderName string `json:"provider_name"`
+	Role         bool   `json:"role"`
+
+	// SecurityGateway A filtering service in front of the mailboxes (Mimecast, Proofpoint, Barracuda, ...), when seen.
+	SecurityGateway *string `json:"security_gateway,omitempty"`
+
+	// Spf The SPF all qualifier: -all, ~all, ?all, +all; "none" when there is no SPF record.
+	Spf *string `json:"spf,omitempty"`
+}
+
+// PersonEnrichment defines model for PersonEnrichment.
+type PersonEnrichment struct {
+	// Confidence How sure the guess is; names are never invented from initials.
+	Confidence float32 `json:"confidence"`
+	FirstName  *string `json:"first_name,omitempty"`
+	FullName   *string `json:"full_name,omitempty"`
+	LastName   *string `json:"last_name,omitempty"`
+}
+
+// PhoneEnrichment defines model for PhoneEnrichment.
+type PhoneEnrichment struct {
+	Carrier *string `json:"carrier,omitempty"`
+
+	// LocalTime The lead's current local time, when the number has one time zone.
+	LocalTime *time.Time `json:"local_time,omitempty"`
+
+	// Region Place description for the number, e.g. "San Francisco, CA".
+	Region    *string  `json:"region,omitempty"`
+	TimeZones []string `json:"time_zones"`
 }
 
 // PhoneResult defines model for PhoneResult.
@@ -396,25 +654,33 @@ type ReadinessStatus string
 // Reason Machine-readable cause of the verdict.
 type Reason string
 
+// ValidateOptions defines model for ValidateOptions.
+type ValidateOptions struct {
+	// Enrich Add `enrichment` to the answer (slower on a cold domain; see /v1/enrich).
+	Enrich *bool `json:"enrich,omitempty"`
+}
+
 // ValidateRequest One lead. At least one of `email`, `phone` and `domain` is required.
 type ValidateRequest struct {
 	Company *string `json:"company,omitempty"`
 
 	// Country ISO 3166-1 alpha-2 default region for national phone numbers.
-	Country *string `json:"country,omitempty"`
-	Domain  *string `json:"domain,omitempty"`
-	Email   *string `json:"email,omitempty"`
-	Name    *string `json:"name,omitempty"`
-	Phone   *string `json:"phone,omitempty"`
+	Country *string          `json:"country,omitempty"`
+	Domain  *string          `json:"domain,omitempty"`
+	Email   *string          `json:"email,omitempty"`
+	Name    *string          `json:"name,omitempty"`
+	Options *ValidateOptions `json:"options,omitempty"`
+	Phone   *string          `json:"phone,omitempty"`
 }
 
 // ValidateResponse Example: {"cached":false,"email":{"ascii_domain":"acme.com","dns":{"dmarc":{"found":true,"policy":"reject","record":"v=DMARC1; p=reject"},"implicit_mx":false,"mx":[{"host":"mx1.acme.com","preference":10}],"mx_found":true,"null_mx":false,"spf":{"found":true,"policy":"-all","record":"v=spf1 mx -all"},"status":"ok"},"domain":"acme.com","flags":{"disposable":false,"free":false,"role":false,"smtputf8":false,"subaddressed":false},"input":"jane@acme.com","local":"jane","normalized":"jane@acme.com","reason":"ok","score":100,"verdict":"valid"},"score":100,"verdict":"valid"}
 type ValidateResponse struct {
 	// Cached True when every DNS answer behind the verdict came from the cache.
-	Cached bool          `json:"cached"`
-	Domain *DomainResult `json:"domain,omitempty"`
-	Email  *EmailResult  `json:"email,omitempty"`
-	Phone  *PhoneResult  `json:"phone,omitempty"`
+	Cached     bool          `json:"cached"`
+	Domain     *DomainResult `json:"domain,omitempty"`
+	Email      *EmailResult  `json:"email,omitempty"`
+	Enrichment *Enrichment   `json:"enrichment,omitempty"`
+	Phone      *PhoneResult  `json:"phone,omitempty"`
 
 	// Score 0–100, the lowest of the field scores. Ranges follow the verdict:
 	// invalid 0, risky 10–40, unknown 50, valid 70–100.
@@ -431,6 +697,29 @@ type ValidateResponse struct {
 // now (never treat as invalid).
 type Verdict string
 
+// VerdictCounts defines model for VerdictCounts.
+type VerdictCounts struct {
+	Invalid int `json:"invalid"`
+	Risky   int `json:"risky"`
+	Unknown int `json:"unknown"`
+	Valid   int `json:"valid"`
+}
+
+// WebhookAttempt defines model for WebhookAttempt.
+type WebhookAttempt struct {
+	At         time.Time `json:"at"`
+	Error      *string   `json:"error,omitempty"`
+	StatusCode *int      `json:"status_code,omitempty"`
+}
+
+// WebhookState defines model for WebhookState.
+type WebhookState struct {
+	Attempts      []WebhookAttempt `json:"attempts"`
+	Delivered     *bool            `json:"delivered,omitempty"`
+	NextAttemptAt *time.Time       `json:"next_attempt_at,omitempty"`
+	Url           string           `json:"url"`
+}
+
 // CountryQuery defines model for CountryQuery.
 type CountryQuery = string
 
@@ -440,14 +729,23 @@ type DomainQuery = string
 // EmailQuery defines model for EmailQuery.
 type EmailQuery = string
 
+// JobID defines model for JobID.
+type JobID = string
+
 // PhoneQuery defines model for PhoneQuery.
 type PhoneQuery = string
 
 // BadRequest defines model for BadRequest.
 type BadRequest = ErrorResponse
 
+// Conflict defines model for Conflict.
+type Conflict = ErrorResponse
+
 // InternalError defines model for InternalError.
 type InternalError = ErrorResponse
+
+// NotFound defines model for NotFound.
+type NotFound = ErrorResponse
 
 // TooLarge defines model for TooLarge.
 type TooLarge = ErrorResponse
@@ -460,6 +758,26 @@ type UnsupportedMediaType = ErrorResponse
 
 // Validated Example: {"cached":false,"email":{"ascii_domain":"acme.com","dns":{"dmarc":{"found":true,"policy":"reject","record":"v=DMARC1; p=reject"},"implicit_mx":false,"mx":[{"host":"mx1.acme.com","preference":10}],"mx_found":true,"null_mx":false,"spf":{"found":true,"policy":"-all","record":"v=spf1 mx -all"},"status":"ok"},"domain":"acme.com","flags":{"disposable":false,"free":false,"role":false,"smtputf8":false,"subaddressed":false},"input":"jane@acme.com","local":"jane","normalized":"jane@acme.com","reason":"ok","score":100,"verdict":"valid"},"score":100,"verdict":"valid"}
 type Validated = ValidateResponse
+
+// ListBulkJobsParams defines parameters for ListBulkJobs.
+type ListBulkJobsParams struct {
+	// Limit Jobs per page, 1–100.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// GetBulkResultsParams defines parameters for GetBulkResults.
+type GetBulkResultsParams struct {
+	Format *GetBulkResultsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// Verdict Only rows with these verdicts, comma-separated (e.g. `valid,risky`).
+	Verdict *string `form:"verdict,omitempty" json:"verdict,omitempty"`
+}
+
+// GetBulkResultsParamsFormat defines parameters for GetBulkResults.
+type GetBulkResultsParamsFormat string
 
 // ValidateQueryParams defines parameters for ValidateQuery.
 type ValidateQueryParams struct {
@@ -475,6 +793,15 @@ type ValidateQueryParams struct {
 	// Domain A bare domain to check for mail reception, e.g. `acme.com`.
 	Domain *DomainQuery `form:"domain,omitempty" json:"domain,omitempty"`
 }
+
+// CreateBulkJobJSONRequestBody defines body for CreateBulkJob for application/json ContentType.
+type CreateBulkJobJSONRequestBody = BulkRecords
+
+// CreateBulkJobMultipartRequestBody defines body for CreateBulkJob for multipart/form-data ContentType.
+type CreateBulkJobMultipartRequestBody = BulkUpload
+
+// EnrichLeadJSONRequestBody defines body for EnrichLead for application/json ContentType.
+type EnrichLeadJSONRequestBody = ValidateRequest
 
 // ValidateLeadJSONRequestBody defines body for ValidateLead for application/json ContentType.
 type ValidateLeadJSONRequestBody = ValidateRequest
@@ -577,6 +904,86 @@ type ClientInterface interface {
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListBulkJobs The caller's jobs, newest first
+	//
+	// Corresponds with GET /v1/bulk (the `ListBulkJobs` operationId).
+	ListBulkJobs(ctx context.Context, params *ListBulkJobsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateBulkJobWithBody Submit a file or a batch of records for validation
+	//
+	// Upload a file as `multipart/form-data` (field `file`): CSV, TSV,
+	// semicolon-separated, TXT (one value per line), NDJSON or a JSON
+	// array, optionally gzipped, UTF-8 or UTF-16 with BOM. Or send JSON
+	// `{"records": [...]}`. Columns are found from common header names
+	// ("Email", "E-mail", "Phone", "Mobile", "Country", ...) unless named.
+	// Answers at once with the job; poll `Location` for progress.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/bulk (the `CreateBulkJob` operationId).
+	CreateBulkJobWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateBulkJob Submit a file or a batch of records for validation
+	//
+	// Upload a file as `multipart/form-data` (field `file`): CSV, TSV,
+	// semicolon-separated, TXT (one value per line), NDJSON or a JSON
+	// array, optionally gzipped, UTF-8 or UTF-16 with BOM. Or send JSON
+	// `{"records": [...]}`. Columns are found from common header names
+	// ("Email", "E-mail", "Phone", "Mobile", "Country", ...) unless named.
+	// Answers at once with the job; poll `Location` for progress.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/bulk (the `CreateBulkJob` operationId).
+	CreateBulkJob(ctx context.Context, body CreateBulkJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteBulkJob Cancel a job if running, and delete its upload and results
+	//
+	// Corresponds with DELETE /v1/bulk/{id} (the `DeleteBulkJob` operationId).
+	DeleteBulkJob(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetBulkJob A job's status and progress
+	//
+	// Corresponds with GET /v1/bulk/{id} (the `GetBulkJob` operationId).
+	GetBulkJob(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetBulkResults Download a completed job's rows
+	//
+	// `csv` keeps every original column in order and appends the
+	// `leadcheck_*` columns; cells a spreadsheet would run as a formula are
+	// prefixed with a single quote. It starts with a UTF-8 BOM so Excel
+	// reads it as UTF-8. `ndjson` carries the original record and the full
+	// validation object per row.
+	//
+	// Corresponds with GET /v1/bulk/{id}/results (the `GetBulkResults` operationId).
+	GetBulkResults(ctx context.Context, id JobID, params *GetBulkResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EnrichLeadWithBody Learn what a lead's email domain and phone tell
+	//
+	// Same input as `POST /v1/validate`. Answers the mail provider, the
+	// email security posture, company facts read from the domain's web
+	// site, a person-name guess from the local part, and the phone's
+	// carrier, region and time zones; `missing` says what could not be
+	// learnt and why. Never fails because a web site is slow or broken.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/enrich (the `EnrichLead` operationId).
+	EnrichLeadWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EnrichLead Learn what a lead's email domain and phone tell
+	//
+	// Same input as `POST /v1/validate`. Answers the mail provider, the
+	// email security posture, company facts read from the domain's web
+	// site, a person-name guess from the local part, and the phone's
+	// carrier, region and time zones; `missing` says what could not be
+	// learnt and why. Never fails because a web site is slow or broken.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/enrich (the `EnrichLead` operationId).
+	EnrichLead(ctx context.Context, body EnrichLeadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ValidateQuery Validate one lead given in the query string
 	//
 	// The cheap form for browsers. At least one of `email`, `phone` and
@@ -654,6 +1061,166 @@ func (c *Client) OpenapiSpec(ctx context.Context, reqEditors ...RequestEditorFn)
 // Corresponds with GET /readyz (the `Readyz` operationId).
 func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReadyzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListBulkJobs The caller's jobs, newest first
+//
+// Corresponds with GET /v1/bulk (the `ListBulkJobs` operationId).
+func (c *Client) ListBulkJobs(ctx context.Context, params *ListBulkJobsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListBulkJobsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateBulkJobWithBody Submit a file or a batch of records for validation
+//
+// Upload a file as `multipart/form-data` (field `file`): CSV, TSV,
+// semicolon-separated, TXT (one value per line), NDJSON or a JSON
+// array, optionally gzipped, UTF-8 or UTF-16 with BOM. Or send JSON
+// `{"records": [...]}`. Columns are found from common header names
+// ("Email", "E-mail", "Phone", "Mobile", "Country", ...) unless named.
+// Answers at once with the job; poll `Location` for progress.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/bulk (the `CreateBulkJob` operationId).
+func (c *Client) CreateBulkJobWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateBulkJobRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateBulkJob Submit a file or a batch of records for validation
+//
+// Upload a file as `multipart/form-data` (field `file`): CSV, TSV,
+// semicolon-separated, TXT (one value per line), NDJSON or a JSON
+// array, optionally gzipped, UTF-8 or UTF-16 with BOM. Or send JSON
+// `{"records": [...]}`. Columns are found from common header names
+// ("Email", "E-mail", "Phone", "Mobile", "Country", ...) unless named.
+// Answers at once with the job; poll `Location` for progress.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/bulk (the `CreateBulkJob` operationId).
+func (c *Client) CreateBulkJob(ctx context.Context, body CreateBulkJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateBulkJobRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteBulkJob Cancel a job if running, and delete its upload and results
+//
+// Corresponds with DELETE /v1/bulk/{id} (the `DeleteBulkJob` operationId).
+func (c *Client) DeleteBulkJob(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteBulkJobRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetBulkJob A job's status and progress
+//
+// Corresponds with GET /v1/bulk/{id} (the `GetBulkJob` operationId).
+func (c *Client) GetBulkJob(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetBulkJobRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetBulkResults Download a completed job's rows
+//
+// `csv` keeps every original column in order and appends the
+// `leadcheck_*` columns; cells a spreadsheet would run as a formula are
+// prefixed with a single quote. It starts with a UTF-8 BOM so Excel
+// reads it as UTF-8. `ndjson` carries the original record and the full
+// validation object per row.
+//
+// Corresponds with GET /v1/bulk/{id}/results (the `GetBulkResults` operationId).
+func (c *Client) GetBulkResults(ctx context.Context, id JobID, params *GetBulkResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetBulkResultsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EnrichLeadWithBody Learn what a lead's email domain and phone tell
+//
+// Same input as `POST /v1/validate`. Answers the mail provider, the
+// email security posture, company facts read from the domain's web
+// site, a person-name guess from the local part, and the phone's
+// carrier, region and time zones; `missing` says what could not be
+// learnt and why. Never fails because a web site is slow or broken.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/enrich (the `EnrichLead` operationId).
+func (c *Client) EnrichLeadWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEnrichLeadRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EnrichLead Learn what a lead's email domain and phone tell
+//
+// Same input as `POST /v1/validate`. Answers the mail provider, the
+// email security posture, company facts read from the domain's web
+// site, a person-name guess from the local part, and the phone's
+// carrier, region and time zones; `missing` says what could not be
+// learnt and why. Never fails because a web site is slow or broken.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/enrich (the `EnrichLead` operationId).
+func (c *Client) EnrichLead(ctx context.Context, body EnrichLeadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEnrichLeadRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -820,6 +1387,293 @@ func NewReadyzRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewListBulkJobsRequest constructs an http.Request for the ListBulkJobs method
+func NewListBulkJobsRequest(server string, params *ListBulkJobsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/bulk")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateBulkJobRequest calls the generic CreateBulkJob builder with application/json body
+func NewCreateBulkJobRequest(server string, body CreateBulkJobJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateBulkJobRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateBulkJobRequestWithBody constructs an http.Request for the CreateBulkJob method, with any body, and a specified content type
+func NewCreateBulkJobRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/bulk")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteBulkJobRequest constructs an http.Request for the DeleteBulkJob method
+func NewDeleteBulkJobRequest(server string, id JobID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/bulk/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetBulkJobRequest constructs an http.Request for the GetBulkJob method
+func NewGetBulkJobRequest(server string, id JobID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/bulk/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetBulkResultsRequest constructs an http.Request for the GetBulkResults method
+func NewGetBulkResultsRequest(server string, id JobID, params *GetBulkResultsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/bulk/%s/results", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Verdict != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "verdict", *params.Verdict, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewEnrichLeadRequest calls the generic EnrichLead builder with application/json body
+func NewEnrichLeadRequest(server string, body EnrichLeadJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewEnrichLeadRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewEnrichLeadRequestWithBody constructs an http.Request for the EnrichLead method, with any body, and a specified content type
+func NewEnrichLeadRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/enrich")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -1030,6 +1884,94 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error)
 
+	// ListBulkJobsWithResponse The caller's jobs, newest first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/bulk (the `ListBulkJobs` operationId).
+	ListBulkJobsWithResponse(ctx context.Context, params *ListBulkJobsParams, reqEditors ...RequestEditorFn) (*ListBulkJobsResponse, error)
+
+	// CreateBulkJobWithBodyWithResponse Submit a file or a batch of records for validation
+	//
+	// Upload a file as `multipart/form-data` (field `file`): CSV, TSV,
+	// semicolon-separated, TXT (one value per line), NDJSON or a JSON
+	// array, optionally gzipped, UTF-8 or UTF-16 with BOM. Or send JSON
+	// `{"records": [...]}`. Columns are found from common header names
+	// ("Email", "E-mail", "Phone", "Mobile", "Country", ...) unless named.
+	// Answers at once with the job; poll `Location` for progress.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/bulk (the `CreateBulkJob` operationId).
+	CreateBulkJobWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateBulkJobResponse, error)
+
+	// CreateBulkJobWithResponse Submit a file or a batch of records for validation
+	//
+	// Upload a file as `multipart/form-data` (field `file`): CSV, TSV,
+	// semicolon-separated, TXT (one value per line), NDJSON or a JSON
+	// array, optionally gzipped, UTF-8 or UTF-16 with BOM. Or send JSON
+	// `{"records": [...]}`. Columns are found from common header names
+	// ("Email", "E-mail", "Phone", "Mobile", "Country", ...) unless named.
+	// Answers at once with the job; poll `Location` for progress.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/bulk (the `CreateBulkJob` operationId).
+	CreateBulkJobWithResponse(ctx context.Context, body CreateBulkJobJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBulkJobResponse, error)
+
+	// DeleteBulkJobWithResponse Cancel a job if running, and delete its upload and results
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/bulk/{id} (the `DeleteBulkJob` operationId).
+	DeleteBulkJobWithResponse(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*DeleteBulkJobResponse, error)
+
+	// GetBulkJobWithResponse A job's status and progress
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/bulk/{id} (the `GetBulkJob` operationId).
+	GetBulkJobWithResponse(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*GetBulkJobResponse, error)
+
+	// GetBulkResultsWithResponse Download a completed job's rows
+	//
+	// `csv` keeps every original column in order and appends the
+	// `leadcheck_*` columns; cells a spreadsheet would run as a formula are
+	// prefixed with a single quote. It starts with a UTF-8 BOM so Excel
+	// reads it as UTF-8. `ndjson` carries the original record and the full
+	// validation object per row.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/bulk/{id}/results (the `GetBulkResults` operationId).
+	GetBulkResultsWithResponse(ctx context.Context, id JobID, params *GetBulkResultsParams, reqEditors ...RequestEditorFn) (*GetBulkResultsResponse, error)
+
+	// EnrichLeadWithBodyWithResponse Learn what a lead's email domain and phone tell
+	//
+	// Same input as `POST /v1/validate`. Answers the mail provider, the
+	// email security posture, company facts read from the domain's web
+	// site, a person-name guess from the local part, and the phone's
+	// carrier, region and time zones; `missing` says what could not be
+	// learnt and why. Never fails because a web site is slow or broken.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/enrich (the `EnrichLead` operationId).
+	EnrichLeadWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EnrichLeadResponse, error)
+
+	// EnrichLeadWithResponse Learn what a lead's email domain and phone tell
+	//
+	// Same input as `POST /v1/validate`. Answers the mail provider, the
+	// email security posture, company facts read from the domain's web
+	// site, a person-name guess from the local part, and the phone's
+	// carrier, region and time zones; `missing` says what could not be
+	// learnt and why. Never fails because a web site is slow or broken.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/enrich (the `EnrichLead` operationId).
+	EnrichLeadWithResponse(ctx context.Context, body EnrichLeadJSONRequestBody, reqEditors ...RequestEditorFn) (*EnrichLeadResponse, error)
+
 	// ValidateQueryWithResponse Validate one lead given in the query string
 	//
 	// The cheap form for browsers. At least one of `email`, `phone` and
@@ -1213,6 +2155,477 @@ func (r ReadyzResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ReadyzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListBulkJobsResponse400Headers the declared response headers of an HTTP 400 response for ListBulkJobs
+type ListBulkJobsResponse400Headers struct {
+	XRequestId *string
+}
+
+type ListBulkJobsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BulkJobList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListBulkJobsResponse400Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListBulkJobsResponse) GetJSON200() *BulkJobList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListBulkJobsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListBulkJobsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListBulkJobsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListBulkJobsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListBulkJobsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListBulkJobsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListBulkJobsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateBulkJobResponse202Headers the declared response headers of an HTTP 202 response for CreateBulkJob
+type CreateBulkJobResponse202Headers struct {
+	Location   *string
+	XRequestId *string
+}
+
+// CreateBulkJobResponse400Headers the declared response headers of an HTTP 400 response for CreateBulkJob
+type CreateBulkJobResponse400Headers struct {
+	XRequestId *string
+}
+
+type CreateBulkJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *BulkJob
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *CreateBulkJobResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateBulkJobResponse400Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r CreateBulkJobResponse) GetJSON202() *BulkJob {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateBulkJobResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateBulkJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateBulkJobResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateBulkJobResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateBulkJobResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateBulkJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateBulkJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateBulkJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateBulkJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteBulkJobResponse400Headers the declared response headers of an HTTP 400 response for DeleteBulkJob
+type DeleteBulkJobResponse400Headers struct {
+	XRequestId *string
+}
+
+type DeleteBulkJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeleteBulkJobResponse400Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteBulkJobResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteBulkJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteBulkJobResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteBulkJobResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteBulkJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteBulkJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteBulkJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteBulkJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetBulkJobResponse400Headers the declared response headers of an HTTP 400 response for GetBulkJob
+type GetBulkJobResponse400Headers struct {
+	XRequestId *string
+}
+
+type GetBulkJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BulkJob
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetBulkJobResponse400Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetBulkJobResponse) GetJSON200() *BulkJob {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetBulkJobResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetBulkJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetBulkJobResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetBulkJobResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetBulkJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetBulkJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetBulkJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetBulkJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetBulkResultsResponse400Headers the declared response headers of an HTTP 400 response for GetBulkResults
+type GetBulkResultsResponse400Headers struct {
+	XRequestId *string
+}
+
+type GetBulkResultsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetBulkResultsResponse400Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetBulkResultsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetBulkResultsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetBulkResultsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetBulkResultsResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetBulkResultsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetBulkResultsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetBulkResultsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetBulkResultsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetBulkResultsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EnrichLeadResponse200Headers the declared response headers of an HTTP 200 response for EnrichLead
+type EnrichLeadResponse200Headers struct {
+	XRequestId *string
+}
+
+// EnrichLeadResponse400Headers the declared response headers of an HTTP 400 response for EnrichLead
+type EnrichLeadResponse400Headers struct {
+	XRequestId *string
+}
+
+type EnrichLeadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Enrichment
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *EnrichLeadResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *EnrichLeadResponse400Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EnrichLeadResponse) GetJSON200() *Enrichment {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r EnrichLeadResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EnrichLeadResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r EnrichLeadResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r EnrichLeadResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r EnrichLeadResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r EnrichLeadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EnrichLeadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EnrichLeadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EnrichLeadResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -1441,6 +2854,142 @@ func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors
 	return ParseReadyzResponse(rsp)
 }
 
+// ListBulkJobsWithResponse The caller's jobs, newest first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/bulk (the `ListBulkJobs` operationId).
+func (c *ClientWithResponses) ListBulkJobsWithResponse(ctx context.Context, params *ListBulkJobsParams, reqEditors ...RequestEditorFn) (*ListBulkJobsResponse, error) {
+	rsp, err := c.ListBulkJobs(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListBulkJobsResponse(rsp)
+}
+
+// CreateBulkJobWithBodyWithResponse Submit a file or a batch of records for validation
+//
+// Upload a file as `multipart/form-data` (field `file`): CSV, TSV,
+// semicolon-separated, TXT (one value per line), NDJSON or a JSON
+// array, optionally gzipped, UTF-8 or UTF-16 with BOM. Or send JSON
+// `{"records": [...]}`. Columns are found from common header names
+// ("Email", "E-mail", "Phone", "Mobile", "Country", ...) unless named.
+// Answers at once with the job; poll `Location` for progress.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/bulk (the `CreateBulkJob` operationId).
+func (c *ClientWithResponses) CreateBulkJobWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateBulkJobResponse, error) {
+	rsp, err := c.CreateBulkJobWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateBulkJobResponse(rsp)
+}
+
+// CreateBulkJobWithResponse Submit a file or a batch of records for validation
+//
+// Upload a file as `multipart/form-data` (field `file`): CSV, TSV,
+// semicolon-separated, TXT (one value per line), NDJSON or a JSON
+// array, optionally gzipped, UTF-8 or UTF-16 with BOM. Or send JSON
+// `{"records": [...]}`. Columns are found from common header names
+// ("Email", "E-mail", "Phone", "Mobile", "Country", ...) unless named.
+// Answers at once with the job; poll `Location` for progress.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/bulk (the `CreateBulkJob` operationId).
+func (c *ClientWithResponses) CreateBulkJobWithResponse(ctx context.Context, body CreateBulkJobJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBulkJobResponse, error) {
+	rsp, err := c.CreateBulkJob(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateBulkJobResponse(rsp)
+}
+
+// DeleteBulkJobWithResponse Cancel a job if running, and delete its upload and results
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/bulk/{id} (the `DeleteBulkJob` operationId).
+func (c *ClientWithResponses) DeleteBulkJobWithResponse(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*DeleteBulkJobResponse, error) {
+	rsp, err := c.DeleteBulkJob(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteBulkJobResponse(rsp)
+}
+
+// GetBulkJobWithResponse A job's status and progress
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/bulk/{id} (the `GetBulkJob` operationId).
+func (c *ClientWithResponses) GetBulkJobWithResponse(ctx context.Context, id JobID, reqEditors ...RequestEditorFn) (*GetBulkJobResponse, error) {
+	rsp, err := c.GetBulkJob(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetBulkJobResponse(rsp)
+}
+
+// GetBulkResultsWithResponse Download a completed job's rows
+//
+// `csv` keeps every original column in order and appends the
+// `leadcheck_*` columns; cells a spreadsheet would run as a formula are
+// prefixed with a single quote. It starts with a UTF-8 BOM so Excel
+// reads it as UTF-8. `ndjson` carries the original record and the full
+// validation object per row.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/bulk/{id}/results (the `GetBulkResults` operationId).
+func (c *ClientWithResponses) GetBulkResultsWithResponse(ctx context.Context, id JobID, params *GetBulkResultsParams, reqEditors ...RequestEditorFn) (*GetBulkResultsResponse, error) {
+	rsp, err := c.GetBulkResults(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetBulkResultsResponse(rsp)
+}
+
+// EnrichLeadWithBodyWithResponse Learn what a lead's email domain and phone tell
+//
+// Same input as `POST /v1/validate`. Answers the mail provider, the
+// email security posture, company facts read from the domain's web
+// site, a person-name guess from the local part, and the phone's
+// carrier, region and time zones; `missing` says what could not be
+// learnt and why. Never fails because a web site is slow or broken.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/enrich (the `EnrichLead` operationId).
+func (c *ClientWithResponses) EnrichLeadWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EnrichLeadResponse, error) {
+	rsp, err := c.EnrichLeadWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnrichLeadResponse(rsp)
+}
+
+// EnrichLeadWithResponse Learn what a lead's email domain and phone tell
+//
+// Same input as `POST /v1/validate`. Answers the mail provider, the
+// email security posture, company facts read from the domain's web
+// site, a person-name guess from the local part, and the phone's
+// carrier, region and time zones; `missing` says what could not be
+// learnt and why. Never fails because a web site is slow or broken.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/enrich (the `EnrichLead` operationId).
+func (c *ClientWithResponses) EnrichLeadWithResponse(ctx context.Context, body EnrichLeadJSONRequestBody, reqEditors ...RequestEditorFn) (*EnrichLeadResponse, error) {
+	rsp, err := c.EnrichLead(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnrichLeadResponse(rsp)
+}
+
 // ValidateQueryWithResponse Validate one lead given in the query string
 //
 // The cheap form for browsers. At least one of `email`, `phone` and
@@ -1579,6 +3128,438 @@ func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseListBulkJobsResponse parses an HTTP response from a ListBulkJobsWithResponse call
+func ParseListBulkJobsResponse(rsp *http.Response) (*ListBulkJobsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListBulkJobsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BulkJobList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ListBulkJobsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateBulkJobResponse parses an HTTP response from a CreateBulkJobWithResponse call
+func ParseCreateBulkJobResponse(rsp *http.Response) (*CreateBulkJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateBulkJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest BulkJob
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers CreateBulkJobResponse202Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateBulkJobResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteBulkJobResponse parses an HTTP response from a DeleteBulkJobWithResponse call
+func ParseDeleteBulkJobResponse(rsp *http.Response) (*DeleteBulkJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteBulkJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers DeleteBulkJobResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetBulkJobResponse parses an HTTP response from a GetBulkJobWithResponse call
+func ParseGetBulkJobResponse(rsp *http.Response) (*GetBulkJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetBulkJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BulkJob
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers GetBulkJobResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetBulkResultsResponse parses an HTTP response from a GetBulkResultsWithResponse call
+func ParseGetBulkResultsResponse(rsp *http.Response) (*GetBulkResultsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetBulkResultsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers GetBulkResultsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEnrichLeadResponse parses an HTTP response from a EnrichLeadWithResponse call
+func ParseEnrichLeadResponse(rsp *http.Response) (*EnrichLeadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EnrichLeadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Enrichment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers EnrichLeadResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers EnrichLeadResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
 	}
 
 	return response, nil

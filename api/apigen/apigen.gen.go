@@ -12,11 +12,61 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
+
+// Defines values for BulkStatus.
+const (
+	BulkStatusCanceled  BulkStatus = "canceled"
+	BulkStatusCompleted BulkStatus = "completed"
+	BulkStatusFailed    BulkStatus = "failed"
+	BulkStatusQueued    BulkStatus = "queued"
+	BulkStatusRunning   BulkStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the BulkStatus enum.
+func (e BulkStatus) Valid() bool {
+	switch e {
+	case BulkStatusCanceled:
+		return true
+	case BulkStatusCompleted:
+		return true
+	case BulkStatusFailed:
+		return true
+	case BulkStatusQueued:
+		return true
+	case BulkStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for BulkUploadHasHeader.
+const (
+	BulkUploadHasHeaderAuto  BulkUploadHasHeader = "auto"
+	BulkUploadHasHeaderFalse BulkUploadHasHeader = "false"
+	BulkUploadHasHeaderTrue  BulkUploadHasHeader = "true"
+)
+
+// Valid indicates whether the value is a known member of the BulkUploadHasHeader enum.
+func (e BulkUploadHasHeader) Valid() bool {
+	switch e {
+	case BulkUploadHasHeaderAuto:
+		return true
+	case BulkUploadHasHeaderFalse:
+		return true
+	case BulkUploadHasHeaderTrue:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for DNSResultStatus.
 const (
@@ -33,6 +83,30 @@ func (e DNSResultStatus) Valid() bool {
 	case DNSResultStatusNxdomain:
 		return true
 	case DNSResultStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EnrichmentGapPart.
+const (
+	EnrichmentGapPartCompany EnrichmentGapPart = "company"
+	EnrichmentGapPartMail    EnrichmentGapPart = "mail"
+	EnrichmentGapPartPerson  EnrichmentGapPart = "person"
+	EnrichmentGapPartPhone   EnrichmentGapPart = "phone"
+)
+
+// Valid indicates whether the value is a known member of the EnrichmentGapPart enum.
+func (e EnrichmentGapPart) Valid() bool {
+	switch e {
+	case EnrichmentGapPartCompany:
+		return true
+	case EnrichmentGapPartMail:
+		return true
+	case EnrichmentGapPartPerson:
+		return true
+	case EnrichmentGapPartPhone:
 		return true
 	default:
 		return false
@@ -219,6 +293,121 @@ func (e Verdict) Valid() bool {
 	}
 }
 
+// Defines values for GetBulkResultsParamsFormat.
+const (
+	GetBulkResultsParamsFormatCsv    GetBulkResultsParamsFormat = "csv"
+	GetBulkResultsParamsFormatNdjson GetBulkResultsParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the GetBulkResultsParamsFormat enum.
+func (e GetBulkResultsParamsFormat) Valid() bool {
+	switch e {
+	case GetBulkResultsParamsFormatCsv:
+		return true
+	case GetBulkResultsParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// BulkJob defines model for BulkJob.
+type BulkJob struct {
+	// Columns The columns used, by role: email, phone, country, domain mapped to the header names (or 1-based indexes) found.
+	Columns   *map[string]string `json:"columns,omitempty"`
+	Counts    VerdictCounts      `json:"counts"`
+	CreatedAt time.Time          `json:"created_at"`
+
+	// Error Why the job failed, when it did.
+	Error *string `json:"error,omitempty"`
+
+	// EtaSeconds Estimated seconds until the job ends, from the recent rate.
+	EtaSeconds *float32   `json:"eta_seconds,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+
+	// Format The detected input format (csv, tsv, txt, ndjson, json).
+	Format        *string `json:"format,omitempty"`
+	Id            string  `json:"id"`
+	Name          *string `json:"name,omitempty"`
+	ProcessedRows int     `json:"processed_rows"`
+
+	// RaggedRows Rows whose field count differs from the header; kept and flagged.
+	RaggedRows *int `json:"ragged_rows,omitempty"`
+
+	// ResultsUrl Where to download the rows once completed.
+	ResultsUrl *string    `json:"results_url,omitempty"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	Status     BulkStatus `json:"status"`
+
+	// TotalRows Known once the file has been read through; null before.
+	TotalRows *int          `json:"total_rows,omitempty"`
+	Webhook   *WebhookState `json:"webhook,omitempty"`
+}
+
+// BulkJobList defines model for BulkJobList.
+type BulkJobList struct {
+	Jobs []BulkJob `json:"jobs"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// BulkRecords defines model for BulkRecords.
+type BulkRecords struct {
+	DefaultCountry *string             `json:"default_country,omitempty"`
+	Enrich         *bool               `json:"enrich,omitempty"`
+	Name           *string             `json:"name,omitempty"`
+	Records        []map[string]string `json:"records"`
+	WebhookUrl     *string             `json:"webhook_url,omitempty"`
+}
+
+// BulkStatus defines model for BulkStatus.
+type BulkStatus string
+
+// BulkUpload defines model for BulkUpload.
+type BulkUpload struct {
+	CountryColumn *string `json:"country_column,omitempty"`
+
+	// DefaultCountry ISO 3166-1 alpha-2 region for national phone numbers without a country column.
+	DefaultCountry *string `json:"default_country,omitempty"`
+
+	// Delimiter One of "," ";" "|" or "tab"; sniffed when absent.
+	Delimiter    *string `json:"delimiter,omitempty"`
+	DomainColumn *string `json:"domain_column,omitempty"`
+
+	// EmailColumn Header name or 1-based index of the email column; found from the header when absent.
+	EmailColumn *string `json:"email_column,omitempty"`
+	Enrich      *bool   `json:"enrich,omitempty"`
+
+	// File CSV, TSV, TXT, NDJSON or JSON, optionally gzipped.
+	File        openapi_types.File   `json:"file"`
+	HasHeader   *BulkUploadHasHeader `json:"has_header,omitempty"`
+	Name        *string              `json:"name,omitempty"`
+	PhoneColumn *string              `json:"phone_column,omitempty"`
+
+	// WebhookUrl Gets a signed POST when the job ends (Standard Webhooks).
+	WebhookUrl *string `json:"webhook_url,omitempty"`
+}
+
+// BulkUploadHasHeader defines model for BulkUpload.HasHeader.
+type BulkUploadHasHeader string
+
+// CompanyEnrichment defines model for CompanyEnrichment.
+type CompanyEnrichment struct {
+	Description *string `json:"description,omitempty"`
+	Domain      string  `json:"domain"`
+	Language    *string `json:"language,omitempty"`
+	Logo        *string `json:"logo,omitempty"`
+	Name        *string `json:"name,omitempty"`
+
+	// Social Profile URLs by network (linkedin, twitter, facebook, github, instagram, youtube).
+	Social *map[string]string `json:"social,omitempty"`
+
+	// Url The page the facts were read from, after redirects.
+	Url *string `json:"url,omitempty"`
+}
+
 // DNSResult defines model for DNSResult.
 type DNSResult struct {
 	Dmarc PolicyRecord `json:"dmarc"`
@@ -309,6 +498,31 @@ type EmailResult struct {
 	Verdict Verdict `json:"verdict"`
 }
 
+// Enrichment defines model for Enrichment.
+type Enrichment struct {
+	// Cached True when the company facts came from the cache.
+	Cached  *bool              `json:"cached,omitempty"`
+	Company *CompanyEnrichment `json:"company,omitempty"`
+	Mail    *MailEnrichment    `json:"mail,omitempty"`
+
+	// Missing What could not be learnt, and why.
+	Missing []EnrichmentGap   `json:"missing"`
+	Person  *PersonEnrichment `json:"person,omitempty"`
+	Phone   *PhoneEnrichment  `json:"phone,omitempty"`
+}
+
+// EnrichmentGap defines model for EnrichmentGap.
+type EnrichmentGap struct {
+	Message string            `json:"message"`
+	Part    EnrichmentGapPart `json:"part"`
+
+	// Reason Machine code, e.g. free_provider, disposable, no_website, timeout, http_status, too_large, not_html, too_many_redirects, blocked_address, dns_error, no_name, not_mobile, no_data.
+	Reason string `json:"reason"`
+}
+
+// EnrichmentGapPart defines model for EnrichmentGap.Part.
+type EnrichmentGapPart string
+
 // Error defines model for Error.
 type Error struct {
 	// Code Machine-readable, e.g. missing_field, invalid_json, body_too_large.
@@ -339,6 +553,50 @@ type HealthStatus string
 type MX struct {
 	Host       string `json:"host"`
 	Preference int    `json:"preference"`
+}
+
+// MailEnrichment defines model for MailEnrichment.
+type MailEnrichment struct {
+	Disposable bool `json:"disposable"`
+
+	// Dmarc The DMARC policy: reject, quarantine, none; "missing" when there is no DMARC record.
+	Dmarc  *string `json:"dmarc,omitempty"`
+	Domain string  `json:"domain"`
+	Free   bool    `json:"free"`
+
+	// Provider Machine id of the mail provider read from the MX hosts, e.g. google_workspace, microsoft_365, self_hosted, unknown.
+	Provider string `json:"provider"`
+
+	// ProviderName Example: Google Workspace
+	ProviderName string `json:"provider_name"`
+	Role         bool   `json:"role"`
+
+	// SecurityGateway A filtering service in front of the mailboxes (Mimecast, Proofpoint, Barracuda, ...), when seen.
+	SecurityGateway *string `json:"security_gateway,omitempty"`
+
+	// Spf The SPF all qualifier: -all, ~all, ?all, +all; "none" when there is no SPF record.
+	Spf *string `json:"spf,omitempty"`
+}
+
+// PersonEnrichment defines model for PersonEnrichment.
+type PersonEnrichment struct {
+	// Confidence How sure the guess is; names are never invented from initials.
+	Confidence float32 `json:"confidence"`
+	FirstName  *string `json:"first_name,omitempty"`
+	FullName   *string `json:"full_name,omitempty"`
+	LastName   *string `json:"last_name,omitempty"`
+}
+
+// PhoneEnrichment defines model for PhoneEnrichment.
+type PhoneEnrichment struct {
+	Carrier *string `json:"carrier,omitempty"`
+
+	// LocalTime The lead's current local time, when the number has one time zone.
+	LocalTime *time.Time `json:"local_time,omitempty"`
+
+	// Region Place description for the number, e.g. "San Francisco, CA".
+	Region    *string  `json:"region,omitempty"`
+	TimeZones []string `json:"time_zones"`
 }
 
 // PhoneResult defines model for PhoneResult.
@@ -396,25 +654,33 @@ type ReadinessStatus string
 // Reason Machine-readable cause of the verdict.
 type Reason string
 
+// ValidateOptions defines model for ValidateOptions.
+type ValidateOptions struct {
+	// Enrich Add `enrichment` to the answer (slower on a cold domain; see /v1/enrich).
+	Enrich *bool `json:"enrich,omitempty"`
+}
+
 // ValidateRequest One lead. At least one of `email`, `phone` and `domain` is required.
 type ValidateRequest struct {
 	Company *string `json:"company,omitempty"`
 
 	// Country ISO 3166-1 alpha-2 default region for national phone numbers.
-	Country *string `json:"country,omitempty"`
-	Domain  *string `json:"domain,omitempty"`
-	Email   *string `json:"email,omitempty"`
-	Name    *string `json:"name,omitempty"`
-	Phone   *string `json:"phone,omitempty"`
+	Country *string          `json:"country,omitempty"`
+	Domain  *string          `json:"domain,omitempty"`
+	Email   *string          `json:"email,omitempty"`
+	Name    *string          `json:"name,omitempty"`
+	Options *ValidateOptions `json:"options,omitempty"`
+	Phone   *string          `json:"phone,omitempty"`
 }
 
 // ValidateResponse Example: {"cached":false,"email":{"ascii_domain":"acme.com","dns":{"dmarc":{"found":true,"policy":"reject","record":"v=DMARC1; p=reject"},"implicit_mx":false,"mx":[{"host":"mx1.acme.com","preference":10}],"mx_found":true,"null_mx":false,"spf":{"found":true,"policy":"-all","record":"v=spf1 mx -all"},"status":"ok"},"domain":"acme.com","flags":{"disposable":false,"free":false,"role":false,"smtputf8":false,"subaddressed":false},"input":"jane@acme.com","local":"jane","normalized":"jane@acme.com","reason":"ok","score":100,"verdict":"valid"},"score":100,"verdict":"valid"}
 type ValidateResponse struct {
 	// Cached True when every DNS answer behind the verdict came from the cache.
-	Cached bool          `json:"cached"`
-	Domain *DomainResult `json:"domain,omitempty"`
-	Email  *EmailResult  `json:"email,omitempty"`
-	Phone  *PhoneResult  `json:"phone,omitempty"`
+	Cached     bool          `json:"cached"`
+	Domain     *DomainResult `json:"domain,omitempty"`
+	Email      *EmailResult  `json:"email,omitempty"`
+	Enrichment *Enrichment   `json:"enrichment,omitempty"`
+	Phone      *PhoneResult  `json:"phone,omitempty"`
 
 	// Score 0–100, the lowest of the field scores. Ranges follow the verdict:
 	// invalid 0, risky 10–40, unknown 50, valid 70–100.
@@ -431,6 +697,29 @@ type ValidateResponse struct {
 // now (never treat as invalid).
 type Verdict string
 
+// VerdictCounts defines model for VerdictCounts.
+type VerdictCounts struct {
+	Invalid int `json:"invalid"`
+	Risky   int `json:"risky"`
+	Unknown int `json:"unknown"`
+	Valid   int `json:"valid"`
+}
+
+// WebhookAttempt defines model for WebhookAttempt.
+type WebhookAttempt struct {
+	At         time.Time `json:"at"`
+	Error      *string   `json:"error,omitempty"`
+	StatusCode *int      `json:"status_code,omitempty"`
+}
+
+// WebhookState defines model for WebhookState.
+type WebhookState struct {
+	Attempts      []WebhookAttempt `json:"attempts"`
+	Delivered     *bool            `json:"delivered,omitempty"`
+	NextAttemptAt *time.Time       `json:"next_attempt_at,omitempty"`
+	Url           string           `json:"url"`
+}
+
 // CountryQuery defines model for CountryQuery.
 type CountryQuery = string
 
@@ -440,14 +729,23 @@ type DomainQuery = string
 // EmailQuery defines model for EmailQuery.
 type EmailQuery = string
 
+// JobID defines model for JobID.
+type JobID = string
+
 // PhoneQuery defines model for PhoneQuery.
 type PhoneQuery = string
 
 // BadRequest defines model for BadRequest.
 type BadRequest = ErrorResponse
 
+// Conflict defines model for Conflict.
+type Conflict = ErrorResponse
+
 // InternalError defines model for InternalError.
 type InternalError = ErrorResponse
+
+// NotFound defines model for NotFound.
+type NotFound = ErrorResponse
 
 // TooLarge defines model for TooLarge.
 type TooLarge = ErrorResponse
@@ -460,6 +758,26 @@ type UnsupportedMediaType = ErrorResponse
 
 // Validated Example: {"cached":false,"email":{"ascii_domain":"acme.com","dns":{"dmarc":{"found":true,"policy":"reject","record":"v=DMARC1; p=reject"},"implicit_mx":false,"mx":[{"host":"mx1.acme.com","preference":10}],"mx_found":true,"null_mx":false,"spf":{"found":true,"policy":"-all","record":"v=spf1 mx -all"},"status":"ok"},"domain":"acme.com","flags":{"disposable":false,"free":false,"role":false,"smtputf8":false,"subaddressed":false},"input":"jane@acme.com","local":"jane","normalized":"jane@acme.com","reason":"ok","score":100,"verdict":"valid"},"score":100,"verdict":"valid"}
 type Validated = ValidateResponse
+
+// ListBulkJobsParams defines parameters for ListBulkJobs.
+type ListBulkJobsParams struct {
+	// Limit Jobs per page, 1–100.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// GetBulkResultsParams defines parameters for GetBulkResults.
+type GetBulkResultsParams struct {
+	Format *GetBulkResultsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// Verdict Only rows with these verdicts, comma-separated (e.g. `valid,risky`).
+	Verdict *string `form:"verdict,omitempty" json:"verdict,omitempty"`
+}
+
+// GetBulkResultsParamsFormat defines parameters for GetBulkResults.
+type GetBulkResultsParamsFormat string
 
 // ValidateQueryParams defines parameters for ValidateQuery.
 type ValidateQueryParams struct {
@@ -475,6 +793,15 @@ type ValidateQueryParams struct {
 	// Domain A bare domain to check for mail reception, e.g. `acme.com`.
 	Domain *DomainQuery `form:"domain,omitempty" json:"domain,omitempty"`
 }
+
+// CreateBulkJobJSONRequestBody defines body for CreateBulkJob for application/json ContentType.
+type CreateBulkJobJSONRequestBody = BulkRecords
+
+// CreateBulkJobMultipartRequestBody defines body for CreateBulkJob for multipart/form-data ContentType.
+type CreateBulkJobMultipartRequestBody = BulkUpload
+
+// EnrichLeadJSONRequestBody defines body for EnrichLead for application/json ContentType.
+type EnrichLeadJSONRequestBody = ValidateRequest
 
 // ValidateLeadJSONRequestBody defines body for ValidateLead for application/json ContentType.
 type ValidateLeadJSONRequestBody = ValidateRequest
@@ -493,6 +820,24 @@ type ServerInterface interface {
 	// Readyz Readiness, with the state of each dependency
 	// (GET /readyz)
 	Readyz(ctx echo.Context) error
+	// ListBulkJobs The caller's jobs, newest first
+	// (GET /v1/bulk)
+	ListBulkJobs(ctx echo.Context, params ListBulkJobsParams) error
+	// CreateBulkJob Submit a file or a batch of records for validation
+	// (POST /v1/bulk)
+	CreateBulkJob(ctx echo.Context) error
+	// DeleteBulkJob Cancel a job if running, and delete its upload and results
+	// (DELETE /v1/bulk/{id})
+	DeleteBulkJob(ctx echo.Context, id JobID) error
+	// GetBulkJob A job's status and progress
+	// (GET /v1/bulk/{id})
+	GetBulkJob(ctx echo.Context, id JobID) error
+	// GetBulkResults Download a completed job's rows
+	// (GET /v1/bulk/{id}/results)
+	GetBulkResults(ctx echo.Context, id JobID, params GetBulkResultsParams) error
+	// EnrichLead Learn what a lead's email domain and phone tell
+	// (POST /v1/enrich)
+	EnrichLead(ctx echo.Context) error
 	// ValidateQuery Validate one lead given in the query string
 	// (GET /v1/validate)
 	ValidateQuery(ctx echo.Context, params ValidateQueryParams) error
@@ -539,6 +884,113 @@ func (w *ServerInterfaceWrapper) Readyz(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Readyz(ctx)
+	return err
+}
+
+// ListBulkJobs converts echo context to params.
+func (w *ServerInterfaceWrapper) ListBulkJobs(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListBulkJobsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListBulkJobs(ctx, params)
+	return err
+}
+
+// CreateBulkJob converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateBulkJob(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateBulkJob(ctx)
+	return err
+}
+
+// DeleteBulkJob converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteBulkJob(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteBulkJob(ctx, id)
+	return err
+}
+
+// GetBulkJob converts echo context to params.
+func (w *ServerInterfaceWrapper) GetBulkJob(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetBulkJob(ctx, id)
+	return err
+}
+
+// GetBulkResults converts echo context to params.
+func (w *ServerInterfaceWrapper) GetBulkResults(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetBulkResultsParams
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// ------------- Optional query parameter "verdict" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "verdict", ctx.QueryParams(), &params.Verdict, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter verdict: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetBulkResults(ctx, id, params)
+	return err
+}
+
+// EnrichLead converts echo context to params.
+func (w *ServerInterfaceWrapper) EnrichLead(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.EnrichLead(ctx)
 	return err
 }
 
@@ -639,6 +1091,12 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 	router.GET(options.BaseURL+"/v1/validate", wrapper.ValidateQuery, options.OperationMiddlewares["validateQuery"]...)
 	router.POST(options.BaseURL+"/v1/validate", wrapper.ValidateLead, options.OperationMiddlewares["validateLead"]...)
+	router.POST(options.BaseURL+"/v1/enrich", wrapper.EnrichLead, options.OperationMiddlewares["enrichLead"]...)
+	router.GET(options.BaseURL+"/v1/bulk", wrapper.ListBulkJobs, options.OperationMiddlewares["listBulkJobs"]...)
+	router.POST(options.BaseURL+"/v1/bulk", wrapper.CreateBulkJob, options.OperationMiddlewares["createBulkJob"]...)
+	router.DELETE(options.BaseURL+"/v1/bulk/:id", wrapper.DeleteBulkJob, options.OperationMiddlewares["deleteBulkJob"]...)
+	router.GET(options.BaseURL+"/v1/bulk/:id", wrapper.GetBulkJob, options.OperationMiddlewares["getBulkJob"]...)
+	router.GET(options.BaseURL+"/v1/bulk/:id/results", wrapper.GetBulkResults, options.OperationMiddlewares["getBulkResults"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
 	router.GET(options.BaseURL+"/metrics", wrapper.Metrics, options.OperationMiddlewares["metrics"]...)
@@ -651,68 +1109,119 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"1Fr9bhu5dn+Vg2mB2rhjfcRRdqtg0Xo3Cdb3xomv7WxTRIFEzRxpuJ4hZ0mOZV3DRd+hD9H36KP0SYpD",
-	"cr6kkWQXuwHuP/ZohuQ5PJ+/c8iHIJJZLgUKo4PxQ5Agi1HZxyv8rUBtzt/Qjxh1pHhuuBTBOLhJEHgM",
-	"cgEm4RqUGxkCS7UELgDvUK0hlUtIuUBgc1kY4KYXhIGOEswYLWnWOQbjQBvFxTJ4fHwMg5wplqHxDPwk",
-	"C2HU+q8FqvU2D+fXH+F0+OrVyRBYmifs5AUoXHIpoNAYw0IqEIzGshTyRAoEUWRzVDoE7C17MPt0PSOG",
-	"OC32m6URBoJlxFPkKLfYzdj9exRLkwTj4eDFy3CL/zB4IzPGxQ5+z2DOFEJsx4CRECUY3Vo+M8ZTUBih",
-	"HVvyx6IMe5HMdnLplnouk2+J2i4eBaBlhsWxQl2J6lcm8F8P8mOnPpedS1LNTpE1FReSZXFhUFV6XUiV",
-	"QVPR9sWKmwRmXoc7ubVLP4/bxzBQqHMpNFoD/ZHF3knoVySFQWEfWZ6nPLJM9X/VtJeHAO9ZlqdoH5WS",
-	"yk2JiUDGteZiOV1wTOMgDNz/WqAZas2WNHLJ7xCYgRSZNkCykQunstDLSiqo7ML75ZTTYv+8GEYv5qfs",
-	"ZTzCV4vvBlb69eb/UeEiGAf/0K/jQd991f23xO+V37mTQ0c8EHlhIGJCSANzhF+LeInxa5jZ3cyAxK6B",
-	"G2Aihpnf0gw0W2tYJcyQS2gUMXChDbKY9NaIRp9PvKhPzuNd/Prh/TpyWV7Pnc2kb2ux79XU7ySUM5gX",
-	"S5ACZKFA8xhfg0mwDJYUPxNMcw0LTps2ZN30PZVL3Qsew+BGyvdMLfHbcXzTYG8u4zVwDSmxoMAkzLPH",
-	"Mwrkj2HwSbDCJFLxv2H87Xj8IOHs8hxucR2SrTMBhbgVciXIG3pwjU6YTMPs88nZ5fnJX3A9hkkxGJxG",
-	"t7i2DzijqbMzz77lcww/IlOotob6veoiz6UyGF9gzNmNjQzfUi+lPsi7/nz98YNl6xeW8piZ31H+5YqH",
-	"2LlDFfOIQpCzit/RYauwZJd58+H6CnWR2n3lSuaoDHfhN86Yig5t6FKmPFpfYSRVTCKrYm97T/9GEWjB",
-	"eIoxrBIUoA0zhSaJ2xk+E158HsP126tf3p2dv6f9bmSIMOAZSZ6baXa/TeSDhIvPlOilivVrl/aXEjWF",
-	"PpKiC9z/pIHM+ax/dnZ2BkdX736C0emLIfzPf496w+MG1bmUKTJBZB01bjDThwRy8Zkm+CWYUmztFpgu",
-	"ZCHiBjBrLC+KNO3c0U3FNeTFPOU6QQ0MaDxt1TL/3WgwOrZRn0UEcciG7d67t6LzxXN16nRlM6sosmD8",
-	"JZC3lOjvq0zotP61C4BQwOOKXOhLuVBDHPXe27q1InfMht4Q69Xl/FeMTFAhwl0GzHTE+dQzuY2IwyDm",
-	"OpeazR1s2JZVLA6qu/YfGr+b1ELhDiI2sXfOqXBJxzeFzAeefdxduVHW5aVCj8J4RlocDgZhkHHhfg0q",
-	"6RIEXKKiST4KHQxqftimut3O6mUqrr04WgooWexSs8XU71K21B1RqqXDTYhgEiVXbMXWJx5yQ67kHY9R",
-	"dXtHqabNdei9daq5vK+WgKOl9bNIZiHIwqRS3rofvV5vRyRRsptRek9Z0yDLIJURVVVMGTjiYiFD0CxF",
-	"HYKQCvN0vY+AzkxemMX33cGksbJPdmfXP52fvwYp0jVoVHeotEP41xc3l59u3n3vw4qvLzsIFnMvW5cn",
-	"9xKNmFLcxrDZnwxbzrqW3LCiLlOxUtwg3dj6Tht6aqTYGYW5gLOTlM0xhaO8EGuqMI5tWdSZrmIeT9ey",
-	"mGa0sc51I6kURoYqagrqpZXaHFnnLCDT0pDyWwQGZp1LKkwYrDBNTxw867DrBh//70DW5vi9XKE6iZjG",
-	"GD4JTrv3HHaSXZQuuxee1c69NxpaKzoUJzfdSiOBtghtHyBHmadIJREXS1cUcQ0rJcXS5s+yTIpl526E",
-	"VBlLSzi+oUrFswzjWn/kQS391YIjMzK6kh8Zz2tfmlR+couYazuM5nSy8/eeAazG90b9Ekq2fdUV9ZsK",
-	"uGBRwgWeKGQxBQkPKFulfwhc3BEAnxJoDy3mnxopp7YI67Zg1yp42FPJ2SFg4W2RmrByXYVkXVQ1dS28",
-	"02YtUl6hMJ2G2er1dZhE3ZB4OIDFrBhrPlqTd2qjKlu2tFLh/oOV2BYnm+CxpvkzstQk28Q6AelT0WcX",
-	"oYvP20QSqbsDUa5wgYqiSsubXo1Gp6P9/rTBkKXQWq+LN9vB25W4yk7qM9q3tqtcNv06zcgvOi09bTss",
-	"4PDVy1bTLfjT8OVwNBqNBsPBoLNw2xnXWy3HZ+PgvRNzqTXfie6/SQA1vpNRGmom59xilwW/x3iactH+",
-	"MZVqWo0xMk2nHv/kCjNeZFPFjIU+CVMYTyNnQneS5zQGlSZhTJ1y6Q1b2v8FE25YVDY9fVunw23CwAbJ",
-	"bqH9cQnBEW0ozTO2L0W0KtUt56gq7rZrvL1nkUnXtr3rmgWlT9xyEQPec210N9YlGFbkU9fI6E4LN59v",
-	"wA3z/Y4QtATLyg8LlmokSgIIEeoxRXQC4aSKboq53eE2qevLd2PL8yRgaToJIMMoYYJr358n6PBbwVK+",
-	"4FSonLA0DeE/7N9/sX//xNL0uAdvLs6ufnIr5T+Ao7Yjt5RC3h9lndC7lHWFLOYCdUcRZ89qHBKPY+48",
-	"+rI1YhvStsVhmEHIUUGMOYoYRbT2EOBhEiiMuZ4EY5gEMS4VizGeBCH9Ev61vJ0Ej41911xv5xqCGGuq",
-	"SPxSgR2kDDFGjzLP6fHp3RC/+x0y8zFqP9yBiBUaSzv23kX7aXVsSvij18Kwextg5DSVlu/yW9XT+a2Q",
-	"hoISgdIpgVIalE9TblAxiiBCTnURJfWMupUj5JTCzNQVlF3V25RFNs0EtjiZOgxAE82U1eGrZKqVkRzb",
-	"OpGOJT+kDnntQOlDYzNedoW8ujFbHTh1m6L14U3z+yh8jxbONg6PZjbezkKY2fOjmTuecSKbgT/cJYvo",
-	"WdbbuT3LmVg/5egsfBYQiNFC1RIQ7D7KJZ4Ok66LxcNjXfZ50lB3jviUke6o8WnnoVsettWRb58lRixK",
-	"yF292iv+2x2DoDy8Dapau+qe+yxkVIF1OA8UWgbquBrc/WBj8fA15D/4r5sNb88EPX4pAWqQ3Q97DfJN",
-	"dDocPH5t9p4dD1W32S/nO8LdfFLiaHOp88UQsnuwXxoBkkJMwxqaIqn6AM1mnafuOm7+h+uOlXxVnazy",
-	"RavTZF/WyDJoHaIHVb/Avg/a1fvW2BIKujDpgZ5FdxXe8fjk8eDnDSf29rPdMCjQlYruMsebD9fAhF6h",
-	"gjkmhEMagRwiliEslMzsW7tmN1yofXFvr6fZNm965cE+TT2ncrq9JwmN2qWJoNuyGPzvf/4XSdM3QVZU",
-	"VftM5oprO0/34IqJJWpYyDSVq6aAxhPh8wAMQlBc365hSMu+HITVAeZoEIIb852n2JsIF+G+VT+khr1O",
-	"FGFpH125/5eaVlteM7uL2RgiJuy9Fn6HPZh5CczGsOJpanHlSqrbEDRbIBgJLqr0JmJmJUQDpbrVMC9s",
-	"I4zBCtmtz2MzLzWiIos0Bn/tIMaIE3wSQq7gSJDxglHI7JGw5+DYybWEHiWw91/J3Yj83hqEjAWjQnGz",
-	"viaZ+jZtzv+C65/tqaY9kCNpuEPO+uJJdSxdO4ibRzKd20Po6rzWeo97VQ1OjMndsSwXC9nRA0UWOzuy",
-	"OdMmdBSKR0mGwvRg1r8b9v13nLl7GrYPZCULR+46yURYBwp9g9Af4NkA4AbPvK3MLKr1TSbhLl6VR8Lj",
-	"ifC2ENbqD8Gr1x7Cl2psaNTVHjAJmoqdCK9ZEHI1CeCIAlLM3WfH1/FraOqbN1Xem4iJeGsjmYVyZE9/",
-	"vv74YQyzh4nr8BDQfpjYvpMD376sdz/sBt1j3YiaBI+PM2dMKY/QZ2ev54vzGzIhlXqd6XG/L3MUWhYq",
-	"wp5Uy76f1M+4dSjDje1VkOgs5naFqPZRqDfsDWgYLcJyHoyD096gd2qraJNYA+wntiP1N3peonVNCvbW",
-	"EM4psfzsv2/cZHoxGPxuVwh8U2zHxYFcyQi1PVgv8l7LkYLxl6+URLOMEVAM3vM7tOVYGBibn78EMtfB",
-	"V5rTz9AoHumdG73w3w9u1OC96eepz0p7rydulDiOQnlv51LJDE2ChQZa0rbNmdm/w8acrOJ3e69e4b01",
-	"y9KdG/7oBl3nGD1Pu+WqW1svI323Ione2eU5xDIqKLCE5G3/fnbxfv+WbxKuqzmdu7Xla9OCN5LLi8Fg",
-	"BquEp7ZTYc8EeYQ213iAUgc/HRJ8EQ7IXFGVDVxPREzp9qg529fK9ioGN6TUk9JSbQY8dicg9haOZms9",
-	"EauER4k9DNFgL3b6arsHs9HgtOSwLLwp1umkMPaZyLuo0Vbhldv5H+ibdYujQ6uWvLuGp+7QXjAaDU6/",
-	"De0Pkso9on/UFFmsGBdcLI/3G1W1dFgfbGnbcZELQBYlja5Lp801MuJOw7OnoQmy3N0ypTw3V3KlqQ59",
-	"Ulk9EZ11dYchlDXfX/2V1ea96C/dUq6H9Bs3fB/Dg6MbF3CfMLp1J/sJ45tXoqnW67LsriWqcf36jttj",
-	"GLx8yozGtVw7ZXh4Susuo7X7J9Bp3yu19llZZMl1jauWlM3KZGHvIoPPLbVBVjb41R0OdIT5cmFCefWh",
-	"2I8yXj/vDnLVjwk+XQdVhbVVePoqKjh6ORwdw2g0OrEHKE++OrzZtnpsVxxUzD/+3VjFy+Hp4UnVtV07",
-	"YfQUKh13S/9IG2QO+nbb3UaY3axpvnwlpy+rFPuL3NpfzLETasQ77vdtkyOR2oy/H3w/sCHAE33Yzj7p",
-	"ieEZNmsXuaiY79UVVMUu8dJexYHP0OYSmxFsTWKbElIYxSKqCzSmi8ZylAYevz7+XwAAAP//",
+	"7H39chs5cviroOb3q1opN6Ik2/LtSbWV0/pjz3uW7ZPkXadMFwnONElYGGAWwIjiOkrlHfIQeY88Sp4k",
+	"1Q3MB0mQlNZe110q/8gkBwM0uhv93fCnJNNFqRUoZ5PjT8kUeA6GPp7DLxVY9+IpfsnBZkaUTmiVHCeX",
+	"U2AiZ3rM3FRYZvzIlHFpNROKwTWYOZN6wqRQwPhIV44J10vSxGZTKDhO6eYlJMeJdUaoSXJ7e5smJTe8",
+	"ABcAeKIr5cz8bxWY+SoMLy5es4eHjx/vHTIuyynfe8AMTIRWrLKQs7E2THEcyyUrp1oBU1UxAmNTBr1J",
+	"jw3fXgwRIIGT/UJrpIniBcKU+ZUXwC34zUtQEzdNjg8PHjxKV+BPk6e64EKtgfeUjbgBltMY5jTLppBd",
+	"EZwFF5IZyIDG1vDxrIBepou1UPqp7gvkM1xtHYyKAQHD89yAbVD1kSv481Z46NX7gvOjHq3jsI96hFxm",
+	"wFVGQc5Gc/bm9cUl278+3B9V8qqBo+Ru2oIh8iRNkCWFgTw5dqaCNTA9jkL0BpllLRG7rJQirwvlwDSc",
+	"NtamYF3Wox9mwk3ZMHDVWvzR1PfD3y3u1JZaWaAj8z3Pw7HFb5lWDhR95GUpRUZA7X+0uJdPCdzwopRA",
+	"H43Rxr+S4wKFsFaoyWAsQCI6/b8tiQuwlk9w5ERcA+OOSeDWMcSNHnsmSgOutGENpwZJMRA42Z/Gh9mD",
+	"0UP+KD+Cx+M/HhD2283/fwPj5Dj5f/uthNr3T+3+M4T3POzc4yEioVRZOZZxpbRjI2Afq3wC+Qkb0m6G",
+	"DNFumXCMq5wNw5aGzPK5ZbMpd3hILaicCWUd8Bzp1pGP7/YCqvde5OvgDcP3W1lKsD7RaixFdhcifUF8",
+	"0HmyDLEhFOPMOu6AOdwpl1LPrJfmO3TmDdhKOovU5PQmjROWWSekZKZSSqgJEnfMhYR8t5fcpskLfxjk",
+	"s5afvsbuTtmomjCtmK4MsyKHE+amUOslFCJTkKVlY4HUpO3jc6knlsB+pd1zXan860H8ShNSSTB4zOZs",
+	"B+WGdmyuK2M9Pi+1fsnNBL4uo9R4G+l8jiSXCIJBOAPeRIHK/DZN3ipeuak24lf4usg7ffOCXcE8RQbk",
+	"ilXqSumZQvnTYxfgqcwtG77bO33zYu+vMD9m/erg4GF2BXP6AEN8dXgawCc4j9n3wA2YlaFhr7YqS20c",
+	"5GeQC35Jsvhr0qWmBzLJjxevXxFYP3Epcu6+IP7rGbeBcw0mFxkKfc8VX1BENorAa7VKXv2oR/ixNLoE",
+	"44RXd5mWVaHoI89z4VXum4UhSxozto8wC9mNKVoZRks4XlBiKQvKO60NuIKXJeSoInDvfhNBo+A5Ptwb",
+	"cTRDhcrhBuwuG6N8QfQEgPToI2QOAaKZ7VaieGQ/8YPxNQNI9QEnaqOZgZ8SJNyeEwUk6ereGzW/iISf",
+	"p3PaBUokL81TNpuCwkOUC4JaVVLyERoL3p5andrxgYVMq9yuLvDMOlEgtCwMYZVyQjaLgsptysZGF0Fu",
+	"Z6AcM9zBhrW9DUZr35TCgL0XKsZCCTvdjL+tm67filmvOTjIHLEAmiF+KNvJ7HXKHP25cSlTOZ7NlOHf",
+	"3V4MUJFH2djbjJEHpdEZWAv5wOhZ9wigoTrxCDN8MukMWAT+HC2B2VRbYGQoedZnuRiPwdiWSp7nT9gV",
+	"lN6EGkuatrOL7pLenhhURsYYEAzgWcr1TEnNc88GCIhWGZ5QNFTdwtztjq3jxn0mJdEWqrYeQhREF37k",
+	"bZo47bhcg8S/BnWUAW1lLCSwKbdsBKCYAdqh0dVkesIQNjaCsTabuL2DyhmMplpfbQP2Zz8M4YXEewq1",
+	"T/TeO0lh0ys808ikBSnzISK7gmR+KbzDsSidP+oR/SscFHdCLcr422YVbgyfE6vDjRtklbEx2fWGW0ua",
+	"3g8YkkONKMe3WMkncML4yKI8qfUUOir4IMJMS1iiHazb9zlk2uQblM+YSwvpElJyGPNKukEdYogdYVBG",
+	"ZNPO6GauMHSktQSuunKg4yo+ODiIcLhpwW0I8huV5mvltT2e/bll3LQ6dGej1kxJQ6Z0nrmqrbc5024K",
+	"JggSy4TdjSrKQqgXHvLDVSYJh6KWL5vpWuNiHWkvGmkAqirwjV8qqIACC97xoTMShBL6x6Q18UeuMsCP",
+	"HyIkwKnflijfYqYMYWrgEbmGCCusc9eQ2PpoGLkgunKM18QKtIyK2hzI9ofIQXztXf9+kvYT1k9O6O+/",
+	"9hOkcT9xfNRPTphVqEVyb134Yxlfh9hlEzKIzzoDFoH5S2uPsWVrzIctIUS6/Awn3j5bVm5b4bzPSUUd",
+	"sArpk4ufUnZJf95dpuzVUzTsEWb8N2W69ESTczb5VaDJiXA0Om4kFKcQ0gpkU24HfhML0CW8cjpJG74O",
+	"X1HVEBtLC1HWvbOYIebaRLilg7qIjR/AWcaZFRMFuY/2EQm6hiLbuXBc5dzkLKg4u7tdlBP2Y+f9iZdF",
+	"z4iSRXCelmV2B8ZP67g1+khyNan4JG6qST3R9zPurM4El58hut8YTbbI2/OXFl0dBW6mzRXbkUJdQY4i",
+	"2s2Ec2BSNuYZjLS+StlEuGk1SikQxieGFymb68pVI4hL6iht0ShGtesNIp45y2Zo9pE1hAcvZXzswDAD",
+	"uTCQObudqgHzMbo+fXVxTjZnhJ4FN9k2g+SNliKbeyW/0XfiLjhNnlW9UYVuOr0RQuhn747ZxbPzn56f",
+	"vngZN/MLdNeFGxQ3q4u80uzsHQta68TnCyYabO1+ejR8Yxkanaf7p6enp2zn/PkTdvTwwSH7r/886h12",
+	"CdURSn61O1loZ+9ixllxMxjXobOIdVJJGd3RZQM1K6uRRFcMDz7ZwmfvPPB/PDo42iXPgmcZlM4ypWnv",
+	"8a3YcnxfmtoVPa+v0AS/aQLWnuoftvFhY0k36Gj3vkhbQrkHNg2MGOVeAmAdA3ObCTHYIHZyYUttvRsR",
+	"o0uutpK7PT+bJdzYwJpFyPGNvtOkDz7F7FQeolWboDv3oyhOpE2tmkSBVDxExVQI5b8dxFyoELq6Y9Bl",
+	"1XuinbXTNFAHdCwQoAYxRmZKxj2XfGIjUmqBhssBb3QfZ3zG53shV8dKo69FDiZ+OmoyLc+Dv9OhGumb",
+	"Zgq2M6FzlqFQ1pWTWl/5L71eb40kMToOKP6O9owDXjCpMzRAuXFsR6ixTpnlEmzKlDZQyvmmBWzhysqN",
+	"v40Lk87MIUJ6evHkxYsTppWcMwvmujZ22cXZ5Zu3l8+/DWIlJKYjC1ajgFsfXN24aMaNESTDhn9wfDKM",
+	"TblskkRYhbC4tHRn62t56K6SYq0UFoqd7kk+Asl2ykrNM53DLkWt4ga6yAdzXQ0K3Fh03kwb4wNgYxTq",
+	"NZc25lxYF1nLMimugHHm5qX2GacZSLnnY/oRvu7A8ZsF2SLEL/UMzF5GXsJbJXD3AcLosuP6yG6M6beH",
+	"e6M0JC7aJieXjxW6JKAyINeuBF1KYJbPhZr43KWwbGa0mpD+rLOZuY7uRqE7IesczhIpjSgKyFv6+YxV",
+	"h34t4pCNnG3wh8xzEhJtzTm5AigtDcN3ouD8o2sAovhGqb/B18h4No3ToYL28IQASjCjM3RzG9eVZohL",
+	"tPDatk2vukTIi1zIrSYiF3LpLV9IsMZuznQlcxbS8xK4US4NDDunKom72KXtgj/wMmailmDuwE9vaNQi",
+	"9L4iY9uLOKj73hKr1CjYzAkI+wozbLKT8DR1LddQmVGTuNl2vYsPG0/aInHOeDYVCtksh+DAoLIa1KI4",
+	"Za3SQt09mMHICgcpc6IAXbmUTZ0rB94sTpnTekBJZBzsBlNXSP9jwdV80Ph7KRtJnV1BPmjqj3JlB8GP",
+	"Unrgo4c4RaFHIqydc8e3e4qErs4prVEbpUrt6i2H6HJYi6s9dGM9PghfCxU06Dlfcynygc/2jHQ+HzRI",
+	"iWsYX3HzaUN63mdnyP2spEsb6WAApb9W8YnX6hQ6kTNQLqo4For4IozU1vVsC74SGls4Fl5eS40mF71C",
+	"lcYv35peX4Fk2blr1/wLcOmmq4tFHca7eoexhc7erS4y1datSe3BGAxq/QVt9/jo6OHRZn23BBCtsDBf",
+	"FLZFab7FQYk4mXWYZZWFn56dnj9hJbnjx8wALpmyXypuuHJC0cFWcML6tfTsJ0vsrXSYxEdFNkSR7+m1",
+	"1jJuvVSsK1+939Q6TU0gi56dvWOI5rqGcqL1RMJgps2VLXkGKStEZrTVYzd4+PgoZRbkeIBvQJ7W9SzR",
+	"XdXrDeooYVPHl/xAi7Cf60WiR1Wvo5eFrDLCzQcT7mDGo+WPYyEd4FTkUokM0OgbG61cFycjfQOW7ZyJ",
+	"AjJuXcreGK3HpRao379HxZxVOffOXpBbFiC+3RDWWeWhizfPGZcSuUaKsQBzzPa4lCn7N/r7z/T3D1xK",
+	"ZCNkpxgP4SRrOSgebOywyDIx0vU+XeyArZgcEZWjxiKvT/xSjkPPmK2Mj6dOKjTOhT0JNSjcAFNwDQY1",
+	"D7oKgTOFEk5wSaHV1lyOCo+2vmIsjHWDtUFp9O/WP5V8/bsrmqHZbRRdS4ZWxHZGH9ysd7IGVA4Qd+WB",
+	"599YllXGoAr0HgsOb/VqSJlRHl8roKfs16Bn71Z14tNxkSy25Bmwzm9tGjtUGpMQ6ScXXLHnhqtM2Eyn",
+	"7MlpP4meGgRggLAtJnxXxy3Yykv06Eyylh7rAg+/IUkZBIjfcXRXbZI0h3hlCxw+frQoE/9w+Ojw6Ojo",
+	"6ODw4CAaeF/rly9Udt87jrnxxVJbK9Yqzq/iALtQvtj4D2RRU633DeQDKdTil4E2g2aM01IOgqwrDRSi",
+	"KgaGOwpdTbmBfJB5E+Nai7LxRbgcBKGC7suE/q248sOyurY86L6ow0JGdBxpv59D7xftEC0AtsnFX8g0",
+	"rByOJmOyVCZ3wzMn5yRcvFKqz8SVUDmDG2EXkmKd3Uutr6pyEOoQohLu8t0l88OaIj+rfd77O0r84kqK",
+	"FcCVPUaLH/1yJEV8RW+8rS518eb5McHcT7iU/YQVkE25Eja0QQhnW5XNduIqe7fnrTs/U/ldMBXX+B41",
+	"krdkgAnpMWKdA8+FAhsJwlOTzufUylD5FSvBsBxKUKjd5kGaf+on6PrafnLM+kkOE8NzyPtJit9U+Flf",
+	"9ZPbaJJ11RdBAxQ9/3qqJNTG+XoV63RZLgYitmWzwu7X4GxT6KBxh1nGKws1H4fT1etUIFDGrXaP7Vw5",
+	"fkMCRg+kJrjrZ4359UulHQol0ujBrxflQAoHhqMEUXpgq2zavtGm4pQeUOGITwjELLUBz0jNJBRc9sEH",
+	"etENeCu+aqAWNJIH2061BykMaUXeoqAMorErL2Mir67Gfk0Yvm+52foClSXLPs/ZEBrbalhnlrmyMzym",
+	"luK8TCuqE5J5CP+eoN1ODVn+3d01aY8V9mlrzJtupY27iheg9djpUufRkLTIMGVDinoNfW+PB3bIQq8i",
+	"8nkvSVcsliY4uq3vKr2XeRMwv70WKxjlW5ZuvdrtY6GO2m4fGqnwWTNSt5x4lzaCmnG78dQ7NAZuYJk2",
+	"FNRpYasD54Fhmp0vZsCSuosxaXJHTZgiaGVfdlurt8QHJ5JWzyTX35FuOjxh5Xfh6XIBRwACP76vAzpJ",
+	"cXPY6yzfjeYcHtx+6NZSeBia6okwXXCF43CiIl2E0pbjQ1bckFfcVRgocjt81EVJk9fqxnbC6j5kEr74",
+	"KEINV5OZrX9YyJzSj62lnSx0kyZN/ot+TxazUStja9PYq41g+JK129h/wV673fr4vokX39X89NVFLRVH",
+	"MEW7rKPY7p6KaU/xxtxltwyke5635h077yx4zHfLpNwv+dGu1Xgiizg8+O9//w+kQkgGzsA24SIfxKb3",
+	"bI+dczUBy8ZaSj3rIva4r4I+ZQcpM8JezdkhTvvooImWsaODlPkxfwwr9vpqIdDxu+cFW/fBoyKt+Spm",
+	"Q/3UrrWIryHtYnjMMq6oG0ZcQ48NAwaGx2wmpCT7fKbNVcosH1P7hJdGvb4aEoZwoDZXlo0qSghzNgN+",
+	"FTTnMGANV+mm4XLIBJqhSukZ2/ExJGeA+9JsD8Gux2ttwtUOUniKxxSX3+LLLXY0rVje9WTxBhaaP/qo",
+	"XjL6cO2Uy2S8x45aeoZy1FPnoChjxRi/pVVrTavK2hjI0k7WNG4sNIdEAKUd3L17Y2nnkSRsDlJcg4F1",
+	"hYJw4wZh2c9q5LlT/T8OSttdriKoEw2/wC0GtJTirzD/S1NVTdozFFk3XfxNx2lLVf8eQjei/tKmFZOQ",
+	"4H9qBk+dK33HpVBjHalUAZ57KUc2JBm4rYjvsSFa4+E5DH3Tu49X4rmvGzT6KnRoeD0UyixJrfnBwyDJ",
+	"huS7hlSjypu4JE523FdBUqWtcEpZED7UX1sLmY688REG1k+6YqevgtxhSs/6CdtBNZsL/9jDtXvCutJI",
+	"dAVSr6/66hnpZzo4KO1+vHj96pgNP/X9WUJ3+lOfso/exQ7BO/+FNug/tunIfnJ7O/SiTooMgs0Z6Hz2",
+	"4jIJ7EY0s8f7+7oEZXVlMuhpM9kPL+0Xwh8J4Sgiiagjz9qHm2zQkb3D3oE3r0HxUiTHycPeQe8hxcrc",
+	"lBhwf0p5yV/x8wTolOCxJUZ4kfu+B3q+dC3Eg4ODL9YdHFKja3qCQycZ4r8qewsHKTl+/wFNw6Lg6Dgl",
+	"L8U1UNAlTRxZne8TXdrkA76zX4AzIrNrN3oWnm/dqIMbt1/KYGttvH1mKZDhV6jvCnhjdAFuCpVlOGXo",
+	"59y8w847RQPv6l4DwXtzXsi1G37tB12UkN2PuvWsK1tvZF2UkLje6ZsXLNdZhYIlxdP2L6dnLzdv+XIq",
+	"bPNOdLcUpOpy8JLp8+DgYMhmUyF9YqtOM6IlFMzuVvjZFI1y5c3zc8gFMl5f5WgM7nTfDhExKpgXDom6",
+	"V3Mq2We7vk6NGuwtn9u+mk1FNqWSNZ9Mq2NqPTY8OnhYQ1iH11DW2Wnl6DMu76XGIgnP/c5/x7PZBjIj",
+	"VKXl/Z0m5hro7oCjg4dfZ+1X2lF6fM52uijLDRdKqMnuZqZqpk7b8kN/eYkeM+DZtBNbjfJcuDBo7eF6",
+	"KawLDajUDtu5hur9MoPiGNKJJZ9Ayg6Do7HmTh9ql1u406eJwz04WOuZHMYqOGIx/WGnN3ZYu1SlgWuh",
+	"K9s0uUavuPL9tGtuG4r1dt1++B05t9tIHOGf1yr0Dukx+6hH/taWR3792LQNnPudG5HolcPtryxcakKn",
+	"5A7rLN58Q9zcEYoov6QE840l8FOmYOZLuIztikni0g8+QRgRjr55lHHfT84tGxaVdAKl1D4qpL2cOz5k",
+	"O95cG+Ko4e4xa3oM+8pCITIttdqzgGxO1SaX7y7ZDhp911xWPlkhhYLdbjsiJ3uqr8igj/Ulpuzt5fO9",
+	"b3Esfjh87M/q96/Peuy18Rcp+SmGlPigXiY0yt73er0Pt8MeexJ6iFHcdtoxM10UWi1csdFXO31f9+5N",
+	"tmd77WeKSPiPZ5Su9J/DZXL4pdfr7bJKSZT+OB1aj6fB9OXON+03cuajHp2wUkvJhi+1Z23fY14aPTFg",
+	"bUzSP6Gu+bqlvalw+17n8/vdy9U0bb//VMd+VkJiIU6zmOhGcdG8oOHPk0Jw6udIbj/c+Zatbpc7cnSE",
+	"2XyOIdN5KPKtm1zDFi9rB6jdpc4cuD2LRnxxjxu/Or3Tt4vuHDqCtyui6cGXFk3Re6eogQTyk6ZBVVjm",
+	"W8WXbsKpeWftTXff2Lpz8O35y80XJaafc/XY1xKajw4fbn+pud6KXji6yyqRO5i+hIi+qEYFepRespK8",
+	"G3GXTVHhhENIp761PVeldsfS2P8k8ltPawk+wrIoIZ7S710JscC9j1b5xL+Rf1XN98gDsvml5vK0L0GH",
+	"J3R/QrhyTozre+Z8V4BHJhnwVdCEKq9vqotp0aix9wO4tXg/+BpSI5z4/+WUPF2UakipWmVGDZ5Fmzu2",
+	"bjtk398aSqps4cjt18yw1r3M7PUwNCH5fI42YiIUr2+CQH9fG7Q0KCJWlnTlgJtCXw2bwM3gn4b1jScn",
+	"LAMp6dKCEj0cOwVwbEahLVMpNNI4BQsqydGy6avSAFVVeRuDMyvURAKjqoYee+G8U2nrx96q+v71GbOa",
+	"PbvJQPYVLRQiYPS8x4b+Jqlh04iIGqnZW6gm4iFbNa6k7KtOENHHAsjyM3oWM2nCqTlvDtsSwWI+Rojg",
+	"Rr2fJLPXnRSC/+b3EC1QWb1uRM79DVG1qWabZJGlG2YK3tq44VJLH61MfXxyd51r1M3hRG9i/Wzf6GYv",
+	"7HRjSCr1wStEzf1CV5fh8qxwP21ZOc/Sf98S59HBn7a/0Nyc+iVE1NP6tjHe3jAWpFa4B+vLiqm2GCfu",
+	"3l3wor61Fn275rLjJprfY7WfstJ9kHoZ5S+1qQMpDNepTHvjUmgYXOxUaG6PmMGor3wfF2e+ZHOPrtDx",
+	"1eXNC207Z9qIFPJCvrF9FYqw07rchQbUldL2hA1DR0f3ot3FTIBvBGz6ANkrivqPuZCWjcDXk3EEliGs",
+	"dCet1DM02kZGX0E09uZT2y+B55/jjnVdsF6u7+KG3fvOzXDq7uLjfDlrZaF9cUWeUGdYm2MKnZpf7jrk",
+	"//NJouLpJaLZHxBe9yf48x16r8mmogIyB1T8U4urIGgal6QWIGvNIopQTYGX/r7ysT9LMwvG3q3Grq+i",
+	"RXaRk1hz+t+C0r2fRO3cXo82wZbRnavc7zB64f8buMP47nX/6wyAzdRv7+79Rwpn1lC3SeWJuAZVZ8rI",
+	"mmLBOml5suHBbngzzhqfK6ab4szk7UWSbg2c7Tw6PNplR0dHe19LZv8dcsU/mGxcx4Pc5/3jfLeUY1ou",
+	"6Hj/AQ99XaJB3/BYh7tj6IU23X+8v09m0FRbd/ztwbcHJALCop9WU2+SKli6hRt63ADf6zgfNbirLs/P",
+	"C5ogqgMWurTr/5bDK4PV+Z4LCd4xp1AX2JQ1F8HWh3nEs6uJqe+uDjOSNbw6n68MSMm6pHRdYxzi0TU8",
+	"Q8AsyHFnKl1atI//JwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1,0 +1,7 @@
+package api
+
+import (
+	"github.com/labstack/echo/v4"
+)
+
+func (h handlers) EnrichLead(c echo.Context) error { return errNotImplemented }
