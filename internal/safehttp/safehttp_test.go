@@ -1,0 +1,83 @@
+package safehttp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestBlocksPrivateAddresses(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.Header.Get("User-Agent")))
+	}))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":"):]
+
+	guarded := NewClient(Options{Timeout: 2 * time.Second})
+	for _, url := range []string{
+		srv.URL,                            // 127.0.0.1
+		"http://localhost" + port,          // a name that resolves to loopback
+		"http://[::1]" + port,              // IPv6 loopback
+		"http://169.254.169.254/latest/",   // cloud metadata
+		"http://10.1.2.3/",                 // private
+		"http://[::ffff:127.0.0.1]" + port, // IPv4-mapped loopback
+		"http://0.0.0.0" + port,
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := guarded.Do(req)
+		cancel()
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("%s: got status %d, want the request refused", url, resp.StatusCode)
+			continue
+		}
+		if !errors.Is(err, ErrBlocked) {
+			t.Errorf("%s: got %v, want ErrBlocked", url, err)
+		}
+	}
+
+	open := NewClient(Options{AllowPrivate: true, UserAgent: "leadcheck-test/1"})
+	resp, err := open.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("with AllowPrivate: %v", err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 64)
+	n, _ := resp.Body.Read(buf)
+	if got := string(buf[:n]); got != "leadcheck-test/1" {
+		t.Errorf("User-Agent: got %q", got)
+	}
+}
+
+func TestRedirects(t *testing.T) {
+	t.Parallel()
+	var hops atomic.Int32
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hops.Add(1)
+		http.Redirect(w, r, srv.URL+"/again", http.StatusFound)
+	}))
+	defer srv.Close()
+
+	for _, max := range []int{0, 3} {
+		hops.Store(0)
+		_, err := NewClient(Options{AllowPrivate: true, MaxRedirects: max}).Get(srv.URL)
+		if !errors.Is(err, ErrRedirect) {
+			t.Errorf("max %d: got %v, want ErrRedirect", max, err)
+		}
+		if got := int(hops.Load()); got != max+1 {
+			t.Errorf("max %d: server saw %d requests, want %d", max, got, max+1)
+		}
+	}
+	_, err := NewClient(Options{AllowPrivate: true}).Get("file:///etc/passwd")
+	if err == nil {
+		t.Error("file:// URL: got no error")
+	}
+}
