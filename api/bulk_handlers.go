@@ -24,3 +24,6 @@ func (h handlers) DeleteBulkJob(c echo.Context, id apigen.JobID) error { return 
 func (h handlers) GetBulkResults(c echo.Context, id apigen.JobID, p apigen.GetBulkResultsParams) error {
 	return errNotImplemented
 }
+
+// BulkService is what the API needs from the bulk job service.
+type BulkService interface{}

@@ -5,3 +5,6 @@ import (
 )
 
 func (h handlers) EnrichLead(c echo.Context) error { return errNotImplemented }
+
+// Enricher is what the API needs from enrichment.
+type Enricher interface{}

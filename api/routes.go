@@ -25,4 +25,11 @@ func (s *Server) routes() {
 	// method deserves 405.
 	e.GET("/v1/validate", gen.ValidateQuery, s.requireKey)
 	e.POST("/v1/validate", gen.ValidateLead, s.requireKey)
+	e.POST("/v1/enrich", gen.EnrichLead, s.requireKey)
+
+	e.POST("/v1/bulk", gen.CreateBulkJob, s.requireKey)
+	e.GET("/v1/bulk", gen.ListBulkJobs, s.requireKey)
+	e.GET("/v1/bulk/:id", gen.GetBulkJob, s.requireKey)
+	e.DELETE("/v1/bulk/:id", gen.DeleteBulkJob, s.requireKey)
+	e.GET("/v1/bulk/:id/results", gen.GetBulkResults, s.requireKey)
 }

@@ -30,6 +30,10 @@ type Options struct {
 // Deps are the parts the server is built from.
 type Deps struct {
 	Engine *validate.Engine
+	// Enricher answers /v1/enrich and options.enrich.
+	Enricher Enricher
+	// Bulk runs the jobs behind /v1/bulk.
+	Bulk   BulkService
 	Logger *slog.Logger
 	// Spec is the OpenAPI document served at /openapi.yaml.
 	Spec []byte

@@ -37,6 +37,8 @@ type config struct {
 	CacheMaxTTL          time.Duration
 	CacheNegativeTTL     time.Duration
 	CacheErrorTTL        time.Duration
+	Enrich               enrichConfig
+	Bulk                 bulkConfig
 }
 
 func defaultConfig() config {
@@ -69,6 +71,10 @@ type setting struct {
 }
 
 func settings() []setting {
+	return append(append(coreSettings(), enrichSettings()...), bulkSettings()...)
+}
+
+func coreSettings() []setting {
 	return []setting{
 		{"LEADCHECK_ADDR", "addr", "listen address", func(c *config, v string) error { c.Addr = v; return nil }},
 		{"LEADCHECK_DNS", "dns", "comma-separated resolvers host:port (default: /etc/resolv.conf)", func(c *config, v string) error {

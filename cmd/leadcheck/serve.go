@@ -33,22 +33,31 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	engine, domains, err := newEngine(cfg, reg)
+	p := &parts{cfg: cfg, logger: logger, reg: reg}
+	if err := p.newEngine(); err != nil {
+		return err
+	}
+	defer p.domains.Close()
+	if err := p.newEnricher(); err != nil {
+		return err
+	}
+	runBulk, err := p.newBulk()
 	if err != nil {
 		return err
 	}
-	defer domains.Close()
 
 	srv := api.NewServer(api.Options{
 		APIKeys:         cfg.APIKeys,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		ValidateTimeout: cfg.ValidateTimeout,
 	}, api.Deps{
-		Engine:  engine,
-		Logger:  logger,
-		Spec:    leadcheck.OpenAPISpec,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
-		Checks:  map[string]func() string{"redis": func() string { return string(domains.RedisStatus()) }},
+		Engine:   p.engine,
+		Enricher: p.enricher,
+		Bulk:     p.bulk,
+		Logger:   logger,
+		Spec:     leadcheck.OpenAPISpec,
+		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Checks:   map[string]func() string{"redis": func() string { return string(p.domains.RedisStatus()) }},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -66,6 +75,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	logger.Info("listening", "addr", ln.Addr().String(), "redis", cfg.RedisURL != "", "startup", time.Since(start))
 
 	g, gctx := errgroup.WithContext(ctx)
+	if runBulk != nil {
+		g.Go(func() error { return runBulk(gctx) })
+	}
 	g.Go(func() error {
 		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
@@ -88,26 +100,41 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	return err
 }
 
+// parts are the components serve wires together; each new* method builds
+// one of them from cfg and the parts built before it.
+type parts struct {
+	cfg    config
+	logger *slog.Logger
+	reg    prometheus.Registerer // nil: no metrics (one-shot commands)
+
+	lists    *validate.Lists
+	domains  *cache.Domains
+	engine   *validate.Engine
+	enricher api.Enricher
+	bulk     api.BulkService
+}
+
 // newEngine builds the validation engine behind the two-tier cache.
-func newEngine(cfg config, reg prometheus.Registerer) (*validate.Engine, *cache.Domains, error) {
+func (p *parts) newEngine() error {
+	cfg := p.cfg
 	lists, err := validate.LoadLists(validate.ListsConfig{
 		DisposableFile: cfg.DisposableFile,
 		FreeFile:       cfg.FreeFile,
 		RoleFile:       cfg.RoleFile,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("load lists: %w", err)
+		return fmt.Errorf("load lists: %w", err)
 	}
 	servers := cfg.DNSServers
 	if len(servers) == 0 {
 		servers, err = validate.SystemServers(cfg.ResolvConf)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %s: %w (set LEADCHECK_DNS to resolvers such as 1.1.1.1:53)", cfg.ResolvConf, err)
+			return fmt.Errorf("read %s: %w (set LEADCHECK_DNS to resolvers such as 1.1.1.1:53)", cfg.ResolvConf, err)
 		}
 	}
 	resolver, err := validate.NewDNSResolver(servers, cfg.DNSTimeout)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dns: %w", err)
+		return fmt.Errorf("dns: %w", err)
 	}
 	domains, err := cache.NewDomains(cache.Config{
 		RedisURL:    cfg.RedisURL,
@@ -117,9 +144,10 @@ func newEngine(cfg config, reg prometheus.Registerer) (*validate.Engine, *cache.
 		MaxTTL:      cfg.CacheMaxTTL,
 		NegativeTTL: cfg.CacheNegativeTTL,
 		ErrorTTL:    cfg.CacheErrorTTL,
-	}, validate.DNSChecker{Resolver: resolver}, reg)
+	}, validate.DNSChecker{Resolver: resolver}, p.reg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cache: %w", err)
+		return fmt.Errorf("cache: %w", err)
 	}
-	return validate.NewEngine(lists, domains), domains, nil
+	p.lists, p.domains, p.engine = lists, domains, validate.NewEngine(lists, domains)
+	return nil
 }

@@ -48,11 +48,12 @@ func validateCommand(ctx context.Context, args []string, getenv func(string) str
 		check = func(ctx context.Context, r validate.Request) (any, error) { return validateRemote(ctx, c, r) }
 	} else {
 		cfg.RedisURL = "" // a one-shot command has no use for a shared cache
-		engine, domains, err := newEngine(cfg, nil)
-		if err != nil {
+		p := &parts{cfg: cfg}
+		if err := p.newEngine(); err != nil {
 			return err
 		}
-		defer domains.Close()
+		defer p.domains.Close()
+		engine := p.engine
 		check = func(ctx context.Context, r validate.Request) (any, error) {
 			ctx, cancel := context.WithTimeout(ctx, cfg.ValidateTimeout)
 			defer cancel()
