@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"log/slog"
@@ -14,6 +15,23 @@ import (
 )
 
 const headerRequestID = "X-Request-Id"
+
+// callerKey is where requireKey leaves the caller's id for handlers.
+const callerKey = "caller"
+
+// callerOf identifies the caller for ownership (bulk jobs): a short digest of
+// its API key, never the key itself; "" in open mode, where all callers are
+// one.
+func callerOf(c echo.Context) string {
+	id, _ := c.Get(callerKey).(string)
+	return id
+}
+
+// keyDigest is the caller id of an API key.
+func keyDigest(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:8])
+}
 
 type loggerKey struct{}
 
@@ -94,16 +112,18 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// limitBody caps the request body; reading past the cap fails with
-// *http.MaxBytesError, which the error handler turns into a 413.
-func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		if r.ContentLength > s.opts.MaxBodyBytes {
-			return errBodyTooLarge(s.opts.MaxBodyBytes)
+// limitBody caps the request body at limit bytes; reading past the cap
+// fails with *http.MaxBytesError, which the error handler turns into a 413.
+func limitBody(limit int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > limit {
+				return errBodyTooLarge(limit)
+			}
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+			return next(c)
 		}
-		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.opts.MaxBodyBytes)
-		return next(c)
 	}
 }
 
@@ -124,8 +144,9 @@ func (s *Server) requireKey(next echo.HandlerFunc) echo.HandlerFunc {
 			return &Error{Status: http.StatusUnauthorized, Code: "missing_api_key",
 				Message: "this server needs an API key; send it in X-API-Key or Authorization: Bearer"}
 		}
-		for k := range s.keys {
+		for k, owner := range s.keys {
 			if subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 {
+				c.Set(callerKey, owner)
 				return next(c)
 			}
 		}

@@ -12,7 +12,8 @@ func (s *Server) routes() {
 	e := s.echo
 	gen := &apigen.ServerInterfaceWrapper{Handler: handlers{s}}
 
-	e.Use(s.requestID, s.accessLog, middleware.Recover(), s.limitBody)
+	e.Use(s.requestID, s.accessLog, middleware.Recover())
+	small, upload := limitBody(s.opts.MaxBodyBytes), limitBody(s.opts.MaxUploadBytes)
 
 	// Public: probes and the contract.
 	e.GET("/healthz", gen.Healthz)
@@ -23,13 +24,13 @@ func (s *Server) routes() {
 	// Keyed when LEADCHECK_API_KEYS is set. The key check is per route, not
 	// on a group: an Echo group with middleware answers 404 where a wrong
 	// method deserves 405.
-	e.GET("/v1/validate", gen.ValidateQuery, s.requireKey)
-	e.POST("/v1/validate", gen.ValidateLead, s.requireKey)
-	e.POST("/v1/enrich", gen.EnrichLead, s.requireKey)
+	e.GET("/v1/validate", gen.ValidateQuery, s.requireKey, small)
+	e.POST("/v1/validate", gen.ValidateLead, s.requireKey, small)
+	e.POST("/v1/enrich", gen.EnrichLead, s.requireKey, small)
 
-	e.POST("/v1/bulk", gen.CreateBulkJob, s.requireKey)
-	e.GET("/v1/bulk", gen.ListBulkJobs, s.requireKey)
-	e.GET("/v1/bulk/:id", gen.GetBulkJob, s.requireKey)
-	e.DELETE("/v1/bulk/:id", gen.DeleteBulkJob, s.requireKey)
-	e.GET("/v1/bulk/:id/results", gen.GetBulkResults, s.requireKey)
+	e.POST("/v1/bulk", gen.CreateBulkJob, s.requireKey, upload)
+	e.GET("/v1/bulk", gen.ListBulkJobs, s.requireKey, small)
+	e.GET("/v1/bulk/:id", gen.GetBulkJob, s.requireKey, small)
+	e.DELETE("/v1/bulk/:id", gen.DeleteBulkJob, s.requireKey, small)
+	e.GET("/v1/bulk/:id/results", gen.GetBulkResults, s.requireKey, small)
 }

@@ -20,8 +20,10 @@ import (
 type Options struct {
 	// APIKeys are the accepted keys; empty means open mode.
 	APIKeys []string
-	// MaxBodyBytes bounds a request body; default 64 KiB.
+	// MaxBodyBytes bounds a JSON request body; default 64 KiB.
 	MaxBodyBytes int64
+	// MaxUploadBytes bounds a bulk upload (POST /v1/bulk); default 1 GiB.
+	MaxUploadBytes int64
 	// ValidateTimeout is the time budget of one validation; DNS work still
 	// running when it ends makes the verdict "unknown". Default 3s.
 	ValidateTimeout time.Duration
@@ -50,7 +52,7 @@ type Server struct {
 	opts   Options
 	deps   Deps
 	ready  atomic.Bool
-	keys   map[string]struct{}
+	keys   map[string]string // API key -> caller id
 	logger *slog.Logger
 }
 
@@ -61,15 +63,18 @@ func NewServer(opts Options, deps Deps) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 64 << 10
 	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = 1 << 30
+	}
 	if opts.ValidateTimeout <= 0 {
 		opts.ValidateTimeout = 3 * time.Second
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, deps: deps, logger: deps.Logger, keys: map[string]struct{}{}}
+	s := &Server{opts: opts, deps: deps, logger: deps.Logger, keys: map[string]string{}}
 	for _, k := range opts.APIKeys {
-		s.keys[k] = struct{}{}
+		s.keys[k] = keyDigest(k)
 	}
 	e := echo.New()
 	e.HideBanner = true
