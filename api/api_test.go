@@ -505,3 +505,48 @@ func deref[T any](p *T) T {
 	}
 	return *p
 }
+
+// TestCORS: an allowed origin gets CORS headers on the request and the
+// preflight; any other origin gets none; with no origins configured there
+// are no CORS headers at all.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	allowed := newEnv(t, api.Options{CORSOrigins: []string{"https://forms.acme.test"}})
+	closed := newEnv(t, api.Options{})
+	tests := []struct {
+		name, base, method, origin, wantAllow string
+	}{
+		{"allowed get", allowed.url, http.MethodGet, "https://forms.acme.test", "https://forms.acme.test"},
+		{"allowed preflight", allowed.url, http.MethodOptions, "https://forms.acme.test", "https://forms.acme.test"},
+		{"other origin get", allowed.url, http.MethodGet, "https://evil.test", ""},
+		{"other origin preflight", allowed.url, http.MethodOptions, "https://evil.test", ""},
+		{"not configured", closed.url, http.MethodGet, "https://forms.acme.test", ""},
+		{"not configured preflight", closed.url, http.MethodOptions, "https://forms.acme.test", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, tt.base+"/v1/validate?domain=acme.test", nil)
+			req.Header.Set("Origin", tt.origin)
+			if tt.method == http.MethodOptions {
+				req.Header.Set("Access-Control-Request-Method", "POST")
+				req.Header.Set("Access-Control-Request-Headers", "content-type,x-api-key")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tt.wantAllow {
+				t.Errorf("Access-Control-Allow-Origin: got %q, want %q", got, tt.wantAllow)
+			}
+			if tt.wantAllow != "" && tt.method == http.MethodOptions {
+				if resp.StatusCode != http.StatusNoContent || !strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "x-api-key") {
+					t.Errorf("preflight: got %d, allow-headers %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Headers"))
+				}
+			}
+			if tt.wantAllow != "" && tt.method == http.MethodGet && !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "X-Request-Id") {
+				t.Errorf("X-Request-Id is not exposed: %q", resp.Header.Get("Access-Control-Expose-Headers"))
+			}
+		})
+	}
+}

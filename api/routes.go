@@ -1,6 +1,8 @@
 package api
 
 import (
+	"net/http"
+
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/leadcheck/leadcheck/api/apigen"
@@ -13,6 +15,17 @@ func (s *Server) routes() {
 	gen := &apigen.ServerInterfaceWrapper{Handler: handlers{s}}
 
 	e.Use(s.requestID, s.accessLog, middleware.Recover())
+	if len(s.opts.CORSOrigins) > 0 {
+		// Only when configured: Echo's CORS middleware with no origins
+		// would allow every origin.
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:  s.opts.CORSOrigins,
+			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodDelete},
+			AllowHeaders:  []string{"Content-Type", "X-API-Key", "Authorization", headerRequestID},
+			ExposeHeaders: []string{headerRequestID, "Location"},
+			MaxAge:        600,
+		}))
+	}
 	small, upload := limitBody(s.opts.MaxBodyBytes), limitBody(s.opts.MaxUploadBytes)
 
 	// Public: probes and the contract.

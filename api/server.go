@@ -24,6 +24,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxUploadBytes bounds a bulk upload (POST /v1/bulk); default 1 GiB.
 	MaxUploadBytes int64
+	// CORSOrigins are the browser origins allowed to call the API
+	// (LEADCHECK_CORS_ORIGINS), e.g. "https://www.acme.com"; "*" allows
+	// any. Empty sends no CORS headers at all: nothing is open by accident.
+	CORSOrigins []string
 	// ValidateTimeout is the time budget of one validation; DNS work still
 	// running when it ends makes the verdict "unknown". Default 3s.
 	ValidateTimeout time.Duration

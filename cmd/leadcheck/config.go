@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ type config struct {
 	CachePrefix          string
 	DataDir              string
 	APIKeys              []string
+	CORSOrigins          []string
 	AllowPrivateNetworks bool
 	DisposableFile       string
 	FreeFile             string
@@ -96,6 +98,11 @@ func coreSettings() []setting {
 		{"LEADCHECK_API_KEYS", "", "comma-separated API keys; unset means open mode", func(c *config, v string) error {
 			c.APIKeys = splitList(v)
 			return nil
+		}},
+		{"LEADCHECK_CORS_ORIGINS", "cors-origins", "comma-separated browser origins allowed to call the API (https://www.acme.com); * allows any", func(c *config, v string) error {
+			origins, err := parseOrigins(v)
+			c.CORSOrigins = origins
+			return err
 		}},
 		{"LEADCHECK_ALLOW_PRIVATE_NETWORKS", "", "let outbound requests reach private addresses (tests only)", boolSetter(func(c *config) *bool { return &c.AllowPrivateNetworks })},
 		{"LEADCHECK_DISPOSABLE_FILE", "", "extra disposable domains; !domain removes one", func(c *config, v string) error { c.DisposableFile = v; return nil }},
@@ -228,6 +235,23 @@ func parseServers(v string) ([]string, error) {
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no resolver given")
+	}
+	return out, nil
+}
+
+// parseOrigins reads "scheme://host[:port],..." or "*".
+func parseOrigins(v string) ([]string, error) {
+	var out []string
+	for _, o := range splitList(v) {
+		if o == "*" {
+			out = append(out, o)
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return nil, fmt.Errorf("%q is not an origin; write scheme://host[:port], e.g. https://www.acme.com", o)
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
 	}
 	return out, nil
 }

@@ -248,6 +248,7 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]string{"LEADCHECK_REDIS_URL": "localhost:6379"}, "redis://"},
 		{map[string]string{"LEADCHECK_ADDR": "8080"}, "LEADCHECK_ADDR"},
 		{map[string]string{"LEADCHECK_CACHE_MIN_TTL": "48h"}, "LEADCHECK_CACHE_MIN_TTL"},
+		{map[string]string{"LEADCHECK_CORS_ORIGINS": "https://acme.test/form"}, "LEADCHECK_CORS_ORIGINS"},
 		{map[string]string{"LEADCHECK_DISPOSABLE_FILE": "/nonexistent/list.txt", "LEADCHECK_ADDR": "127.0.0.1:0"}, "list.txt"},
 	}
 	for _, tt := range tests {

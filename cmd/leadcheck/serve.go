@@ -48,6 +48,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 
 	srv := api.NewServer(api.Options{
 		APIKeys:         cfg.APIKeys,
+		CORSOrigins:     cfg.CORSOrigins,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		ValidateTimeout: cfg.ValidateTimeout,
 	}, api.Deps{
