@@ -28,7 +28,10 @@ func (s *Server) routes() {
 	}
 	small, upload := limitBody(s.opts.MaxBodyBytes), limitBody(s.opts.MaxUploadBytes)
 
-	// Public: probes and the contract.
+	// Public: the widget, the demo page, probes and the contract.
+	e.GET("/", gen.DemoPage)
+	e.GET("/widget.js", gen.WidgetScript)
+	e.GET("/demo.js", gen.DemoScript)
 	e.GET("/healthz", gen.Healthz)
 	e.GET("/readyz", gen.Readyz)
 	e.GET("/metrics", gen.Metrics)

@@ -880,6 +880,16 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// DemoPage The demo page (a lead form with the widget, and a bulk upload panel)
+	//
+	// Corresponds with GET / (the `DemoPage` operationId).
+	DemoPage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DemoScript The script of the demo page's bulk panel
+	//
+	// Corresponds with GET /demo.js (the `DemoScript` operationId).
+	DemoScript(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Healthz Liveness
 	//
 	// Corresponds with GET /healthz (the `Healthz` operationId).
@@ -1005,6 +1015,45 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/validate (the `ValidateLead` operationId).
 	ValidateLead(ctx context.Context, body ValidateLeadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WidgetScript The on-blur validation widget for forms
+	//
+	// Include with `<script src=".../widget.js" data-key="PUBLISHABLE_KEY" defer></script>` and mark
+	// inputs with `data-leadcheck="email"` or `data-leadcheck="phone"`. Calls from another origin need
+	// that origin in LEADCHECK_CORS_ORIGINS.
+	//
+	// Corresponds with GET /widget.js (the `WidgetScript` operationId).
+	WidgetScript(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// DemoPage The demo page (a lead form with the widget, and a bulk upload panel)
+//
+// Corresponds with GET / (the `DemoPage` operationId).
+func (c *Client) DemoPage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDemoPageRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DemoScript The script of the demo page's bulk panel
+//
+// Corresponds with GET /demo.js (the `DemoScript` operationId).
+func (c *Client) DemoScript(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDemoScriptRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // Healthz Liveness
@@ -1281,6 +1330,79 @@ func (c *Client) ValidateLead(ctx context.Context, body ValidateLeadJSONRequestB
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// WidgetScript The on-blur validation widget for forms
+//
+// Include with `<script src=".../widget.js" data-key="PUBLISHABLE_KEY" defer></script>` and mark
+// inputs with `data-leadcheck="email"` or `data-leadcheck="phone"`. Calls from another origin need
+// that origin in LEADCHECK_CORS_ORIGINS.
+//
+// Corresponds with GET /widget.js (the `WidgetScript` operationId).
+func (c *Client) WidgetScript(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWidgetScriptRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// NewDemoPageRequest constructs an http.Request for the DemoPage method
+func NewDemoPageRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDemoScriptRequest constructs an http.Request for the DemoScript method
+func NewDemoScriptRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/demo.js")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewHealthzRequest constructs an http.Request for the Healthz method
@@ -1808,6 +1930,33 @@ func NewValidateLeadRequestWithBody(server string, contentType string, body io.R
 	return req, nil
 }
 
+// NewWidgetScriptRequest constructs an http.Request for the WidgetScript method
+func NewWidgetScriptRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/widget.js")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -1851,6 +2000,20 @@ func WithBaseURL(baseURL string) ClientOption {
 
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
+
+	// DemoPageWithResponse The demo page (a lead form with the widget, and a bulk upload panel)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET / (the `DemoPage` operationId).
+	DemoPageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DemoPageResponse, error)
+
+	// DemoScriptWithResponse The script of the demo page's bulk panel
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /demo.js (the `DemoScript` operationId).
+	DemoScriptWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DemoScriptResponse, error)
 
 	// HealthzWithResponse Liveness
 	//
@@ -1995,6 +2158,85 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/validate (the `ValidateLead` operationId).
 	ValidateLeadWithResponse(ctx context.Context, body ValidateLeadJSONRequestBody, reqEditors ...RequestEditorFn) (*ValidateLeadResponse, error)
+
+	// WidgetScriptWithResponse The on-blur validation widget for forms
+	//
+	// Include with `<script src=".../widget.js" data-key="PUBLISHABLE_KEY" defer></script>` and mark
+	// inputs with `data-leadcheck="email"` or `data-leadcheck="phone"`. Calls from another origin need
+	// that origin in LEADCHECK_CORS_ORIGINS.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /widget.js (the `WidgetScript` operationId).
+	WidgetScriptWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*WidgetScriptResponse, error)
+}
+
+type DemoPageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r DemoPageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DemoPageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DemoPageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DemoPageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DemoScriptResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r DemoScriptResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DemoScriptResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DemoScriptResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DemoScriptResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type HealthzResponse struct {
@@ -2798,6 +3040,66 @@ func (r ValidateLeadResponse) ContentType() string {
 	return ""
 }
 
+type WidgetScriptResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r WidgetScriptResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WidgetScriptResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WidgetScriptResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WidgetScriptResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DemoPageWithResponse The demo page (a lead form with the widget, and a bulk upload panel)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET / (the `DemoPage` operationId).
+func (c *ClientWithResponses) DemoPageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DemoPageResponse, error) {
+	rsp, err := c.DemoPage(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDemoPageResponse(rsp)
+}
+
+// DemoScriptWithResponse The script of the demo page's bulk panel
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /demo.js (the `DemoScript` operationId).
+func (c *ClientWithResponses) DemoScriptWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DemoScriptResponse, error) {
+	rsp, err := c.DemoScript(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDemoScriptResponse(rsp)
+}
+
 // HealthzWithResponse Liveness
 //
 // Returns a wrapper object for the known response body format(s).
@@ -3030,6 +3332,55 @@ func (c *ClientWithResponses) ValidateLeadWithResponse(ctx context.Context, body
 		return nil, err
 	}
 	return ParseValidateLeadResponse(rsp)
+}
+
+// WidgetScriptWithResponse The on-blur validation widget for forms
+//
+// Include with `<script src=".../widget.js" data-key="PUBLISHABLE_KEY" defer></script>` and mark
+// inputs with `data-leadcheck="email"` or `data-leadcheck="phone"`. Calls from another origin need
+// that origin in LEADCHECK_CORS_ORIGINS.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /widget.js (the `WidgetScript` operationId).
+func (c *ClientWithResponses) WidgetScriptWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*WidgetScriptResponse, error) {
+	rsp, err := c.WidgetScript(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWidgetScriptResponse(rsp)
+}
+
+// ParseDemoPageResponse parses an HTTP response from a DemoPageWithResponse call
+func ParseDemoPageResponse(rsp *http.Response) (*DemoPageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DemoPageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseDemoScriptResponse parses an HTTP response from a DemoScriptWithResponse call
+func ParseDemoScriptResponse(rsp *http.Response) (*DemoScriptResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DemoScriptResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
 }
 
 // ParseHealthzResponse parses an HTTP response from a HealthzWithResponse call
@@ -3714,6 +4065,22 @@ func ParseValidateLeadResponse(rsp *http.Response) (*ValidateLeadResponse, error
 			headers.XRequestId = &value
 		}
 		response.Headers400 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseWidgetScriptResponse parses an HTTP response from a WidgetScriptWithResponse call
+func ParseWidgetScriptResponse(rsp *http.Response) (*WidgetScriptResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WidgetScriptResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil

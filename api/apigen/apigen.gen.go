@@ -808,6 +808,12 @@ type ValidateLeadJSONRequestBody = ValidateRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// DemoPage The demo page (a lead form with the widget, and a bulk upload panel)
+	// (GET /)
+	DemoPage(ctx echo.Context) error
+	// DemoScript The script of the demo page's bulk panel
+	// (GET /demo.js)
+	DemoScript(ctx echo.Context) error
 	// Healthz Liveness
 	// (GET /healthz)
 	Healthz(ctx echo.Context) error
@@ -844,11 +850,32 @@ type ServerInterface interface {
 	// ValidateLead Validate one lead given as JSON
 	// (POST /v1/validate)
 	ValidateLead(ctx echo.Context) error
+	// WidgetScript The on-blur validation widget for forms
+	// (GET /widget.js)
+	WidgetScript(ctx echo.Context) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// DemoPage converts echo context to params.
+func (w *ServerInterfaceWrapper) DemoPage(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DemoPage(ctx)
+	return err
+}
+
+// DemoScript converts echo context to params.
+func (w *ServerInterfaceWrapper) DemoScript(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DemoScript(ctx)
+	return err
 }
 
 // Healthz converts echo context to params.
@@ -1042,6 +1069,15 @@ func (w *ServerInterfaceWrapper) ValidateLead(ctx echo.Context) error {
 	return err
 }
 
+// WidgetScript converts echo context to params.
+func (w *ServerInterfaceWrapper) WidgetScript(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.WidgetScript(ctx)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -1097,6 +1133,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/bulk/:id", wrapper.DeleteBulkJob, options.OperationMiddlewares["deleteBulkJob"]...)
 	router.GET(options.BaseURL+"/v1/bulk/:id", wrapper.GetBulkJob, options.OperationMiddlewares["getBulkJob"]...)
 	router.GET(options.BaseURL+"/v1/bulk/:id/results", wrapper.GetBulkResults, options.OperationMiddlewares["getBulkResults"]...)
+	router.GET(options.BaseURL+"/", wrapper.DemoPage, options.OperationMiddlewares["demoPage"]...)
+	router.GET(options.BaseURL+"/widget.js", wrapper.WidgetScript, options.OperationMiddlewares["widgetScript"]...)
+	router.GET(options.BaseURL+"/demo.js", wrapper.DemoScript, options.OperationMiddlewares["demoScript"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
 	router.GET(options.BaseURL+"/metrics", wrapper.Metrics, options.OperationMiddlewares["metrics"]...)
@@ -1109,119 +1148,124 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39chs5cviroOb3q1opN6Ik2/LtSbWV0/pjz3uW7ZPkXadMFwnONElYGGAWwIjiOkrlHfIQeY88Sp4k",
-	"1Q3MB0mQlNZe110q/8gkBwM0uhv93fCnJNNFqRUoZ5PjT8kUeA6GPp7DLxVY9+IpfsnBZkaUTmiVHCeX",
-	"U2AiZ3rM3FRYZvzIlHFpNROKwTWYOZN6wqRQwPhIV44J10vSxGZTKDhO6eYlJMeJdUaoSXJ7e5smJTe8",
-	"ABcAeKIr5cz8bxWY+SoMLy5es4eHjx/vHTIuyynfe8AMTIRWrLKQs7E2THEcyyUrp1oBU1UxAmNTBr1J",
-	"jw3fXgwRIIGT/UJrpIniBcKU+ZUXwC34zUtQEzdNjg8PHjxKV+BPk6e64EKtgfeUjbgBltMY5jTLppBd",
-	"EZwFF5IZyIDG1vDxrIBepou1UPqp7gvkM1xtHYyKAQHD89yAbVD1kSv481Z46NX7gvOjHq3jsI96hFxm",
-	"wFVGQc5Gc/bm9cUl278+3B9V8qqBo+Ru2oIh8iRNkCWFgTw5dqaCNTA9jkL0BpllLRG7rJQirwvlwDSc",
-	"NtamYF3Wox9mwk3ZMHDVWvzR1PfD3y3u1JZaWaAj8z3Pw7HFb5lWDhR95GUpRUZA7X+0uJdPCdzwopRA",
-	"H43Rxr+S4wKFsFaoyWAsQCI6/b8tiQuwlk9w5ERcA+OOSeDWMcSNHnsmSgOutGENpwZJMRA42Z/Gh9mD",
-	"0UP+KD+Cx+M/HhD2283/fwPj5Dj5f/uthNr3T+3+M4T3POzc4yEioVRZOZZxpbRjI2Afq3wC+Qkb0m6G",
-	"DNFumXCMq5wNw5aGzPK5ZbMpd3hILaicCWUd8Bzp1pGP7/YCqvde5OvgDcP3W1lKsD7RaixFdhcifUF8",
-	"0HmyDLEhFOPMOu6AOdwpl1LPrJfmO3TmDdhKOovU5PQmjROWWSekZKZSSqgJEnfMhYR8t5fcpskLfxjk",
-	"s5afvsbuTtmomjCtmK4MsyKHE+amUOslFCJTkKVlY4HUpO3jc6knlsB+pd1zXan860H8ShNSSTB4zOZs",
-	"B+WGdmyuK2M9Pi+1fsnNBL4uo9R4G+l8jiSXCIJBOAPeRIHK/DZN3ipeuak24lf4usg7ffOCXcE8RQbk",
-	"ilXqSumZQvnTYxfgqcwtG77bO33zYu+vMD9m/erg4GF2BXP6AEN8dXgawCc4j9n3wA2YlaFhr7YqS20c",
-	"5GeQC35Jsvhr0qWmBzLJjxevXxFYP3Epcu6+IP7rGbeBcw0mFxkKfc8VX1BENorAa7VKXv2oR/ixNLoE",
-	"44RXd5mWVaHoI89z4VXum4UhSxozto8wC9mNKVoZRks4XlBiKQvKO60NuIKXJeSoInDvfhNBo+A5Ptwb",
-	"cTRDhcrhBuwuG6N8QfQEgPToI2QOAaKZ7VaieGQ/8YPxNQNI9QEnaqOZgZ8SJNyeEwUk6ereGzW/iISf",
-	"p3PaBUokL81TNpuCwkOUC4JaVVLyERoL3p5andrxgYVMq9yuLvDMOlEgtCwMYZVyQjaLgsptysZGF0Fu",
-	"Z6AcM9zBhrW9DUZr35TCgL0XKsZCCTvdjL+tm67filmvOTjIHLEAmiF+KNvJ7HXKHP25cSlTOZ7NlOHf",
-	"3V4MUJFH2djbjJEHpdEZWAv5wOhZ9wigoTrxCDN8MukMWAT+HC2B2VRbYGQoedZnuRiPwdiWSp7nT9gV",
-	"lN6EGkuatrOL7pLenhhURsYYEAzgWcr1TEnNc88GCIhWGZ5QNFTdwtztjq3jxn0mJdEWqrYeQhREF37k",
-	"bZo47bhcg8S/BnWUAW1lLCSwKbdsBKCYAdqh0dVkesIQNjaCsTabuL2DyhmMplpfbQP2Zz8M4YXEewq1",
-	"T/TeO0lh0ys808ikBSnzISK7gmR+KbzDsSidP+oR/SscFHdCLcr422YVbgyfE6vDjRtklbEx2fWGW0ua",
-	"3g8YkkONKMe3WMkncML4yKI8qfUUOir4IMJMS1iiHazb9zlk2uQblM+YSwvpElJyGPNKukEdYogdYVBG",
-	"ZNPO6GauMHSktQSuunKg4yo+ODiIcLhpwW0I8huV5mvltT2e/bll3LQ6dGej1kxJQ6Z0nrmqrbc5024K",
-	"JggSy4TdjSrKQqgXHvLDVSYJh6KWL5vpWuNiHWkvGmkAqirwjV8qqIACC97xoTMShBL6x6Q18UeuMsCP",
-	"HyIkwKnflijfYqYMYWrgEbmGCCusc9eQ2PpoGLkgunKM18QKtIyK2hzI9ofIQXztXf9+kvYT1k9O6O+/",
-	"9hOkcT9xfNRPTphVqEVyb134Yxlfh9hlEzKIzzoDFoH5S2uPsWVrzIctIUS6/Awn3j5bVm5b4bzPSUUd",
-	"sArpk4ufUnZJf95dpuzVUzTsEWb8N2W69ESTczb5VaDJiXA0Om4kFKcQ0gpkU24HfhML0CW8cjpJG74O",
-	"X1HVEBtLC1HWvbOYIebaRLilg7qIjR/AWcaZFRMFuY/2EQm6hiLbuXBc5dzkLKg4u7tdlBP2Y+f9iZdF",
-	"z4iSRXCelmV2B8ZP67g1+khyNan4JG6qST3R9zPurM4El58hut8YTbbI2/OXFl0dBW6mzRXbkUJdQY4i",
-	"2s2Ec2BSNuYZjLS+StlEuGk1SikQxieGFymb68pVI4hL6iht0ShGtesNIp45y2Zo9pE1hAcvZXzswDAD",
-	"uTCQObudqgHzMbo+fXVxTjZnhJ4FN9k2g+SNliKbeyW/0XfiLjhNnlW9UYVuOr0RQuhn747ZxbPzn56f",
-	"vngZN/MLdNeFGxQ3q4u80uzsHQta68TnCyYabO1+ejR8Yxkanaf7p6enp2zn/PkTdvTwwSH7r/886h12",
-	"CdURSn61O1loZ+9ixllxMxjXobOIdVJJGd3RZQM1K6uRRFcMDz7ZwmfvPPB/PDo42iXPgmcZlM4ypWnv",
-	"8a3YcnxfmtoVPa+v0AS/aQLWnuoftvFhY0k36Gj3vkhbQrkHNg2MGOVeAmAdA3ObCTHYIHZyYUttvRsR",
-	"o0uutpK7PT+bJdzYwJpFyPGNvtOkDz7F7FQeolWboDv3oyhOpE2tmkSBVDxExVQI5b8dxFyoELq6Y9Bl",
-	"1XuinbXTNFAHdCwQoAYxRmZKxj2XfGIjUmqBhssBb3QfZ3zG53shV8dKo69FDiZ+OmoyLc+Dv9OhGumb",
-	"Zgq2M6FzlqFQ1pWTWl/5L71eb40kMToOKP6O9owDXjCpMzRAuXFsR6ixTpnlEmzKlDZQyvmmBWzhysqN",
-	"v40Lk87MIUJ6evHkxYsTppWcMwvmujZ22cXZ5Zu3l8+/DWIlJKYjC1ajgFsfXN24aMaNESTDhn9wfDKM",
-	"TblskkRYhbC4tHRn62t56K6SYq0UFoqd7kk+Asl2ykrNM53DLkWt4ga6yAdzXQ0K3Fh03kwb4wNgYxTq",
-	"NZc25lxYF1nLMimugHHm5qX2GacZSLnnY/oRvu7A8ZsF2SLEL/UMzF5GXsJbJXD3AcLosuP6yG6M6beH",
-	"e6M0JC7aJieXjxW6JKAyINeuBF1KYJbPhZr43KWwbGa0mpD+rLOZuY7uRqE7IesczhIpjSgKyFv6+YxV",
-	"h34t4pCNnG3wh8xzEhJtzTm5AigtDcN3ouD8o2sAovhGqb/B18h4No3ToYL28IQASjCjM3RzG9eVZohL",
-	"tPDatk2vukTIi1zIrSYiF3LpLV9IsMZuznQlcxbS8xK4US4NDDunKom72KXtgj/wMmailmDuwE9vaNQi",
-	"9L4iY9uLOKj73hKr1CjYzAkI+wozbLKT8DR1LddQmVGTuNl2vYsPG0/aInHOeDYVCtksh+DAoLIa1KI4",
-	"Za3SQt09mMHICgcpc6IAXbmUTZ0rB94sTpnTekBJZBzsBlNXSP9jwdV80Ph7KRtJnV1BPmjqj3JlB8GP",
-	"Unrgo4c4RaFHIqydc8e3e4qErs4prVEbpUrt6i2H6HJYi6s9dGM9PghfCxU06Dlfcynygc/2jHQ+HzRI",
-	"iWsYX3HzaUN63mdnyP2spEsb6WAApb9W8YnX6hQ6kTNQLqo4For4IozU1vVsC74SGls4Fl5eS40mF71C",
-	"lcYv35peX4Fk2blr1/wLcOmmq4tFHca7eoexhc7erS4y1datSe3BGAxq/QVt9/jo6OHRZn23BBCtsDBf",
-	"FLZFab7FQYk4mXWYZZWFn56dnj9hJbnjx8wALpmyXypuuHJC0cFWcML6tfTsJ0vsrXSYxEdFNkSR7+m1",
-	"1jJuvVSsK1+939Q6TU0gi56dvWOI5rqGcqL1RMJgps2VLXkGKStEZrTVYzd4+PgoZRbkeIBvQJ7W9SzR",
-	"XdXrDeooYVPHl/xAi7Cf60WiR1Wvo5eFrDLCzQcT7mDGo+WPYyEd4FTkUokM0OgbG61cFycjfQOW7ZyJ",
-	"AjJuXcreGK3HpRao379HxZxVOffOXpBbFiC+3RDWWeWhizfPGZcSuUaKsQBzzPa4lCn7N/r7z/T3D1xK",
-	"ZCNkpxgP4SRrOSgebOywyDIx0vU+XeyArZgcEZWjxiKvT/xSjkPPmK2Mj6dOKjTOhT0JNSjcAFNwDQY1",
-	"D7oKgTOFEk5wSaHV1lyOCo+2vmIsjHWDtUFp9O/WP5V8/bsrmqHZbRRdS4ZWxHZGH9ysd7IGVA4Qd+WB",
-	"599YllXGoAr0HgsOb/VqSJlRHl8roKfs16Bn71Z14tNxkSy25Bmwzm9tGjtUGpMQ6ScXXLHnhqtM2Eyn",
-	"7MlpP4meGgRggLAtJnxXxy3Yykv06Eyylh7rAg+/IUkZBIjfcXRXbZI0h3hlCxw+frQoE/9w+Ojw6Ojo",
-	"6ODw4CAaeF/rly9Udt87jrnxxVJbK9Yqzq/iALtQvtj4D2RRU633DeQDKdTil4E2g2aM01IOgqwrDRSi",
-	"KgaGOwpdTbmBfJB5E+Nai7LxRbgcBKGC7suE/q248sOyurY86L6ow0JGdBxpv59D7xftEC0AtsnFX8g0",
-	"rByOJmOyVCZ3wzMn5yRcvFKqz8SVUDmDG2EXkmKd3Uutr6pyEOoQohLu8t0l88OaIj+rfd77O0r84kqK",
-	"FcCVPUaLH/1yJEV8RW+8rS518eb5McHcT7iU/YQVkE25Eja0QQhnW5XNduIqe7fnrTs/U/ldMBXX+B41",
-	"krdkgAnpMWKdA8+FAhsJwlOTzufUylD5FSvBsBxKUKjd5kGaf+on6PrafnLM+kkOE8NzyPtJit9U+Flf",
-	"9ZPbaJJ11RdBAxQ9/3qqJNTG+XoV63RZLgYitmWzwu7X4GxT6KBxh1nGKws1H4fT1etUIFDGrXaP7Vw5",
-	"fkMCRg+kJrjrZ4359UulHQol0ujBrxflQAoHhqMEUXpgq2zavtGm4pQeUOGITwjELLUBz0jNJBRc9sEH",
-	"etENeCu+aqAWNJIH2061BykMaUXeoqAMorErL2Mir67Gfk0Yvm+52foClSXLPs/ZEBrbalhnlrmyMzym",
-	"luK8TCuqE5J5CP+eoN1ODVn+3d01aY8V9mlrzJtupY27iheg9djpUufRkLTIMGVDinoNfW+PB3bIQq8i",
-	"8nkvSVcsliY4uq3vKr2XeRMwv70WKxjlW5ZuvdrtY6GO2m4fGqnwWTNSt5x4lzaCmnG78dQ7NAZuYJk2",
-	"FNRpYasD54Fhmp0vZsCSuosxaXJHTZgiaGVfdlurt8QHJ5JWzyTX35FuOjxh5Xfh6XIBRwACP76vAzpJ",
-	"cXPY6yzfjeYcHtx+6NZSeBia6okwXXCF43CiIl2E0pbjQ1bckFfcVRgocjt81EVJk9fqxnbC6j5kEr74",
-	"KEINV5OZrX9YyJzSj62lnSx0kyZN/ot+TxazUStja9PYq41g+JK129h/wV673fr4vokX39X89NVFLRVH",
-	"MEW7rKPY7p6KaU/xxtxltwyke5635h077yx4zHfLpNwv+dGu1Xgiizg8+O9//w+kQkgGzsA24SIfxKb3",
-	"bI+dczUBy8ZaSj3rIva4r4I+ZQcpM8JezdkhTvvooImWsaODlPkxfwwr9vpqIdDxu+cFW/fBoyKt+Spm",
-	"Q/3UrrWIryHtYnjMMq6oG0ZcQ48NAwaGx2wmpCT7fKbNVcosH1P7hJdGvb4aEoZwoDZXlo0qSghzNgN+",
-	"FTTnMGANV+mm4XLIBJqhSukZ2/ExJGeA+9JsD8Gux2ttwtUOUniKxxSX3+LLLXY0rVje9WTxBhaaP/qo",
-	"XjL6cO2Uy2S8x45aeoZy1FPnoChjxRi/pVVrTavK2hjI0k7WNG4sNIdEAKUd3L17Y2nnkSRsDlJcg4F1",
-	"hYJw4wZh2c9q5LlT/T8OSttdriKoEw2/wC0GtJTirzD/S1NVTdozFFk3XfxNx2lLVf8eQjei/tKmFZOQ",
-	"4H9qBk+dK33HpVBjHalUAZ57KUc2JBm4rYjvsSFa4+E5DH3Tu49X4rmvGzT6KnRoeD0UyixJrfnBwyDJ",
-	"huS7hlSjypu4JE523FdBUqWtcEpZED7UX1sLmY688REG1k+6YqevgtxhSs/6CdtBNZsL/9jDtXvCutJI",
-	"dAVSr6/66hnpZzo4KO1+vHj96pgNP/X9WUJ3+lOfso/exQ7BO/+FNug/tunIfnJ7O/SiTooMgs0Z6Hz2",
-	"4jIJ7EY0s8f7+7oEZXVlMuhpM9kPL+0Xwh8J4Sgiiagjz9qHm2zQkb3D3oE3r0HxUiTHycPeQe8hxcrc",
-	"lBhwf0p5yV/x8wTolOCxJUZ4kfu+B3q+dC3Eg4ODL9YdHFKja3qCQycZ4r8qewsHKTl+/wFNw6Lg6Dgl",
-	"L8U1UNAlTRxZne8TXdrkA76zX4AzIrNrN3oWnm/dqIMbt1/KYGttvH1mKZDhV6jvCnhjdAFuCpVlOGXo",
-	"59y8w847RQPv6l4DwXtzXsi1G37tB12UkN2PuvWsK1tvZF2UkLje6ZsXLNdZhYIlxdP2L6dnLzdv+XIq",
-	"bPNOdLcUpOpy8JLp8+DgYMhmUyF9YqtOM6IlFMzuVvjZFI1y5c3zc8gFMl5f5WgM7nTfDhExKpgXDom6",
-	"V3Mq2We7vk6NGuwtn9u+mk1FNqWSNZ9Mq2NqPTY8OnhYQ1iH11DW2Wnl6DMu76XGIgnP/c5/x7PZBjIj",
-	"VKXl/Z0m5hro7oCjg4dfZ+1X2lF6fM52uijLDRdKqMnuZqZqpk7b8kN/eYkeM+DZtBNbjfJcuDBo7eF6",
-	"KawLDajUDtu5hur9MoPiGNKJJZ9Ayg6Do7HmTh9ql1u406eJwz04WOuZHMYqOGIx/WGnN3ZYu1SlgWuh",
-	"K9s0uUavuPL9tGtuG4r1dt1++B05t9tIHOGf1yr0Dukx+6hH/taWR3792LQNnPudG5HolcPtryxcakKn",
-	"5A7rLN58Q9zcEYoov6QE840l8FOmYOZLuIztikni0g8+QRgRjr55lHHfT84tGxaVdAKl1D4qpL2cOz5k",
-	"O95cG+Ko4e4xa3oM+8pCITIttdqzgGxO1SaX7y7ZDhp911xWPlkhhYLdbjsiJ3uqr8igj/Ulpuzt5fO9",
-	"b3Esfjh87M/q96/Peuy18Rcp+SmGlPigXiY0yt73er0Pt8MeexJ6iFHcdtoxM10UWi1csdFXO31f9+5N",
-	"tmd77WeKSPiPZ5Su9J/DZXL4pdfr7bJKSZT+OB1aj6fB9OXON+03cuajHp2wUkvJhi+1Z23fY14aPTFg",
-	"bUzSP6Gu+bqlvalw+17n8/vdy9U0bb//VMd+VkJiIU6zmOhGcdG8oOHPk0Jw6udIbj/c+Zatbpc7cnSE",
-	"2XyOIdN5KPKtm1zDFi9rB6jdpc4cuD2LRnxxjxu/Or3Tt4vuHDqCtyui6cGXFk3Re6eogQTyk6ZBVVjm",
-	"W8WXbsKpeWftTXff2Lpz8O35y80XJaafc/XY1xKajw4fbn+pud6KXji6yyqRO5i+hIi+qEYFepRespK8",
-	"G3GXTVHhhENIp761PVeldsfS2P8k8ltPawk+wrIoIZ7S710JscC9j1b5xL+Rf1XN98gDsvml5vK0L0GH",
-	"J3R/QrhyTozre+Z8V4BHJhnwVdCEKq9vqotp0aix9wO4tXg/+BpSI5z4/+WUPF2UakipWmVGDZ5Fmzu2",
-	"bjtk398aSqps4cjt18yw1r3M7PUwNCH5fI42YiIUr2+CQH9fG7Q0KCJWlnTlgJtCXw2bwM3gn4b1jScn",
-	"LAMp6dKCEj0cOwVwbEahLVMpNNI4BQsqydGy6avSAFVVeRuDMyvURAKjqoYee+G8U2nrx96q+v71GbOa",
-	"PbvJQPYVLRQiYPS8x4b+Jqlh04iIGqnZW6gm4iFbNa6k7KtOENHHAsjyM3oWM2nCqTlvDtsSwWI+Rojg",
-	"Rr2fJLPXnRSC/+b3EC1QWb1uRM79DVG1qWabZJGlG2YK3tq44VJLH61MfXxyd51r1M3hRG9i/Wzf6GYv",
-	"7HRjSCr1wStEzf1CV5fh8qxwP21ZOc/Sf98S59HBn7a/0Nyc+iVE1NP6tjHe3jAWpFa4B+vLiqm2GCfu",
-	"3l3wor61Fn275rLjJprfY7WfstJ9kHoZ5S+1qQMpDNepTHvjUmgYXOxUaG6PmMGor3wfF2e+ZHOPrtDx",
-	"1eXNC207Z9qIFPJCvrF9FYqw07rchQbUldL2hA1DR0f3ot3FTIBvBGz6ANkrivqPuZCWjcDXk3EEliGs",
-	"dCet1DM02kZGX0E09uZT2y+B55/jjnVdsF6u7+KG3fvOzXDq7uLjfDlrZaF9cUWeUGdYm2MKnZpf7jrk",
-	"//NJouLpJaLZHxBe9yf48x16r8mmogIyB1T8U4urIGgal6QWIGvNIopQTYGX/r7ysT9LMwvG3q3Grq+i",
-	"RXaRk1hz+t+C0r2fRO3cXo82wZbRnavc7zB64f8buMP47nX/6wyAzdRv7+79Rwpn1lC3SeWJuAZVZ8rI",
-	"mmLBOml5suHBbngzzhqfK6ab4szk7UWSbg2c7Tw6PNplR0dHe19LZv8dcsU/mGxcx4Pc5/3jfLeUY1ou",
-	"6Hj/AQ99XaJB3/BYh7tj6IU23X+8v09m0FRbd/ztwbcHJALCop9WU2+SKli6hRt63ADf6zgfNbirLs/P",
-	"C5ogqgMWurTr/5bDK4PV+Z4LCd4xp1AX2JQ1F8HWh3nEs6uJqe+uDjOSNbw6n68MSMm6pHRdYxzi0TU8",
-	"Q8AsyHFnKl1atI//JwAA//8=",
+	"7H3/chs3kvCroOb7qiJ9O6Ik2/JmpUp9K8t2okSytJKceMt0keBMk4SJASYARhTj09W9wz3Evcc9yj3J",
+	"VQOYXySGlGLHtXt1/8gkBwM0uhv9u+FPUSKzXAoQRkeHn6Ip0BSU/XgFvxagzelL/JKCThTLDZMiOoxu",
+	"pkBYSuSYmCnTRLmRMaFcS8IEgVtQC8LlhHAmgNCRLAxhphfFkU6mkFGc0ixyiA4jbRQTk+j+/j6Ocqpo",
+	"BsYDcCILYdTibwWoxSoMp9cX5On+8+c7+4TyfEp3nhAFEyYFKTSkZCwVERTHUk7yqRRARJGNQOmYQG/S",
+	"I8O310MEiOFkv9o14kjQDGFK3MotcDN6dwZiYqbR4f7ek2fxCvxx9FJmlIkOeI/JiCogqR1DjCTJFJKZ",
+	"hTOjjBMFCdixJXw0yaCXyKwTSjfVY4F8hat1wSgIWGBomirQFao+UgF/3QiPffWx4PwoR10c9lGOkMsU",
+	"mEIJSMloQS4vrm/I7u3+7qjgswqOnJppDQZLozhClmQK0ujQqAI6YHoehOgSmaWTiE1WipHXmTCgKk4b",
+	"S5WRJuvZH+bMTMnQc1Un/uzUj8PfPe5U51JosEfmBU39scVviRQGhP1I85yzxAK1+1HjXj5FcEeznIP9",
+	"qJRU7pUUF8iY1kxMBmMGHNHp/q1JnIHWdIIjJ+wWCDWEA9WGIG7k2DFR7HElFak41UuKAcPJ/jLeT56M",
+	"ntJn6QE8H/95z2K/3vz/VTCODqP/s1tLqF33VO++Qniv/M4dHgISSuSFIQkVQhoyAvKxSCeQHpGh3c2Q",
+	"INo1YYZQkZKh39KQaLrQZD6lBg+pBpESJrQBmiLdGvLx3Y5H9c5p2gWvH75by1IL64kUY86ShxDpC+LD",
+	"nidNEBtMEEq0oQaIwZ1SzuVcO2m+Zc+8Al1wo5Ga1L5pxzFNtGGcE1UIwcQEiTumjEO63Yvu4+jUHQb+",
+	"quanr7G7YzIqJkQKIgtFNEvhiJgplHoJhcgUeK7JmCE17fbxOZcTbcF+I81rWYj060H8RlqkWsHgMJuS",
+	"LZQb0pCFLJR2+LyR8oyqCXxdRinxNpLpAknOEQSFcHq8sQyV+X0cvRW0MFOp2G/wdZF3fHlKZrCIkQGp",
+	"IIWYCTkXKH965Boclakmw3c7x5enOz/B4pD0i729p8kMFvYDDPHV4bEH38J5SF4AVaBWhvq96iLPpTKQ",
+	"nkPK6I2VxV+TLiU9kEl+vL54Y8H6mXKWUvMF8V/OuAmcW1ApS1DoO674giKyUgROqxV89qMc4cdcyRyU",
+	"YU7dJZIXmbAfaZoyp3IvW0OWNGZoH34WazfGaGUoyeGwpcRi4pV3XBpwGc1zSFFF4N7dJrxGwXO8vzOi",
+	"aIYykcId6G0yRvmC6PEAydFHSAwCZGfWG4nikH3iBuNrCpDqA2qpjWYGfoqQcDuGZRDFq3uv1HwbCb9M",
+	"F3YXKJGcNI/JfAoCD1HKLNSi4JyO0Fhw9tTq1IYONCRSpHp1gVfasAyhJX4IKYRhvFoURKpjMlYy83I7",
+	"AWGIogbWrO1sMLv2Xc4U6EehYswE09P1+Nu46fKtkPWagoHEWBZAM8QNJVuJvo2JsX/uTExEimczJvh3",
+	"uxcClKVBNnY2Y+BBrmQCWkM6UHLePAJoqE4cwhSdTBoD2sBfoSUwn0oNxBpKjvVJysZjULqmkuP5IzKD",
+	"3JlQY26nbeyiuaSzJwaF4iEGBAV4llI5F1zS1LEBAiJFgicUDVXTmrvesTZUmc+kJNpCxcZDiILo2o28",
+	"jyMjDeUdSPzJq6ME7FbGjAOZUk1GAIIosDtUsphMjwjCRkYwlmodtzdQOYfRVMrZJmB/ccMQXoicp1D6",
+	"RO+dk+Q3vcIzlUxqSZkPAdnlJfMZcw5HWzp/lCP7LzOQPQi1KOPvq1WoUnRhWR3uzCAplA7JrkuqtdX0",
+	"bsDQOtSIcnyL5HQCR4SONMqTUk+ho4IPAsy0hCW7g659X0EiVbpG+Ywp1xAvISWFMS24GZQhhtARBqFY",
+	"Mm2MrubyQ0dScqCiKQcaruKTvb0Ah6sa3Iogv1NpXgin7fHsLzShqtahW2u1Zmw1ZGzPMxWl9bYg0kxB",
+	"eUGiCdPbQUWZMXHqIN9fZRJ/KEr5sp6uJS66SHtdSQMQRYZv/FpAATaw4Bwfe0a8UEL/2GpN/JGKBPDj",
+	"hwAJcOq3Ocq3kCljMTVwiOwgwgrrPDQk1h0Nsy6ILAyhJbE8LYOiNgVr+0PgIF44178fxf2I9KMj+/df",
+	"+hHSuB8ZOupHR0QL1CKpsy7csQyvY9llHTIsnzUGtIH5obbHyLI15sKW4CNdboYjZ58tK7eNcD7mpKIO",
+	"WIX05PrnmNzYP+9uYvLmJRr2CDP+GxOZO6LxBZn8xtDkRDgqHTdigtoQ0gpkU6oHbhMt6CJaGBnFFV/7",
+	"r6hqLBtzDUHWfbCYscy1jnBLB7WNje/BaEKJZhMBqYv2WRI0DUWydW2oSKlKiVdxenuzKLfYD533EyeL",
+	"XllKZt55WpbZDRg/dXFr8BGnYlLQSdhU43IiH2fcaZkwyj9DdF8qaW2Rt1dnGl0dAWYu1YxscSZmkKKI",
+	"NnNmDKiYjGkCIylnMZkwMy1GsQ2E0YmiWUwWsjDFCMKSOkhbNIpR7TqDiCZGkzmafdYawoMXEzo2oIiC",
+	"lClIjN5MVY/5EF1fvrm+sjZngJ4ZVckmg+RScpYsnJJf6ztR450mx6rOqEI33b7hQ+jn7w7J9aurn18f",
+	"n56FzfwM3XVmBtnd6iJvJDl/R7zWOnL5gokEXbqfDg3faIJG5/Hu8fHxMdm6en1CDp4+2Sf/+R8Hvf0m",
+	"oRpCya32IAvt/F3IOMvuBuMydBawTgrOgzu6qaAmeTHi6Irhwbe28Pk7B/yfD/YOtq1nQZMEcqOJkHbv",
+	"4a3ofPxYmuoVPS9naILfVQFrR/UPm/iwsqQrdNR7b9PWotwBG3tGDHKvBaCLgalOGBusETsp07nUzo0I",
+	"0SUVG8ldn5/1Em6soGMR6/gG36nSB59Cdir10ap10F25UTZOJFWpmliGVNxHxZQx4b7thVwoH7p6YNBl",
+	"1XuyO6unqaD26GgRoAQxRGabjHvN6UQHpFSLhssBb3Qf53ROFzs+V0dyJW9ZCip8OkoyLc+Dv9tDNZJ3",
+	"1RRka2LPWYJCWRaGSzlzX3q9XockUTIMKP6O9owBmhEuEzRAqTJki4mxjImmHHRMhFSQ88W6BXRm8sKM",
+	"vw0Lk8bMPkJ6fH1yenpEpOALokHdlsYuuT6/uXx78/pbL1Z8YjqwYDHyuHXB1bWLJlQpZmXY8E+GToah",
+	"KZdNkgCrWCwuLd3YeicPPVRSdEphJsjxDqcj4GQrL8QikSls26hV2EBn6WAhi0GGGwvOm0ilXABsjEK9",
+	"5NLKnPPrImtpwtkMCCVmkUuXcZoD5zsuph/g6wYcv1uQtSE+k3NQO4n1Et4Khrv3EAaXHZdHdm1Mvz7c",
+	"a6Wh5aJNcnL5WKFLAiIB69rlIHMORNMFExOXu2SazJUUE6s/y2xmKoO7EehO8DKHs0RKxbIM0pp+LmPV",
+	"oF+NOGQjoyv8IfMc+URbdU5mALm2w/CdIDj/7BrAUnyt1F/jayQ0mYbpUEB9eHwAxZvRCbq5letqZwhL",
+	"NP/apk2vukTIi5TxjSYiZXzpLVdI0GE3J7LgKfHpeQ5UCRN7hl3YKomH2KX1gt/TPGSi5qAewE+XdlQb",
+	"eleRselFHNR8b4lVShSs5wSEfYUZ1tlJeJqalquvzChJXG273MWHtSetTZxzmkyZQDZLwTswqKwGpSiO",
+	"Sa20UHcP5jDSzEBMDMtAFiYmU2PygTOLY2KkHNgkMg42g6nJuPsxo2IxqPy9mIy4TGaQDqr6o1Togfej",
+	"hBy46CFOkckR82un1NDNnqJFV+OUlqgNUqV09ZZDdCl04moH3ViHD4uvVgUNes63lLN04LI9I5kuBhVS",
+	"whrGVdx8WpOed9kZ634W3MSVdFCA0l+K8MSdOsWeyDkIE1QcrSK+ACPVdT2bgq8WjTUcrZc7qVHloleo",
+	"UvnlG9PrK5AsO3f1mj8A5Wa6uljQYXyodxha6Pzd6iJTqU1Hag/GoFDrt7Td84ODpwfr9d0SQHaF1nxB",
+	"2NrSfIODEnAyyzDLKgu/PD++OiG5dccPiQJcMia/FlRRYZiwB1vAEemX0rMfLbG3kH4SFxVZE0V+pNda",
+	"yrhuqVhWvjq/qXaaqkCWfXb+jiCayxrKiZQTDoO5VDOd0wRikrFESS3HZvD0+UFMNPDxAN+ANC7rWYK7",
+	"KtcblFHCqo4v+t4uQn4pFwkeVdlFLw1JoZhZDCbUwJwGyx/HjBvAqaxLxRJAo2+spDBNnIzkHWiydc4y",
+	"SKg2MblUUo5zyVC/v0DFnBQpdc6el1saILxdH9ZZ5aHry9eEco5cw9mYgTokO5TzmPyr/fv/7d8/Uc6R",
+	"jZCdQjyEk3RyUDjY2GCRZWLE3T5d6ICtmBwBlSPGLC1P/FKOQ86JLpSLp04KNM6ZPvI1KFQBEXALCjUP",
+	"ugqeM5lghlFuQ6u1uRwUHnV9xZgpbQadQWn077qfctr97opmqHYbRNeSoRWwndEHV91O1sCWA4RdeaDp",
+	"N5okhVKoAp3HgsNrvepTZjaPLwXYp+Q3r2cfVnXi0nGBLDanCZDGb3Ua21caWyHSj66pIK8VFQnTiYzJ",
+	"yXE/Cp4aBGCAsLUTvqvjWrbyEj0ak3TSoyvw8DuSlF6AuB0Hd1UnSVMIV7bA/vNnbZn4p/1n+wcHBwd7",
+	"+3t7wcB7p1/equx+dBxz7Yu51Jp1Ks6v4gAbX75Y+Q/Wora13neQDjgT7S8DqQbVGCM5H3hZlyvIWJEN",
+	"FDU2dDWlCtJB4kyMW8nyyhehfOCFCrovE/tvQYUblpS15V73BR0Wa0SHkfbHOfRu0QbRPGDrXPxWpmHl",
+	"cFQZk6UyuTuaGL6wwsUppfJMzJhICdwx3UqKNXbPpZwV+cDXIQQl3M27G+KGVUV+Wrq893c28YsrCZIB",
+	"FfoQLX70y5EU4RWd8ba61PXl60MLcz+inPcjkkEypYJp3wbBjK5VNtkKq+ztnrPu3Ez5d95U7PA9SiRv",
+	"yABbpIeIdQU0ZQJ0IAhvm3Q+p1bGll+RHBRJIQeB2m3hpfmnfoSur+5Hh6QfpTBRNIW0H8X4Tfif5awf",
+	"3QeTrKu+CBqg6PmXU0W+Ns7Vq2gj87wdiNiUzfK778DZutBB5Q6ThBYaSj72p6vXqECwGbfSPdYLYeid",
+	"FTBywKWFu3xWmV+/FtKgULIa3fv1LB9wZkBRlCBCDnSRTOs36lSckANbOOISAiFLbUATq2YiG1x2wQf7",
+	"ohnQWnyVQLU0kgNbT6UDyQ+pRV5bUHrR2JSXIZFXVmNfWAw/ttysu0BlybJPUzKEyrYalpllKvQcj6m2",
+	"cV4iha0T4qkP/x6h3W4bsty72x1pjxX2qWvMq26ltbsKF6D1yPFS59HQapFhTIY26jV0vT0O2CHxvYrI",
+	"570oXrFYquDopr6r+FHmjcf85losb5RvWLr2ajePhTJqu3looMKnY6SsOfEhbQQl4zbjqQ9oDFzDMnUo",
+	"qNHCVgbOPcNUO29nwKKyizGqckdVmMJrZVd2W6q3yAUnolrPRLffWd20f0Ty7/zT5QIODwR+fF8GdKLs",
+	"br/XWL4Zzdnfu//QrKVwMFTVE3467wqH4URF2oZS5+N9kt1Zr7ipMFDkNvioiZIqr9WM7fjVXcjEf3FR",
+	"hBKuKjNb/tDKnNofa0s7anWTRlX+y/4etbNRK2NL09ipDW/4Wmu3sv+8vXa/8fFjEy+uq/nlm+tSKo5g",
+	"inZZQ7E9PBVTn+K1uctmGUjzPG/MOzbeaXnMD8ukPC75Ua9VeSJtHO7917/9O1LBJwPnoKtwkQti2/d0",
+	"j1xRMQFNxpJzOW8i9rAvvD4lezFRTM8WZB+nfbZXRcvIwV5M3Jg/+xV7fdEKdPzhecHafXCoiEu+CtlQ",
+	"P9drtfE1tLsYHpKECtsNw26hR4YeA8NDMmecW/t8LtUsJpqObfuEk0a9vhhaDOFAqWaajAqbEKZkDnTm",
+	"NefQYw1XaabhUkgYmqFCyDnZcjEko4C60mwHwbbDa2nClQ6Sf4rHFJff4Mu1O5pWLO9ysnADi50/+Khc",
+	"Mviwc8plMj5iRzU9fTnqsTGQ5aFijN/TqtXRqtIZA1naSUfjRqs5JACo3cHDuzeWdh5IwqbA2S0o6CoU",
+	"hDsz8Mt+ViPPg+r/cVBc73IVQY1o+DVu0aMlZz/B4oeqqtpqT19kXXXxVx2nNVXdewjdyPaXVq2YFgnu",
+	"p2rw1JjcdVwyMZaBShWgqZNy1oa0Bm4t4ntkiNa4fw5D1/Tu4pV47ssGjb7wHRpOD/kyS6vW3OChl2RD",
+	"67v6VKNIq7gkTnbYF15SxbVwiokXPra/thQyDXnjIgykHzXFTl94uUOEnPcjsoVqNmXusYNr+4g0pRFr",
+	"CqReX/TFK6uf7cFBaffj9cWbQzL81HdnCd3pT32bfXQutg/euS92g+5jnY7sR/f3QyfqOEvA25yezuen",
+	"N5FnN0szfbi7K3MQWhYqgZ5Uk13/0m7G3JFgxkYkEXXWs3bhJu11ZG+/t+fMaxA0Z9Fh9LS313tqY2Vm",
+	"ahlwF/9MwB4PPK+WA07RTnoJmbws06mNCyGe7O0t9QUbuDO7U5PxdkNw4GaJpXTDzflZr3UyosP3H9DW",
+	"yzKKnpDvesykq/Leoo7h6gswkG3mLJ2AL/KgZFTwGSlsRwzJqQC+jefAmqDvozmMog+43i5O2vuo127+",
+	"2oL6wO1/pLfU7e2RSPiR3lK30mZUuPdKO6dCzDfabdvuN7jdqU0+/9a53R/88417/f0t4D7/3dH47dsF",
+	"8ZAV+XpEnLFbsJG1eqMy136jGRjFkm66nvvnDyNqzr1B/Qh6+hXKCyEulczATKHQBKf0Tbvrd9h4J6vg",
+	"Xd2rP9W9BXUnL7jhCzfoOofkcdQtZ13ZeqXQgoTE9Y4vT0kqkwK1R4wi9e/Hmw8609U7wd3aSGSTg5fs",
+	"2yd7e0MynzLuspdlLhnNXe9b1RpOx+h5CeeDXUHKkPH6IkWLf6v5tg972q4IZpCoOyWnWiN82xUj2lsU",
+	"NF3ovphPWTK1dYkuY1oGTntkeLD3tISwjKGiQtPTwtjPuLxTDW0SXrmd/4Fns45WB6hql3cX16hbsBdE",
+	"HOw9/Tprv5HG1kAsyFYTZamiTDAx2V7PVNXUca0t3A01ckyAJtNGAD3Ic/5WqM7Ddca08V3Gtue5cdfY",
+	"+2UGxTHW8EGJHZN97012XNxkeyJbFzdVwdYne53u536oTCeUuBk2GqCHpT7JFdwyWeiqkzl4j5lrmu64",
+	"UirUwHf/4Q/k3Ga3eIB/LoRvEJNj8lGO3NU8z9z6oWkrOHcb117ZV/Y3v9K6ucaekges077eyHJzS+Un",
+	"lHNQ32gLfkwEzF2dntJNMWm59IPLAgeEo+sQJtRdGkA1GWYFNwyl1C4qpJ2UGjokW84mH+Ko4fYhqRpJ",
+	"+0JDxhLJpdjRgGxuS4pu3t2QLbTsbykvXEaKMwHbzZ5Tao3mvrBeW6j5NCZvb17vfItj8cP+c3dWX1yc",
+	"98iFcrdluSmGNrtlG9bQ8n7f6/U+3A975MQ3iqO4bfTcJjLLpGjdo9IXW33X3ODs8lc79WcbdnIfz21O",
+	"2n32Nwbil16vt00KwVH643ToIhx7/4YadzNDJWc+ytERySXnZHgmHWu7iwRyJScKtA5J+hN7NUJ5b0FV",
+	"xvhCpovHXb5Wdea//1QG+Fbinj4Y165mQHFRvSDhr5OMUdu0E91/ePBVas2rDJCjA8zmEkmJTH0ld9nJ",
+	"7Ld4U3q59S5lYsDsaPTUskdc69ZokL9v++zo7d+viKYnX1o0BS8Xs11CkB5VXchME3cfwNJ1RyXvdF5n",
+	"+I0u20PfXp2tvw0z/pz75b6W0Hy2/3TzS9UdZvaFg4esErho60uI6OtilDFTSlYr70bUJFNUOP4Q2lNf",
+	"256rUrthaex+Yum9ozUHF0Zb9kvx96aEaHHvs1U+cW+kX1XzPXOArH+puiHvS9DhxF6S4e8VZOPyMkEX",
+	"FXDItAa8jwzgr/76oJAWDRp734PpxPve15Aa/sT/D6fkcVuqIaVKlRk0eNo2d2jdesiuuxrWqrLWkdst",
+	"maHTvUz07dB3mrmknVRswgQtr/tAf18qtDRsHCrP7b0SZgp9Mayic4P/NyyvtTkiCXBub6bI0cPRUwBD",
+	"5jZ+qQqBRhq1wYKCU7Rs+iJXYEvnnI1BiWZiwoHY0pUeOTXOqdTlY2dVvbg4J1qSV3cJ8L6wC/kwp33e",
+	"I0N3Xdiw6jZFjVTtzZeMUZ+SHBec90UjUuxiAdbyU3IeMmn8qbmqDtsSwUI+hg/TB72fKNG3jTyR++b2",
+	"EKxCWr1Thi/cNWClqaarjKC21whltLZx/c2lLiQduyD0dpdr1EzUBa/b/Wzf6G7H73RtSCp2wStEzeNC",
+	"Vzf+hjR/CXFeGMfS/9gS59neXza/UF2P+yVE1MvySjlaXyPnpZa/7OzLiqm64irs3l3TrLyaGH276kbr",
+	"KmXTI6WfstJiEjsZ5W4uKgMpBNcpVH2tlu8KbbejVFeEzGHUF65ZjxJXl7tj70lyLQTVC3XPblyJFOuF",
+	"fKP7wlfax2VNkx1QlsPrIzL0bTvN25Tb6R7X7Vk1e5I3NrUzpoxrMgJXNEgRWIKw2ouHuZyj0TZScgbB",
+	"2JurXzgDmn6OO9Z0wXqpfIgb9uiLVf2pe4iP8+WslVaP6oo8se1/dSLRt+N+uTuv/9cnCYqnM0SzOyC0",
+	"bEJx59s32FubylYJGuDNhJEXNJVLUgqQTrPIRqimQHOXkxu7szTXoPTDCin7IlhJGTiJJaf/zSvdx0nU",
+	"xn9RgDbBhtGN+/ofMLr1n0o8YHzz/3ToMgDWU7++oPmfKZxZQl1XDkzYLYgyU2atKeKtk5onKx5shjfD",
+	"rPG5YrqqwI3eXkfxxsDZ1rP9g21ycHCw87Vk9j8gV/yTycYuHqSuuCPMdygNXZVBu2RgqUxbJLxIfQh4",
+	"6O579wl7rZLv+lGv16un6UckpYbuzGDxXT+6fPvi7PT6h+MXZ68GP736Oz6EMSh3V7ybatfNVd40jzI8",
+	"o2rWF9bw8+7M0M5Z+Zvf9R0T9yNXOrPyNHdB72GPnFD0Rq2pRoW7PNV5gUQApH1h/0cB/wsT5OzV8cuT",
+	"H16d/DQ4ubi6HlxcnX5/+uY6JLd/sTv+x6ulkGJnxItmZM5XklgthupMr5ZStOdcLt96/wGlf1mQZb+h",
+	"fPc3RdkX6uKew91daw9PpTaH3+59u2d1gV/v02oOltt6tSa4clxxca/hhZZ8u+r7/tIyCYLGQOtOhvI/",
+	"4XFWwep8rxkHF6GxMU/QMamufS6l+ogms4kqb6r3M1q3KJyZ9DQo3YOqxqXxNtJi9WVXXxJbH8Umfas5",
+	"kL0UTXBXGvi4MZPMNXpZ/x0AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
