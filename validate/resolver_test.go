@@ -1,0 +1,516 @@
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/miekg/dns"
+	"go.uber.org/goleak"
+
+	"github.com/leadcheck/leadcheck/internal/dnstest"
+)
+
+const resolverTestZone = `
+$ORIGIN test.
+$TTL 300
+@        SOA ns.test. hostmaster.test. 1 3600 600 86400 60
+mail     MX  10 mx.mail.test.
+mail     A   192.0.2.1
+`
+
+// Test timing. The test machines are small and shared, so no test measures
+// speed. Lookups that must succeed get a timeout long enough for a starved
+// scheduler; lookups that must fail get a short one; a failing lookup that
+// takes longer than the hang bound counts as hung.
+const (
+	resolverTestTimeout = 10 * time.Second
+	// resolverFailoverTimeout is spent on a blackholed first server before
+	// the second is asked, and the second must answer within it too.
+	resolverFailoverTimeout = 3 * time.Second
+	resolverFailTimeout     = 300 * time.Millisecond
+	resolverHangBound       = 10 * time.Second
+)
+
+// newResolverForTest builds a DNSResolver or fails the test.
+func newResolverForTest(t *testing.T, timeout time.Duration, servers ...string) *DNSResolver {
+	t.Helper()
+	r, err := NewDNSResolver(servers, timeout)
+	if err != nil {
+		t.Fatalf("NewDNSResolver(%v): %v", servers, err)
+	}
+	return r
+}
+
+// closedUDPAddr returns a loopback address where nothing listens, so a
+// query there fails fast with "connection refused".
+func closedUDPAddr(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	addr := pc.LocalAddr().String()
+	if err := pc.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	return addr
+}
+
+// waitForQueries polls the server until it has received n queries, failing
+// the test after a generous 5s.
+func waitForQueries(t *testing.T, s *dnstest.Server, n int) {
+	t.Helper()
+	deadline := time.Now().Add(resolverHangBound)
+	for s.TotalQueries() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d queries at the server after %v, want %d", s.TotalQueries(), resolverHangBound, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestNewDNSResolver(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		servers []string
+		timeout time.Duration
+		wantErr bool
+	}{
+		{"ipv4", []string{"127.0.0.1:53"}, time.Second, false},
+		{"ipv6 and a name", []string{"[::1]:53", "unbound:5353"}, time.Second, false},
+		{"no servers", nil, time.Second, true},
+		{"missing port", []string{"127.0.0.1"}, time.Second, true},
+		{"missing host", []string{":53"}, time.Second, true},
+		{"port zero", []string{"127.0.0.1:0"}, time.Second, true},
+		{"port too big", []string{"127.0.0.1:65536"}, time.Second, true},
+		{"port not a number", []string{"127.0.0.1:dns"}, time.Second, true},
+		{"one bad among good", []string{"127.0.0.1:53", "bad"}, time.Second, true},
+		{"zero timeout", []string{"127.0.0.1:53"}, 0, true},
+		{"negative timeout", []string{"127.0.0.1:53"}, -time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, err := NewDNSResolver(tt.servers, tt.timeout)
+			if gotErr := err != nil; gotErr != tt.wantErr {
+				t.Fatalf("NewDNSResolver(%q, %v): got error %v, want error: %v", tt.servers, tt.timeout, err, tt.wantErr)
+			}
+			if err == nil && r == nil {
+				t.Fatalf("NewDNSResolver: got nil resolver and nil error")
+			}
+		})
+	}
+}
+
+func TestSystemServers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatalf("write %s: %v", p, err)
+		}
+		return p
+	}
+	tests := []struct {
+		name    string
+		path    string
+		want    []string
+		wantErr bool
+	}{
+		{
+			name: "v4 and v6",
+			path: write("two", "# comment\nsearch example.com\nnameserver 192.0.2.53\nnameserver 2001:db8::53\noptions ndots:2\n"),
+			want: []string{"192.0.2.53:53", "[2001:db8::53]:53"},
+		},
+		{name: "no nameserver", path: write("none", "search example.com\n"), wantErr: true},
+		{name: "missing file", path: filepath.Join(dir, "absent"), wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := SystemServers(tt.path)
+			if gotErr := err != nil; gotErr != tt.wantErr {
+				t.Fatalf("SystemServers: got error %v, want error: %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("SystemServers (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDNSResolverAnswers(t *testing.T) {
+	t.Parallel()
+	s := dnstest.Start(t, dnstest.Config{
+		Zone: resolverTestZone,
+		Behaviours: map[string]dnstest.Behaviour{
+			"servfail.test": dnstest.Servfail(),
+			"refused.test":  dnstest.Refused(),
+		},
+	})
+	r := newResolverForTest(t, resolverTestTimeout, s.Addr())
+
+	tests := []struct {
+		name      string
+		qname     string
+		qtype     uint16
+		wantRcode int
+		wantN     int
+	}{
+		{"records", "mail.test", dns.TypeMX, dns.RcodeSuccess, 1},
+		{"trailing dot and case", "MAIL.test.", dns.TypeA, dns.RcodeSuccess, 1},
+		{"nodata", "mail.test", dns.TypeAAAA, dns.RcodeSuccess, 0},
+		{"nxdomain is an answer", "nope.test", dns.TypeMX, dns.RcodeNameError, 0},
+		{"servfail comes back as a message", "servfail.test", dns.TypeMX, dns.RcodeServerFailure, 0},
+		{"refused comes back as a message", "refused.test", dns.TypeMX, dns.RcodeRefused, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in, err := r.Query(t.Context(), tt.qname, tt.qtype)
+			if err != nil {
+				t.Fatalf("Query: got error %v, want none", err)
+			}
+			if in.Rcode != tt.wantRcode {
+				t.Errorf("rcode: got %s, want %s", dns.RcodeToString[in.Rcode], dns.RcodeToString[tt.wantRcode])
+			}
+			if len(in.Answer) != tt.wantN {
+				t.Errorf("answers: got %d, want %d", len(in.Answer), tt.wantN)
+			}
+			// The server echoes RD and answers with OPT only when asked
+			// with EDNS0, so the reply shows how the question was sent.
+			if !in.RecursionDesired {
+				t.Errorf("RD: got false, want true")
+			}
+			if in.IsEdns0() == nil {
+				t.Errorf("EDNS0: got no OPT in the answer, want one")
+			}
+		})
+	}
+}
+
+func TestDNSResolverInvalidName(t *testing.T) {
+	t.Parallel()
+	s := dnstest.Start(t, dnstest.Config{Zone: resolverTestZone})
+	r := newResolverForTest(t, resolverTestTimeout, s.Addr())
+
+	for _, name := range []string{strings.Repeat("a", 64) + ".test", strings.Repeat("abcdefgh.", 32) + "test"} {
+		_, err := r.Query(t.Context(), name, dns.TypeMX)
+		if !errors.Is(err, errInvalidName) {
+			t.Errorf("Query(%.20q...): got error %v, want errInvalidName", name, err)
+		}
+	}
+	if got := s.TotalQueries(); got != 0 {
+		t.Errorf("queries at the server: got %d, want 0", got)
+	}
+}
+
+func TestDNSResolverEDNSBuffer(t *testing.T) {
+	t.Parallel()
+	// About 800 bytes of answer: more than the 512 of plain DNS, less than
+	// the 1232 we advertise, so it must come over UDP in one piece.
+	var zone strings.Builder
+	zone.WriteString(resolverTestZone)
+	for i := range 20 {
+		fmt.Fprintf(&zone, "medium TXT \"record %02d padded to be a little long\"\n", i)
+	}
+	// About 4 KB: it cannot fit, so it must come over TCP.
+	for i := range 100 {
+		fmt.Fprintf(&zone, "large TXT \"record %03d padded to be a little long\"\n", i)
+	}
+	s := dnstest.Start(t, dnstest.Config{Zone: zone.String()})
+	r := newResolverForTest(t, resolverTestTimeout, s.Addr())
+
+	in, err := r.Query(t.Context(), "medium.test", dns.TypeTXT)
+	if err != nil {
+		t.Fatalf("Query medium: %v", err)
+	}
+	if len(in.Answer) != 20 || s.TCPQueries() != 0 {
+		t.Errorf("medium: got %d answers and %d TCP queries, want 20 over UDP only", len(in.Answer), s.TCPQueries())
+	}
+
+	in, err = r.Query(t.Context(), "large.test", dns.TypeTXT)
+	if err != nil {
+		t.Fatalf("Query large: %v", err)
+	}
+	if len(in.Answer) != 100 || in.Truncated {
+		t.Errorf("large: got %d answers (TC=%v), want 100 not truncated", len(in.Answer), in.Truncated)
+	}
+	if got, want := s.TCPQueries(), 1; got != want {
+		t.Errorf("TCP queries: got %d, want %d", got, want)
+	}
+}
+
+func TestDNSResolverTruncatedRetriesOverTCP(t *testing.T) {
+	t.Parallel()
+	s := dnstest.Start(t, dnstest.Config{
+		Zone:       resolverTestZone,
+		Behaviours: map[string]dnstest.Behaviour{"mail.test": dnstest.Truncate()},
+	})
+	other := dnstest.Start(t, dnstest.Config{Zone: resolverTestZone})
+	r := newResolverForTest(t, resolverTestTimeout, s.Addr(), other.Addr())
+
+	in, err := r.Query(t.Context(), "mail.test", dns.TypeMX)
+	if err != nil {
+		t.Fatalf("Query: %v", err)
+	}
+	if len(in.Answer) != 1 {
+		t.Errorf("answers: got %d, want 1", len(in.Answer))
+	}
+	if got, want := s.Queries("mail.test", dns.TypeMX), 2; got != want {
+		t.Errorf("queries at the truncating server: got %d, want %d (UDP then TCP)", got, want)
+	}
+	if got, want := s.TCPQueries(), 1; got != want {
+		t.Errorf("TCP queries: got %d, want %d", got, want)
+	}
+	if got := other.TotalQueries(); got != 0 {
+		t.Errorf("queries at the second server: got %d, want 0 (same server over TCP)", got)
+	}
+}
+
+func TestDNSResolverBlackholeTimesOut(t *testing.T) {
+	t.Parallel()
+	s := dnstest.Start(t, dnstest.Config{
+		Zone:       resolverTestZone,
+		Behaviours: map[string]dnstest.Behaviour{".": dnstest.Blackhole()},
+	})
+	r := newResolverForTest(t, resolverFailTimeout, s.Addr())
+
+	start := time.Now()
+	in, err := r.Query(t.Context(), "mail.test", dns.TypeMX)
+	if elapsed := time.Since(start); elapsed > resolverHangBound {
+		t.Errorf("took %v with a %v timeout, want well under %v", elapsed, resolverFailTimeout, resolverHangBound)
+	}
+	if err == nil {
+		t.Fatalf("Query: got answer %v, want a timeout error", in)
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Query: got error %v, want one wrapping os.ErrDeadlineExceeded", err)
+	}
+}
+
+func TestDNSResolverNextServer(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		first func(t *testing.T) (addr string, queries func() int)
+	}{
+		{
+			name: "blackholed",
+			first: func(t *testing.T) (string, func() int) {
+				s := dnstest.Start(t, dnstest.Config{
+					Zone:       resolverTestZone,
+					Behaviours: map[string]dnstest.Behaviour{".": dnstest.Blackhole()},
+				})
+				return s.Addr(), s.TotalQueries
+			},
+		},
+		{
+			name: "servfail",
+			first: func(t *testing.T) (string, func() int) {
+				s := dnstest.Start(t, dnstest.Config{
+					Zone:       resolverTestZone,
+					Behaviours: map[string]dnstest.Behaviour{".": dnstest.Servfail()},
+				})
+				return s.Addr(), s.TotalQueries
+			},
+		},
+		{
+			name: "refused",
+			first: func(t *testing.T) (string, func() int) {
+				s := dnstest.Start(t, dnstest.Config{
+					Zone:       resolverTestZone,
+					Behaviours: map[string]dnstest.Behaviour{".": dnstest.Refused()},
+				})
+				return s.Addr(), s.TotalQueries
+			},
+		},
+		{
+			name: "nothing listening",
+			first: func(t *testing.T) (string, func() int) {
+				return closedUDPAddr(t), func() int { return 1 }
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			firstAddr, firstQueries := tt.first(t)
+			second := dnstest.Start(t, dnstest.Config{Zone: resolverTestZone})
+			r := newResolverForTest(t, resolverFailoverTimeout, firstAddr, second.Addr())
+
+			in, err := r.Query(t.Context(), "mail.test", dns.TypeMX)
+			if err != nil {
+				t.Fatalf("Query: %v", err)
+			}
+			if in.Rcode != dns.RcodeSuccess || len(in.Answer) != 1 {
+				t.Errorf("got %s with %d answers, want NOERROR with 1", dns.RcodeToString[in.Rcode], len(in.Answer))
+			}
+			if got := firstQueries(); got != 1 {
+				t.Errorf("queries at the first server: got %d, want 1", got)
+			}
+
+			// The server that answered stays in front: the failing one is
+			// not asked again.
+			if _, err := r.Query(t.Context(), "mail.test", dns.TypeA); err != nil {
+				t.Fatalf("second Query: %v", err)
+			}
+			if got := firstQueries(); got != 1 {
+				t.Errorf("queries at the first server after a second lookup: got %d, want 1", got)
+			}
+			if got, want := second.TotalQueries(), 2; got != want {
+				t.Errorf("queries at the second server: got %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+func TestDNSResolverAllServersFail(t *testing.T) {
+	t.Parallel()
+	servfail := dnstest.Start(t, dnstest.Config{
+		Zone:       resolverTestZone,
+		Behaviours: map[string]dnstest.Behaviour{".": dnstest.Servfail()},
+	})
+	blackhole := dnstest.Start(t, dnstest.Config{
+		Zone:       resolverTestZone,
+		Behaviours: map[string]dnstest.Behaviour{".": dnstest.Blackhole()},
+	})
+
+	t.Run("an rcode beats a timeout", func(t *testing.T) {
+		t.Parallel()
+		r := newResolverForTest(t, resolverFailoverTimeout, servfail.Addr(), blackhole.Addr())
+		in, err := r.Query(t.Context(), "mail.test", dns.TypeMX)
+		if err != nil {
+			t.Fatalf("Query: got error %v, want the SERVFAIL message", err)
+		}
+		if in.Rcode != dns.RcodeServerFailure {
+			t.Errorf("rcode: got %s, want SERVFAIL", dns.RcodeToString[in.Rcode])
+		}
+	})
+	t.Run("no answer at all is an error", func(t *testing.T) {
+		t.Parallel()
+		r := newResolverForTest(t, resolverFailTimeout, closedUDPAddr(t), blackhole.Addr())
+		in, err := r.Query(t.Context(), "mail.test", dns.TypeMX)
+		if err == nil {
+			t.Fatalf("Query: got %v, want an error", in)
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("Query: got error %v, want the last cause (a timeout)", err)
+		}
+	})
+}
+
+func TestDNSResolverContext(t *testing.T) {
+	t.Parallel()
+	blackhole := dnstest.Start(t, dnstest.Config{
+		Zone:       resolverTestZone,
+		Behaviours: map[string]dnstest.Behaviour{".": dnstest.Blackhole()},
+	})
+
+	t.Run("cancel interrupts a waiting query", func(t *testing.T) {
+		t.Parallel()
+		second := dnstest.Start(t, dnstest.Config{Zone: resolverTestZone})
+		// A long timeout: only the cancel can end the query early.
+		r := newResolverForTest(t, time.Minute, blackhole.Addr(), second.Addr())
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 1)
+		before := blackhole.TotalQueries()
+		go func() {
+			_, err := r.Query(ctx, "cancel.test", dns.TypeMX)
+			errc <- err
+		}()
+		waitForQueries(t, blackhole, before+1)
+		cancel()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Query: got error %v, want context.Canceled", err)
+			}
+		case <-time.After(resolverHangBound):
+			t.Fatalf("Query did not return within %v of the cancel", resolverHangBound)
+		}
+		if got := second.TotalQueries(); got != 0 {
+			t.Errorf("queries at the second server: got %d, want 0 after a cancel", got)
+		}
+	})
+
+	t.Run("cancelled before the call", func(t *testing.T) {
+		t.Parallel()
+		second := dnstest.Start(t, dnstest.Config{Zone: resolverTestZone})
+		r := newResolverForTest(t, time.Minute, second.Addr())
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, err := r.Query(ctx, "mail.test", dns.TypeMX)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Query: got error %v, want context.Canceled", err)
+		}
+		if got := second.TotalQueries(); got != 0 {
+			t.Errorf("queries at the server: got %d, want 0", got)
+		}
+	})
+
+	t.Run("context deadline bounds the timeout", func(t *testing.T) {
+		t.Parallel()
+		second := dnstest.Start(t, dnstest.Config{Zone: resolverTestZone})
+		r := newResolverForTest(t, time.Minute, blackhole.Addr(), second.Addr())
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := r.Query(ctx, "deadline.test", dns.TypeMX)
+		if elapsed := time.Since(start); elapsed > resolverHangBound {
+			t.Errorf("took %v with a 200ms context deadline, want well under %v", elapsed, resolverHangBound)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Query: got error %v, want context.DeadlineExceeded", err)
+		}
+		if got := second.TotalQueries(); got != 0 {
+			t.Errorf("queries at the second server: got %d, want 0 once the caller's time is up", got)
+		}
+	})
+}
+
+// TestDNSResolverLeavesNoGoroutines is not parallel: goleak compares the
+// goroutines before and after, and parallel tests would add their own.
+func TestDNSResolverLeavesNoGoroutines(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+
+	s, err := dnstest.New(dnstest.Config{
+		Zone: resolverTestZone,
+		Behaviours: map[string]dnstest.Behaviour{
+			"hole.test":  dnstest.Blackhole(),
+			"trunc.test": dnstest.Truncate(),
+		},
+	})
+	if err != nil {
+		t.Fatalf("dnstest.New: %v", err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	r := newResolverForTest(t, resolverFailTimeout, s.Addr())
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = r.Query(ctx, "hole.test", dns.TypeMX)
+	}()
+	waitForQueries(t, s, 1)
+	cancel()
+	<-done
+	_, _ = r.Query(t.Context(), "hole.test", dns.TypeA)
+	_, _ = r.Query(t.Context(), "trunc.test", dns.TypeA)
+	_, _ = r.Query(t.Context(), "mail.test", dns.TypeMX)
+}
