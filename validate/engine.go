@@ -307,4 +307,3 @@ func emailScore(er EmailResult) int {
 	}
 	return s
 }
-
