@@ -1,0 +1,320 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+)
+
+// bufSize is the size of each read buffer; it also bounds the sample the
+// format and delimiter are sniffed from.
+const bufSize = 64 << 10
+
+// binarySample is how much of the start of a file is checked for signs of a
+// binary file.
+const binarySample = 1024
+
+// opened is an input turned into a stream of UTF-8 text.
+type opened struct {
+	text     *bufio.Reader
+	gzip     bool
+	encoding string
+}
+
+// openDetect finds the compression and the encoding of r, refuses binary
+// files and returns the decoded text.
+func openDetect(r io.Reader, maxDecoded int64) (*opened, error) {
+	tap := &tapReader{r: r}
+	rb := bufio.NewReaderSize(tap, bufSize)
+	head, err := rb.Peek(2)
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("read input: %w", err)
+	}
+	o := &opened{gzip: isGzip(head)}
+	var body io.Reader = rb
+	if o.gzip {
+		gz, err := newGzip(rb, tap)
+		if err != nil {
+			return nil, err
+		}
+		body = gz
+	}
+	bb := bufio.NewReaderSize(body, bufSize)
+	head, err = bb.Peek(binarySample)
+	if err != nil && err != io.EOF {
+		return nil, readErr(err)
+	}
+	if kind := binaryKind(head); kind != "" {
+		return nil, binaryError(kind)
+	}
+	switch {
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE, 0, 0}), bytes.HasPrefix(head, []byte{0, 0, 0xFE, 0xFF}):
+		return nil, &Error{Code: CodeInvalidEnc, Message: "the file is in UTF-32, which is not supported; save it as UTF-8 (in Excel: Save As → CSV UTF-8)"}
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}):
+		o.encoding = encUTF16LE
+	case bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		o.encoding = encUTF16BE
+	default:
+		o.encoding = sniffUTF16(head)
+	}
+	text, err := decodeText(bb, o.encoding)
+	if err != nil {
+		return nil, err
+	}
+	if maxDecoded > 0 {
+		text = &decodedLimit{r: text, left: maxDecoded, max: maxDecoded}
+	}
+	o.text = bufio.NewReaderSize(text, bufSize)
+	sample, err := o.text.Peek(binarySample)
+	if err != nil && err != io.EOF {
+		return nil, readErr(err)
+	}
+	if bytes.IndexByte(sample, 0) >= 0 {
+		return nil, binaryError("")
+	}
+	return o, nil
+}
+
+// openLayout opens r the way Scan found it should be read.
+func openLayout(r io.Reader, l Layout) (*bufio.Reader, error) {
+	tap := &tapReader{r: r}
+	rb := bufio.NewReaderSize(tap, bufSize)
+	var body io.Reader = rb
+	if l.Gzip {
+		gz, err := newGzip(rb, tap)
+		if err != nil {
+			return nil, err
+		}
+		body = gz
+	}
+	bb := bufio.NewReaderSize(body, bufSize)
+	text, err := decodeText(bb, l.Encoding)
+	if err != nil {
+		return nil, err
+	}
+	switch l.Newline {
+	case "":
+	case newlineCR:
+		text = crToLF{text}
+	default:
+		return nil, fmt.Errorf("layout: unknown newline %q", l.Newline)
+	}
+	return bufio.NewReaderSize(text, bufSize), nil
+}
+
+// decodeText strips a UTF-8 byte order mark, or decodes UTF-16 (a byte
+// order mark, when present, wins over enc and is dropped).
+func decodeText(bb *bufio.Reader, enc string) (io.Reader, error) {
+	switch enc {
+	case encUTF8:
+		bom, err := bb.Peek(3)
+		if err != nil && err != io.EOF {
+			return nil, readErr(err)
+		}
+		if bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
+			if _, err := bb.Discard(3); err != nil {
+				return nil, readErr(err)
+			}
+		}
+		return bb, nil
+	case encUTF16LE:
+		return transform.NewReader(bb, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewDecoder()), nil
+	case encUTF16BE:
+		return transform.NewReader(bb, unicode.UTF16(unicode.BigEndian, unicode.UseBOM).NewDecoder()), nil
+	default:
+		return nil, fmt.Errorf("layout: unknown encoding %q", enc)
+	}
+}
+
+func isGzip(head []byte) bool {
+	return len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b
+}
+
+// sniffUTF16 recognises UTF-16 text without a byte order mark: Latin-script
+// text has a zero byte in (nearly) every other position and no zero pairs.
+// It returns encUTF8 otherwise.
+func sniffUTF16(head []byte) string {
+	pairs := len(head) / 2
+	if pairs < 2 {
+		return encUTF8
+	}
+	var le, be int
+	for i := 0; i+1 < len(head); i += 2 {
+		a, b := head[i], head[i+1]
+		switch {
+		case a == 0 && b == 0:
+			return encUTF8
+		case b == 0:
+			le++
+		case a == 0:
+			be++
+		}
+	}
+	switch {
+	case le*10 >= pairs*9:
+		return encUTF16LE
+	case be*10 >= pairs*9:
+		return encUTF16BE
+	}
+	return encUTF8
+}
+
+// signatures of common binary files people upload by mistake.
+var signatures = []struct {
+	prefix string
+	kind   string
+}{
+	{"PK\x03\x04", "a zip archive, such as an Excel .xlsx"},
+	{"PK\x05\x06", "an empty zip archive"},
+	{"PK\x07\x08", "a zip archive"},
+	{"%PDF-", "a PDF document"},
+	{"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", "an old Excel .xls or other Office file"},
+	{"\x89PNG", "a PNG image"},
+	{"\xFF\xD8\xFF", "a JPEG image"},
+	{"GIF87a", "a GIF image"},
+	{"GIF89a", "a GIF image"},
+	{"\x1f\x8b", "a file compressed twice with gzip"},
+	{"7z\xBC\xAF\x27\x1C", "a 7-Zip archive"},
+	{"Rar!\x1A\x07", "a RAR archive"},
+	{"\xFD7zXZ\x00", "an xz archive"},
+	{"\x28\xB5\x2F\xFD", "a zstd archive"},
+	{"BZh", "a bzip2 archive"},
+	{"{\\rtf", "an RTF document"},
+}
+
+// binaryKind names the kind of binary file head starts, or "" when it looks
+// like text as far as signatures go.
+func binaryKind(head []byte) string {
+	for _, s := range signatures {
+		if bytes.HasPrefix(head, []byte(s.prefix)) {
+			if s.prefix == "BZh" && (len(head) < 10 || string(head[4:10]) != "1AY&SY") {
+				continue
+			}
+			return s.kind
+		}
+	}
+	return ""
+}
+
+func binaryError(kind string) *Error {
+	if kind == "" {
+		kind = "zip, spreadsheet or image?"
+	}
+	return &Error{Code: CodeBinaryFile, Message: fmt.Sprintf(
+		"the file looks like a binary file (%s); upload CSV, TSV, TXT, NDJSON or JSON, optionally gzipped (in Excel: Save As → CSV UTF-8)", kind)}
+}
+
+// readErr keeps an *Error as is and wraps anything else as an I/O failure.
+func readErr(err error) error {
+	var ie *Error
+	if errors.As(err, &ie) {
+		return ie
+	}
+	return fmt.Errorf("read input: %w", err)
+}
+
+// tapReader remembers the last error of the caller's reader, so a failure of
+// the gzip format can be told from a failure to read the upload.
+type tapReader struct {
+	r   io.Reader
+	err error
+}
+
+func (t *tapReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		t.err = err
+	}
+	return n, err
+}
+
+// gzipReader turns gzip format errors into an *Error for the uploader.
+type gzipReader struct {
+	gz  *gzip.Reader
+	tap *tapReader
+}
+
+func newGzip(r io.Reader, tap *tapReader) (*gzipReader, error) {
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, gzipErr(err, tap)
+	}
+	return &gzipReader{gz: gz, tap: tap}, nil
+}
+
+func (g *gzipReader) Read(p []byte) (int, error) {
+	n, err := g.gz.Read(p)
+	if err != nil && err != io.EOF {
+		return n, gzipErr(err, g.tap)
+	}
+	return n, err
+}
+
+func gzipErr(err error, tap *tapReader) error {
+	if err == io.EOF {
+		// A gzip stream that ends before its header is complete.
+		err = io.ErrUnexpectedEOF
+	}
+	if tap.err != nil && errors.Is(err, tap.err) {
+		return fmt.Errorf("read input: %w", err)
+	}
+	return &Error{Code: CodeMalformedGzip, Message: "the gzip data is corrupt or truncated; compress the file again or upload it uncompressed"}
+}
+
+// decodedLimit bounds the decoded text, against small gzip files that
+// expand enormously.
+type decodedLimit struct {
+	r         io.Reader
+	left, max int64
+}
+
+func (d *decodedLimit) Read(p []byte) (int, error) {
+	if d.left <= 0 {
+		return 0, &Error{Code: CodeTooLarge, Message: fmt.Sprintf(
+			"the file is larger than %d bytes once decompressed; split it into smaller files", d.max)}
+	}
+	if int64(len(p)) > d.left {
+		p = p[:d.left]
+	}
+	n, err := d.r.Read(p)
+	d.left -= int64(n)
+	if err == io.EOF {
+		return n, err
+	}
+	if err == nil && d.left <= 0 {
+		// Exactly at the limit: only an error if more text follows.
+		var one [1]byte
+		m, err2 := io.ReadFull(d.r, one[:])
+		if m == 0 && (err2 == io.EOF || err2 == io.ErrUnexpectedEOF) {
+			return n, io.EOF
+		}
+		if m == 0 {
+			return n, err2
+		}
+		return n, &Error{Code: CodeTooLarge, Message: fmt.Sprintf(
+			"the file is larger than %d bytes once decompressed; split it into smaller files", d.max)}
+	}
+	return n, err
+}
+
+// newlineCR is Layout.Newline for text whose lines end in a bare CR.
+const newlineCR = "cr"
+
+// crToLF reads carriage returns as line feeds.
+type crToLF struct{ r io.Reader }
+
+func (c crToLF) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i := range p[:n] {
+		if p[i] == '\r' {
+			p[i] = '\n'
+		}
+	}
+	return n, err
+}
