@@ -1,4 +1,5 @@
-/* The demo page's bulk panel: upload, poll with a progress bar, download. */
+/* The demo page: the lead form's answer, and the bulk panel (upload, poll
+ * with a progress bar, counts per verdict, download). */
 (function () {
   "use strict";
   var form = document.getElementById("bulk-form");
@@ -6,59 +7,110 @@
   var bar = document.getElementById("bulk-progress");
   var link = document.getElementById("bulk-download");
   var panel = document.getElementById("bulk-job");
+  var sent = document.getElementById("sent");
+  var objectURL = "";
+  var STATUS = { queued: "Queued", running: "Running", completed: "Completed", failed: "Failed", canceled: "Canceled" };
 
   document.getElementById("lead-form").addEventListener("submit", function (ev) {
+    // The widget holds back a submit with an invalid field (and has put the
+    // focus on it); a demo has nowhere to send the lead.
+    if (ev.defaultPrevented) {
+      sent.textContent = "Please fix the highlighted field first.";
+      sent.className = "error";
+      return;
+    }
     ev.preventDefault();
-    document.getElementById("sent").textContent = "Lead accepted.";
+    sent.textContent = "Lead accepted.";
+    sent.className = "";
   });
 
+  function apiKey() {
+    return document.getElementById("bulk-key").value.trim();
+  }
+
   function headers() {
-    var key = document.getElementById("bulk-key").value.trim();
+    var key = apiKey();
     return key ? { "X-API-Key": key } : {};
+  }
+
+  function fail(text) {
+    state.textContent = text;
+    state.className = "error";
   }
 
   function render(job) {
     var total = job.total_rows || 0;
-    var pct = total ? Math.floor((job.processed_rows / total) * 100) : 0;
+    var done = job.processed_rows || 0;
+    var pct = total ? Math.min(100, Math.floor((done / total) * 100)) : 0;
     if (job.status === "completed") pct = 100;
     bar.value = pct;
     bar.textContent = pct + "%";
-    state.textContent = job.status + " — " + job.processed_rows + " of " + (total || "?") + " rows (" + pct + " %)";
+    bar.setAttribute("aria-valuetext", pct + " %");
+    state.textContent = (STATUS[job.status] || job.status) + " — " + done + " of " + (total || "?") + " rows (" + pct + " %)";
+    var counts = job.counts || {};
     ["valid", "risky", "unknown", "invalid"].forEach(function (v) {
-      document.getElementById("count-" + v).textContent = job.counts[v];
+      document.getElementById("count-" + v).textContent = counts[v] || 0;
     });
   }
 
+  // offerDownload shows the link to the results. A link cannot send the
+  // API key header, so with a key the file is fetched here first.
+  function offerDownload(url, id) {
+    link.download = "leadcheck-" + id + ".csv";
+    if (objectURL) URL.revokeObjectURL(objectURL);
+    objectURL = "";
+    if (!apiKey()) {
+      link.href = url;
+      link.hidden = false;
+      return;
+    }
+    fetch(url, { headers: headers() })
+      .then(function (r) {
+        if (!r.ok) throw new Error("status " + r.status);
+        return r.blob();
+      })
+      .then(function (blob) {
+        objectURL = URL.createObjectURL(blob);
+        link.href = objectURL;
+        link.hidden = false;
+      })
+      .catch(function (err) { fail("Could not download the results: " + err.message); });
+  }
+
   function poll(url) {
-    fetch(url, { headers: headers() }).then(function (r) { return r.json(); }).then(function (job) {
-      if (job.error && !job.status) throw new Error(job.error.message);
+    fetch(url, { headers: headers() }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(body.error ? body.error.message : "status " + r.status);
+        return body;
+      });
+    }).then(function (job) {
       render(job);
       if (job.status === "queued" || job.status === "running") {
         setTimeout(function () { poll(url); }, 400);
         return;
       }
       if (job.status === "completed") {
-        link.href = url + "/results?format=csv";
-        link.hidden = false;
+        offerDownload(job.results_url || url + "/results?format=csv", job.id);
       } else {
-        state.textContent = job.status + (job.error ? ": " + job.error : "");
-        state.className = "error";
+        fail((STATUS[job.status] || job.status) + (job.error ? ": " + job.error : "."));
       }
     }).catch(function (err) {
-      state.textContent = "Could not read the job: " + err.message;
-      state.className = "error";
+      fail("Could not read the job: " + err.message);
     });
   }
 
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
+    var file = document.getElementById("bulk-file").files[0];
+    if (!file) return;
     var data = new FormData();
-    data.append("file", document.getElementById("bulk-file").files[0]);
+    data.append("file", file);
     panel.hidden = false;
     link.hidden = true;
     state.className = "";
     state.textContent = "Uploading…";
     bar.value = 0;
+    bar.textContent = "0%";
     fetch("/v1/bulk", { method: "POST", body: data, headers: headers() })
       .then(function (r) {
         return r.json().then(function (body) {
@@ -67,9 +119,6 @@
         });
       })
       .then(function (res) { render(res.job); poll(res.location); })
-      .catch(function (err) {
-        state.textContent = "Upload failed: " + err.message;
-        state.className = "error";
-      });
+      .catch(function (err) { fail("Upload failed: " + err.message); });
   });
 })();

@@ -8,11 +8,19 @@
  *
  * On blur (debounced) each marked input is validated against the server the
  * script came from; the verdict shows in a live region under the field, a
- * "Did you mean …?" button fixes a typo in one click, and a valid phone is
- * rewritten in E.164 form (data-phone-format="keep" leaves it as typed). A
- * newer value cancels the request for an older one. Submit is held back only
- * for a definite "invalid" verdict — never for "unknown", never when the
- * service cannot be reached.
+ * "Did you mean …?" button fixes a typo in one click (or Enter), and a valid
+ * phone is rewritten in E.164 form (data-phone-format="keep" leaves it as
+ * typed). A newer value cancels the request for an older one, and a value
+ * already checked is not sent again. A select marked data-leadcheck="country"
+ * in the same form gives the phone's country; changing it checks the phone
+ * again.
+ *
+ * Submit is held back only for a definite "invalid" verdict on the value the
+ * field holds now: never for "unknown", never while a check is running, never
+ * when the service cannot be reached. The widget calls preventDefault on such
+ * a submit (in the capture phase, so it runs before the page's own submit
+ * listeners); a page that submits with its own script should check
+ * event.defaultPrevented.
  */
 (function () {
   "use strict";
@@ -23,11 +31,15 @@
   var defaultCountry = script.getAttribute("data-country") || "";
   var phoneFormat = script.getAttribute("data-phone-format") || "e164";
   var debounceMs = parseInt(script.getAttribute("data-debounce") || "250", 10);
+  if (!(debounceMs >= 0)) debounceMs = 250;
   var seq = 0;
 
+  // What a person sees for each verdict when the server sends no message.
+  // "unknown" says nothing: the address may well be fine, and the person
+  // can do nothing about a slow DNS server.
   var MESSAGES = {
     valid: "Looks good.",
-    risky: "This address works but may not reach a person.",
+    risky: "This works, but may not reach a person.",
     unknown: "",
     invalid: "This does not look right."
   };
@@ -54,16 +66,39 @@
     return (sel && sel.value) || input.getAttribute("data-country") || defaultCountry;
   }
 
+  // requestKey identifies what a check asks, so the same question is not
+  // sent twice in a row.
+  function requestKey(input, value) {
+    var kind = input.getAttribute("data-leadcheck");
+    return kind + "\n" + (kind === "phone" ? countryFor(input) : "") + "\n" + value;
+  }
+
+  // sentence turns the API's message ("the domain does not exist; check the
+  // spelling") into one a form can show.
+  function sentence(text) {
+    if (!text) return "";
+    text = text.charAt(0).toUpperCase() + text.slice(1);
+    return /[.!?]$/.test(text) ? text : text + ".";
+  }
+
   function show(input, state, text, suggestion) {
     var el = ensureStatus(input);
+    // A person on the old suggestion button keeps their place.
+    var hadFocus = el.contains(document.activeElement);
     el.textContent = "";
-    el.setAttribute("data-verdict", state);
-    input.setAttribute("data-leadcheck-verdict", state);
+    if (state) {
+      el.setAttribute("data-verdict", state);
+      input.setAttribute("data-leadcheck-verdict", state);
+    } else {
+      el.removeAttribute("data-verdict");
+      input.removeAttribute("data-leadcheck-verdict");
+    }
     if (state === "invalid") input.setAttribute("aria-invalid", "true");
     else input.removeAttribute("aria-invalid");
     if (text) el.appendChild(document.createTextNode(text + (suggestion ? " " : "")));
+    var button = null;
     if (suggestion) {
-      var button = document.createElement("button");
+      button = document.createElement("button");
       button.type = "button";
       button.className = "leadcheck-suggestion";
       button.textContent = "Did you mean " + suggestion + "?";
@@ -71,29 +106,44 @@
         input.value = suggestion;
         input.dispatchEvent(new Event("input", { bubbles: true }));
         input.dispatchEvent(new Event("change", { bubbles: true }));
+        // The button is about to be replaced: keep focus where the person
+        // was working.
         input.focus();
         check(input, 0);
       });
       el.appendChild(button);
     }
+    if (hadFocus) (button || input).focus();
   }
 
-  function describe(kind, field) {
+  function describe(field) {
     if (!field) return "";
     if (field.verdict === "valid") return MESSAGES.valid;
-    return field.message || MESSAGES[field.verdict] || "";
+    if (field.verdict === "unknown") return MESSAGES.unknown;
+    return sentence(field.message) || MESSAGES[field.verdict] || "";
+  }
+
+  // cancel stops a pending or running check of input.
+  function cancel(input) {
+    if (input._leadcheckTimer) clearTimeout(input._leadcheckTimer);
+    input._leadcheckTimer = null;
+    if (input._leadcheckAbort) input._leadcheckAbort.abort();
+    input._leadcheckAbort = null;
   }
 
   function check(input, delay) {
     var kind = input.getAttribute("data-leadcheck");
     var value = input.value.trim();
-    if (input._leadcheckTimer) clearTimeout(input._leadcheckTimer);
-    if (input._leadcheckAbort) input._leadcheckAbort.abort();
+    cancel(input);
     if (!value) {
+      input._leadcheckDone = "";
       show(input, "", "");
       return;
     }
+    var asked = requestKey(input, value);
+    if (asked === input._leadcheckDone) return; // answered already and shown
     input._leadcheckTimer = setTimeout(function () {
+      input._leadcheckTimer = null;
       var ctrl = new AbortController();
       input._leadcheckAbort = ctrl;
       var params = new URLSearchParams();
@@ -101,30 +151,39 @@
       if (kind === "phone" && countryFor(input)) params.set("country", countryFor(input));
       var headers = { Accept: "application/json" };
       if (key) headers["X-API-Key"] = key;
-      input.setAttribute("aria-busy", "true");
+      var status = ensureStatus(input);
+      status.setAttribute("aria-busy", "true");
       fetch(base + "/v1/validate?" + params.toString(), { headers: headers, signal: ctrl.signal })
         .then(function (resp) {
           if (!resp.ok) throw new Error("status " + resp.status);
           return resp.json();
         })
         .then(function (body) {
-          if (input.value.trim() !== value) return; // a newer value is on its way
+          if (ctrl.signal.aborted || input.value.trim() !== value) return; // a newer value is on its way
           var field = body[kind];
           var state = field ? field.verdict : "unknown";
           var suggestion = field && field.did_you_mean;
-          if (kind === "phone" && field && field.valid && phoneFormat === "e164" && field.e164) {
+          if (kind === "phone" && field && field.valid && phoneFormat === "e164" && field.e164 && field.e164 !== value) {
             input.value = field.e164;
+            input.dispatchEvent(new Event("change", { bubbles: true }));
+            // The rewritten value is the same number: no need to ask again.
+            input._leadcheckDone = requestKey(input, field.e164);
+          } else if (state !== "unknown") {
+            input._leadcheckDone = asked;
           }
-          show(input, state, describe(kind, field), suggestion);
+          show(input, state, describe(field), suggestion);
           input.dispatchEvent(new CustomEvent("leadcheck:result", { bubbles: true, detail: body }));
         })
-        .catch(function (err) {
-          if (err && err.name === "AbortError") return;
-          // The service could not answer: say nothing alarming, block nothing.
+        .catch(function () {
+          if (ctrl.signal.aborted) return;
+          // The service could not answer: say nothing alarming, block
+          // nothing, and let the next blur try again.
           show(input, "unknown", "");
         })
         .finally(function () {
-          if (input._leadcheckAbort === ctrl) input.removeAttribute("aria-busy");
+          if (input._leadcheckAbort === ctrl) input._leadcheckAbort = null;
+          // Busy only while some request of this field is still running.
+          if (!input._leadcheckAbort) status.removeAttribute("aria-busy");
         });
     }, delay);
   }
@@ -135,12 +194,23 @@
     ensureStatus(input);
     input.addEventListener("blur", function () { check(input, debounceMs); });
     input.addEventListener("input", function () {
-      // Typing again makes the old verdict stale; cancel its request.
-      if (input._leadcheckAbort) input._leadcheckAbort.abort();
-      if (input._leadcheckTimer) clearTimeout(input._leadcheckTimer);
+      // Typing again makes the old verdict stale: cancel its request and
+      // clear it, so it can neither show up late nor block submit.
+      cancel(input);
+      input._leadcheckDone = "";
+      if (input.hasAttribute("data-leadcheck-verdict")) show(input, "", "");
     });
     var form = input.form;
-    if (form && !form._leadcheckAttached) {
+    if (!form) return;
+    if (input.getAttribute("data-leadcheck") === "phone") {
+      var sel = form.querySelector("[data-leadcheck=country]");
+      if (sel) {
+        sel.addEventListener("change", function () {
+          if (input.value.trim()) check(input, 0);
+        });
+      }
+    }
+    if (!form._leadcheckAttached) {
       form._leadcheckAttached = true;
       form.addEventListener("submit", function (ev) {
         var bad = form.querySelector("[data-leadcheck-verdict=invalid]");
@@ -148,7 +218,7 @@
           ev.preventDefault();
           bad.focus();
         }
-      });
+      }, true);
     }
   }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/leadcheck/leadcheck"
@@ -30,6 +31,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if len(cfg.APIKeys) == 0 {
 		logger.Warn("open mode: LEADCHECK_API_KEYS is not set, so anyone who can reach this port can use the API; set it before exposing the service")
 	}
+	// go-redis logs through a package-level logger; route it into ours so
+	// every line is structured (it never logs values, only connection events).
+	redis.SetLogger(redisLogger{logger})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -50,6 +54,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		APIKeys:         cfg.APIKeys,
 		CORSOrigins:     cfg.CORSOrigins,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
+		MaxUploadBytes:  cfg.Bulk.MaxUploadBytes,
 		ValidateTimeout: cfg.ValidateTimeout,
 	}, api.Deps{
 		Engine:   p.engine,
@@ -99,6 +104,13 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	err = g.Wait()
 	logger.Info("stopped", "err", err)
 	return err
+}
+
+// redisLogger adapts slog to go-redis' logging interface.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // parts are the components serve wires together; each new* method builds
