@@ -66,7 +66,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newEnv(t *testing.T, opts api.Options) *env {
+func newEnv(t testing.TB, opts api.Options) *env {
 	t.Helper()
 	dnsSrv := dnstest.Start(t, dnstest.Config{
 		Zone: fixtureZone,
@@ -93,7 +93,7 @@ func newEnv(t *testing.T, opts api.Options) *env {
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	c, err := client.NewClientWithResponses(hs.URL, client.WithHTTPClient(&http.Client{
-		Transport: apitest.Transport{Reporter: t},
+		Transport: apitest.Transport{Reporter: t, CheckRequests: true},
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -549,4 +549,27 @@ func TestCORS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzValidateBody: whatever the body, POST /v1/validate answers 200 or a
+// 4xx JSON error, never a 5xx, and the answer matches the spec.
+func FuzzValidateBody(f *testing.F) {
+	for _, s := range []string{`{"email":"jane@acme.test"}`, `{}`, `[]`, `{"email":1}`, `{"phone":"+44 20 7946 0958","country":"GB"}`,
+		`{"email":"a@b","options":{"enrich":true}}`, `{"domain":"bücher.test"}`, `{"email":"\u0000"}`, `nul`, `{"email":"x"}{}`} {
+		f.Add([]byte(s))
+	}
+	e := newEnv(f, api.Options{ValidateTimeout: time.Second})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/validate", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := (&http.Client{Transport: apitest.Transport{Reporter: t}}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("status %d for %q: %s", resp.StatusCode, body, b)
+		}
+	})
 }

@@ -99,7 +99,7 @@ func waitAddr(t *testing.T, addr <-chan string, done <-chan error) string {
 func newClient(t *testing.T, base string) *client.ClientWithResponses {
 	t.Helper()
 	c, err := client.NewClientWithResponses(base, client.WithHTTPClient(&http.Client{
-		Transport: apitest.Transport{Reporter: t},
+		Transport: apitest.Transport{Reporter: t, CheckRequests: true},
 		Timeout:   10 * time.Second,
 	}))
 	if err != nil {

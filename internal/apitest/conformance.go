@@ -51,12 +51,15 @@ func specRouter() (routers.Router, error) {
 	return router, routerErr
 }
 
-// Transport checks each response passing through it against the spec and
-// reports any mismatch (undocumented status, wrong body shape, missing
-// required field, value outside an enum) to r.
+// Transport checks each response (and, with CheckRequests, each request)
+// passing through it against the spec and reports any mismatch (undocumented status, wrong body shape,
+// missing required field, value outside an enum) to Reporter.
 type Transport struct {
 	Base     http.RoundTripper
 	Reporter Reporter
+	// CheckRequests checks requests too. Leave it off in tests that send
+	// deliberately bad input to see how the server answers it.
+	CheckRequests bool
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -64,6 +67,12 @@ func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.Base
 	if base == nil {
 		base = http.DefaultTransport
+	}
+	if t.CheckRequests {
+		if err := t.checkRequest(req); err != nil {
+			t.Reporter.Helper()
+			t.Reporter.Errorf("%s %s: request breaks openapi.yaml: %v", req.Method, req.URL.Path, err)
+		}
 	}
 	resp, err := base.RoundTrip(req)
 	if err != nil {
@@ -80,6 +89,34 @@ func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.Reporter.Errorf("%s %s: response breaks openapi.yaml: %v\nbody: %s", req.Method, req.URL.Path, err, body)
 	}
 	return resp, nil
+}
+
+// checkRequest validates req against the spec, leaving its body readable.
+func (t Transport) checkRequest(req *http.Request) error {
+	r, err := specRouter()
+	if err != nil {
+		return err
+	}
+	route, params, err := r.FindRoute(req)
+	if err != nil {
+		return fmt.Errorf("route not in the spec: %w", err)
+	}
+	var body []byte
+	if req.Body != nil && req.Body != http.NoBody {
+		body, err = io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	// The validator consumes the body it reads: give it its own copy.
+	check := req.Clone(req.Context())
+	check.Body = io.NopCloser(bytes.NewReader(body))
+	return openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
+		Request: check, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
+	})
 }
 
 // CheckResponse validates one response to req against the spec.
