@@ -68,14 +68,10 @@ func (h handlers) ValidateLead(c echo.Context) error {
 	if err := decodeJSON(c.Request(), &body); err != nil {
 		return err
 	}
-	return h.validate(c, validate.Request{
-		Email:   deref(body.Email),
-		Phone:   deref(body.Phone),
-		Country: deref(body.Country),
-		Domain:  deref(body.Domain),
-		Name:    deref(body.Name),
-		Company: deref(body.Company),
-	})
+	if wantsEnrichment(body) {
+		return h.validateAndEnrich(c, requestOf(body))
+	}
+	return h.validate(c, requestOf(body))
 }
 
 func (h handlers) validate(c echo.Context, req validate.Request) error {
@@ -144,7 +140,7 @@ func jsonError(body []byte, err error) *Error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return &Error{Status: http.StatusBadRequest, Code: "unknown_field", Field: field,
-			Message: fmt.Sprintf("unknown field %q; the fields are email, phone, country, domain, name and company", field)}
+			Message: fmt.Sprintf("unknown field %q; the fields are email, phone, country, domain, name, company and options", field)}
 	default:
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "the body is not valid JSON; send a JSON object"}
 	}
