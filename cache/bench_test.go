@@ -71,20 +71,28 @@ func BenchmarkSharedTierGet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := newSharedTier(cfg)
+	s, err := NewRedis(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = s.close() })
+	b.Cleanup(func() { _ = s.Close() })
 	ctx := context.Background()
 	key := cfg.key("bench.example")
-	if err := s.set(ctx, key, okFacts(time.Hour), time.Hour); err != nil {
+	v, err := encodeFacts(okFacts(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.set(ctx, key, v, time.Hour); err != nil {
 		b.Fatalf("set: %v", err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := s.get(ctx, key); err != nil {
+		got, _, err := s.get(ctx, key)
+		if err != nil {
 			b.Fatalf("get: %v", err)
+		}
+		if _, err := decodeFacts(got); err != nil {
+			b.Fatalf("decode: %v", err)
 		}
 	}
 }
@@ -98,6 +106,23 @@ func BenchmarkLocalHit(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, cached := d.CheckDomain(ctx, "example.com"); !cached {
+			b.Fatal("cached = false, want true")
+		}
+	}
+}
+
+// BenchmarkMemoLocalHit is Memo.Do answered by the in-process tier: a copy
+// of the value, no call of load.
+func BenchmarkMemoLocalHit(b *testing.B) {
+	m := newTestMemo(b, Config{}, "site")
+	ctx := context.Background()
+	load := func(context.Context) ([]byte, time.Duration) {
+		return []byte(`{"name":"Example Inc","country":"US"}`), time.Hour
+	}
+	m.Do(ctx, "example.com", load)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, cached := m.Do(ctx, "example.com", load); !cached {
 			b.Fatal("cached = false, want true")
 		}
 	}

@@ -1,27 +1,19 @@
 package cache
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
-
-	"github.com/leadcheck/leadcheck/validate"
 )
 
 // keyVersion is the format version of the stored values. Adding a field to
 // validate.DomainFacts keeps it (old readers ignore unknown JSON fields);
 // renaming a field or changing what one means bumps it, so instances of two
 // releases sharing one Redis during a rolling deploy never read each other's
-// values.
+// values. A Memo's values are its caller's format: the caller versions them
+// inside its namespace or its keys.
 const keyVersion = "v1"
-
-// maxDomainLength is the longest domain name in dotted form (RFC 1035 with the
-// root label left out). Longer inputs bypass the cache: they cannot exist, and
-// keying Redis on attacker-sized strings buys nothing.
-const maxDomainLength = 253
 
 // Defaults for Config; see the fields for why.
 const (
@@ -38,15 +30,23 @@ const (
 	DefaultBreakerTimeout = 5 * time.Second
 )
 
-// Config tunes the cache. A zero field takes its default, except ErrorTTL,
-// where zero means "do not cache errors"; DefaultConfig returns every
-// default, ErrorTTL included.
+// Config tunes a cache, Domains or Memo. A zero field takes its default,
+// except ErrorTTL, where zero means "do not cache errors"; DefaultConfig
+// returns every default, ErrorTTL included. The DNS lifetimes (MinTTL,
+// NegativeTTL, NegativeMinTTL, ErrorTTL) mean nothing to a Memo, whose load
+// function says how long each value lives.
 type Config struct {
 	// RedisURL is redis://[user:pass@]host:port/db. Empty keeps the cache in
 	// process only, which is right for a single instance.
 	RedisURL string
+	// Redis, when set, is the Redis tier to use instead of dialing RedisURL
+	// (which is then ignored), so that several caches of one process share
+	// one connection pool and one circuit breaker; see NewRedis. Closing a
+	// cache leaves it open: its owner closes it after the caches.
+	Redis *Redis
 	// KeyPrefix namespaces the keys, so several deployments can share a
-	// Redis. Keys are <KeyPrefix>v1:dns:<ascii domain>. Default "leadcheck:".
+	// Redis. Keys are <KeyPrefix>v1:dns:<ascii domain> for Domains and
+	// <KeyPrefix>v1:<namespace>:<key> for a Memo. Default "leadcheck:".
 	KeyPrefix string
 	// MaxEntries bounds the in-process tier by count. Default 100,000.
 	MaxEntries int
@@ -56,7 +56,8 @@ type Config struct {
 	MaxBytes int
 	// MinTTL and MaxTTL clamp the DNS TTL of a positive answer. The floor
 	// keeps zones with tiny TTLs from defeating the cache; the ceiling bounds
-	// how long a changed MX can be served stale. Defaults 5m and 24h.
+	// how long a changed MX can be served stale. Defaults 5m and 24h. A
+	// Memo caps the lifetimes its load function asks for at MaxTTL too.
 	MinTTL, MaxTTL time.Duration
 	// NegativeTTL caps how long NXDOMAIN and null MX are kept: a domain
 	// registered after a visitor mistyped it must start working soon.
@@ -76,7 +77,8 @@ type Config struct {
 	// this much per request before the circuit breaker opens. Default 50ms.
 	RedisTimeout time.Duration
 	// LoadTimeout bounds a coalesced load, which runs detached from the
-	// caller that started it (see CheckDomain). Default 10s.
+	// caller that started it (see Domains.CheckDomain and Memo.Do).
+	// Default 10s.
 	LoadTimeout time.Duration
 	// BreakerTimeout is how long the Redis circuit breaker stays open before
 	// it lets one probe through. Default 5s, well inside the promise of using
@@ -86,7 +88,8 @@ type Config struct {
 	// move time. Default time.Now. Redis expiry runs on Redis' own clock.
 	Now func() time.Time
 	// Logger receives circuit breaker transitions and Redis errors. Default
-	// slog.Default().
+	// slog.Default(). A shared Redis logs its breaker to the Logger given
+	// to NewRedis.
 	Logger *slog.Logger
 }
 
@@ -160,90 +163,6 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// ttls says how long facts may be kept in each tier; zero means "do not
-// store". Errors stay in process only: a timing-out resolver is often this
-// instance's problem, and another instance should be free to try.
-func (c Config) ttls(f validate.DomainFacts) (local, shared time.Duration) {
-	switch {
-	case f.Status != validate.DNSOK && f.Status != validate.DNSNXDomain,
-		f.Error != "", f.SPF.LookupFailed, f.DMARC.LookupFailed:
-		return c.ErrorTTL, 0
-	case f.Status == validate.DNSNXDomain, f.NullMX:
-		t := f.TTL
-		if t <= 0 {
-			t = c.NegativeTTL
-		}
-		t = max(min(t, c.NegativeTTL), c.NegativeMinTTL)
-		return t, t
-	default:
-		t := max(min(f.TTL, c.MaxTTL), c.MinTTL)
-		return t, t
-	}
-}
-
-// key is the cache key of a domain, or "" when the domain should bypass the
-// cache. DNS names are case-insensitive and the root dot is optional, so
-// "Example.COM." and "example.com" share a key.
-func (c Config) key(asciiDomain string) string {
-	d := strings.TrimSuffix(asciiDomain, ".")
-	if d == "" || len(d) > maxDomainLength {
-		return ""
-	}
-	for i := 0; i < len(d); i++ {
-		// Only printable ASCII without spaces: the engine passes A-labels,
-		// anything else is a caller bug and not worth a shared key. This
-		// runs before lower-casing, which maps some non-ASCII letters (the
-		// Kelvin sign) to ASCII ones.
-		if d[i] <= ' ' || d[i] >= 0x7f {
-			return ""
-		}
-	}
-	return c.KeyPrefix + keyVersion + ":dns:" + strings.ToLower(d)
-}
-
-// encodeFacts is the stored form of facts in Redis.
-func encodeFacts(f validate.DomainFacts) ([]byte, error) {
-	b, err := json.Marshal(f)
-	if err != nil {
-		return nil, fmt.Errorf("encode facts: %w", err)
-	}
-	return b, nil
-}
-
-// errBadValue marks a Redis value this release cannot use; the caller treats
-// it as a miss and overwrites it with a fresh load.
-var errBadValue = errors.New("unusable cached value")
-
-// decodeFacts parses a stored value. It accepts only values that could have
-// come from encodeFacts: a JSON object with a known status.
-func decodeFacts(b []byte) (validate.DomainFacts, error) {
-	var f validate.DomainFacts
-	if err := json.Unmarshal(b, &f); err != nil {
-		return validate.DomainFacts{}, fmt.Errorf("decode facts: %w: %w", errBadValue, err)
-	}
-	switch f.Status {
-	case validate.DNSOK, validate.DNSNXDomain, validate.DNSError:
-	default:
-		return validate.DomainFacts{}, fmt.Errorf("decode facts: %w: status %q", errBadValue, f.Status)
-	}
-	if f.TTL < 0 {
-		return validate.DomainFacts{}, fmt.Errorf("decode facts: %w: negative ttl", errBadValue)
-	}
-	return f, nil
-}
-
-// sizeOf estimates the heap bytes an in-process entry holds, for the byte
-// bound. It need not be exact, only proportional.
-func sizeOf(key string, f validate.DomainFacts) int {
-	const fixed = 256 // the entry, DomainFacts and map overhead
-	n := fixed + len(key) + len(f.Error)
-	for _, mx := range f.MX {
-		n += 32 + len(mx.Host)
-	}
-	n += len(f.SPF.Record) + len(f.SPF.Policy) + len(f.DMARC.Record) + len(f.DMARC.Policy)
-	return n
-}
-
 // Status is the state of the Redis tier as /readyz reports it.
 type Status string
 
@@ -254,7 +173,8 @@ const (
 	// StatusOK: Redis answers.
 	StatusOK Status = "ok"
 	// StatusDegraded: Redis failed and the circuit breaker is open or
-	// probing; requests go on with the in-process tier and live DNS.
+	// probing; requests go on with the in-process tier and the source (live
+	// DNS, a Memo's load function).
 	StatusDegraded Status = "degraded"
 )
 
@@ -270,6 +190,7 @@ type Stats struct {
 	RedisErrors uint64
 	// RedisWriteErrors counts failed writes; they lose nothing but sharing.
 	RedisWriteErrors uint64
-	// Loads counts calls of the wrapped checker (live DNS).
+	// Loads counts calls of the source: the wrapped checker (live DNS) of
+	// Domains, the load function of a Memo.
 	Loads uint64
 }

@@ -2,21 +2,22 @@ package cache
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"math"
 	"slices"
-	"sync"
-	"sync/atomic"
+	"strings"
 	"time"
 
-	"github.com/maypok86/otter/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/leadcheck/leadcheck/validate"
 )
+
+// maxDomainLength is the longest domain name in dotted form (RFC 1035 with the
+// root label left out). Longer inputs bypass the cache: they cannot exist, and
+// keying Redis on attacker-sized strings buys nothing.
+const maxDomainLength = 253
 
 // Domains caches the DNS facts of domains in front of another
 // validate.DomainChecker (normally validate.DNSChecker): first in process,
@@ -24,82 +25,33 @@ import (
 // domain costs one lookup however many requests ask for it at once. It is
 // safe for concurrent use.
 type Domains struct {
-	cfg    Config
-	next   validate.DomainChecker
-	local  *otter.Cache[string, localEntry]
-	shared *sharedTier // nil without Redis
-	group  singleflight.Group
-	m      *metrics
-
-	// closing is cancelled by Close to abort loads no caller waits for.
-	closing     context.Context
-	cancelLoads context.CancelFunc
-	loads       sync.WaitGroup
-	closed      atomic.Bool
-	closeOnce   sync.Once
-	closeErr    error
+	*tiered[validate.DomainFacts]
+	next validate.DomainChecker
 }
 
 var _ validate.DomainChecker = (*Domains)(nil)
 
-// localEntry is a value of the in-process tier with the lifetime it was
-// stored for (otter reads it to set the entry's expiry).
-type localEntry struct {
-	facts validate.DomainFacts
-	ttl   time.Duration
-}
-
-// NewDomains returns a cache in front of next. With cfg.RedisURL empty it is
-// in process only. It does not contact Redis: a Redis that is down at start
-// degrades the cache like one that fails later, and never stops the service.
-// The counters are registered on reg unless it is nil. Call Close when done.
+// NewDomains returns a cache in front of next. With cfg.RedisURL empty (and
+// no cfg.Redis) it is in process only. It does not contact Redis: a Redis
+// that is down at start degrades the cache like one that fails later, and
+// never stops the service. The counters are registered on reg unless it is
+// nil. Call Close when done.
 func NewDomains(cfg Config, next validate.DomainChecker, reg prometheus.Registerer) (*Domains, error) {
 	if next == nil {
 		return nil, errors.New("new cache: next checker is nil")
 	}
-	injectedClock := cfg.Now != nil
-	cfg, err := cfg.withDefaults()
+	d := &Domains{next: next}
+	t, err := newTiered(cfg, codec[validate.DomainFacts]{
+		encode: encodeFacts,
+		decode: decodeFacts,
+		size:   sizeOf,
+		clone:  cloneFacts,
+		hitTTL: d.hitTTL,
+	}, newMetrics(domainMetricNames(), nil), reg)
 	if err != nil {
 		return nil, fmt.Errorf("new cache: %w", err)
 	}
-	d := &Domains{cfg: cfg, next: next, m: newMetrics()}
-	if err := d.m.register(reg); err != nil {
-		return nil, fmt.Errorf("new cache: %w", err)
-	}
-
-	// One weight bounds both count and bytes: every entry weighs at least
-	// MaxBytes/MaxEntries, so no more than MaxEntries fit, and the weights
-	// add up to no more than MaxBytes.
-	floor := uint32(min((cfg.MaxBytes+cfg.MaxEntries-1)/max(cfg.MaxEntries, 1), math.MaxUint32))
-	opts := &otter.Options[string, localEntry]{
-		MaximumWeight: uint64(cfg.MaxBytes),
-		Weigher: func(key string, e localEntry) uint32 {
-			return max(uint32(min(sizeOf(key, e.facts), math.MaxUint32)), floor)
-		},
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, localEntry]) time.Duration {
-			return e.Value.ttl
-		}),
-		Logger: otterLogger{cfg.Logger},
-	}
-	if injectedClock {
-		opts.Clock = injectedTime{cfg.Now}
-	}
-	local, err := otter.New(opts)
-	if err != nil {
-		return nil, fmt.Errorf("new cache: local tier: %w", err)
-	}
-	d.local = local
-
-	if cfg.RedisURL != "" {
-		d.shared, err = newSharedTier(cfg)
-		if err != nil {
-			local.StopAllGoroutines()
-			d.m.unregister(reg)
-			return nil, fmt.Errorf("new cache: %w", err)
-		}
-	}
-	// The lifetime of the loads is the lifetime of d, not of any request.
-	d.closing, d.cancelLoads = context.WithCancel(context.Background())
+	d.tiered = t
 	return d, nil
 }
 
@@ -115,96 +67,38 @@ func NewDomains(cfg Config, next validate.DomainChecker, reg prometheus.Register
 // caller's own to modify.
 func (d *Domains) CheckDomain(ctx context.Context, asciiDomain string) (validate.DomainFacts, bool) {
 	key := d.cfg.key(asciiDomain)
-	if key == "" || d.closed.Load() {
+	if d.bypass(key) {
 		d.m.loads.inc()
 		return d.next.CheckDomain(ctx, asciiDomain)
 	}
-	if e, ok := d.local.GetIfPresent(key); ok {
-		d.m.localHit.inc()
-		return cloneFacts(e.facts), true
+	if f, ok := d.hit(key); ok {
+		return f, true
 	}
-	d.m.localMiss.inc()
-	if err := ctx.Err(); err != nil {
+	f, cached, err := d.fill(ctx, key, func(ctx context.Context) (validate.DomainFacts, time.Duration, time.Duration) {
+		f, _ := d.next.CheckDomain(ctx, asciiDomain)
+		local, shared := d.cfg.ttls(f)
+		return f, local, shared
+	})
+	if err != nil {
 		return canceled(err), false
 	}
-	ch := d.group.DoChan(key, func() (any, error) {
-		return d.load(ctx, key, asciiDomain), nil
-	})
-	select {
-	case r := <-ch:
-		l := r.Val.(loaded)
-		return cloneFacts(l.facts), l.cached
-	case <-ctx.Done():
-		return canceled(ctx.Err()), false
-	}
+	return f, cached
 }
 
-// loaded is the outcome of one coalesced load.
-type loaded struct {
-	facts  validate.DomainFacts
-	cached bool // from Redis, or from a load that finished just before
-}
-
-// load runs once per key at a time: Redis first, then the wrapped checker,
-// storing what it finds in both tiers before the flight ends, so a request
-// that missed the local tier just before cannot start a second load.
-func (d *Domains) load(callerCtx context.Context, key, asciiDomain string) loaded {
-	d.loads.Add(1)
-	defer d.loads.Done()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), d.cfg.LoadTimeout)
-	defer cancel()
-	stop := context.AfterFunc(d.closing, cancel)
-	defer stop()
-
-	if e, ok := d.local.GetIfPresent(key); ok {
-		return loaded{facts: e.facts, cached: true}
+// hitTTL keeps facts read from Redis in process for their own lifetime, but
+// no longer than Redis would.
+func (d *Domains) hitTTL(f validate.DomainFacts, remaining time.Duration) time.Duration {
+	local, _ := d.cfg.ttls(f)
+	if remaining > 0 {
+		local = min(local, remaining)
 	}
-	if d.shared != nil {
-		f, remaining, err := d.shared.get(ctx, key)
-		switch {
-		case err == nil:
-			d.m.redisHit.inc()
-			local, _ := d.cfg.ttls(f)
-			if remaining > 0 {
-				local = min(local, remaining)
-			}
-			d.storeLocal(key, f, local)
-			return loaded{facts: f, cached: true}
-		case errors.Is(err, errMiss):
-			d.m.redisMiss.inc()
-		default:
-			d.m.redisError.inc()
-			d.cfg.Logger.DebugContext(ctx, "cache: redis read failed", "key", key, "err", err)
-		}
-	}
-
-	d.m.loads.inc()
-	f, _ := d.next.CheckDomain(ctx, asciiDomain)
-	local, shared := d.cfg.ttls(f)
-	d.storeLocal(key, f, local)
-	if d.shared != nil && shared > 0 {
-		if err := d.shared.set(ctx, key, f, shared); err != nil {
-			d.m.redisWriteError.inc()
-			d.cfg.Logger.DebugContext(ctx, "cache: redis write failed", "key", key, "err", err)
-		}
-	}
-	return loaded{facts: f}
-}
-
-func (d *Domains) storeLocal(key string, f validate.DomainFacts, ttl time.Duration) {
-	if ttl <= 0 {
-		return
-	}
-	d.local.Set(key, localEntry{facts: f, ttl: ttl})
+	return local
 }
 
 // RedisStatus reports the Redis tier for /readyz. Degraded is not unready:
 // the service answers correctly without Redis, only with more DNS traffic.
 func (d *Domains) RedisStatus() Status {
-	if d.shared == nil {
-		return StatusDisabled
-	}
-	return d.shared.status()
+	return d.redisStatus()
 }
 
 // Stats returns the counters since NewDomains.
@@ -213,20 +107,12 @@ func (d *Domains) Stats() Stats {
 }
 
 // Close aborts loads that are still running, waits for them, stops the
-// in-process tier's goroutines and closes the Redis client. Call it after the
-// last CheckDomain; later calls go straight to the wrapped checker. Close is
+// in-process tier's goroutines and closes the Redis client, unless it came
+// from Config.Redis (its owner closes it). Call it after the last
+// CheckDomain; later calls go straight to the wrapped checker. Close is
 // idempotent.
 func (d *Domains) Close() error {
-	d.closeOnce.Do(func() {
-		d.closed.Store(true)
-		d.cancelLoads()
-		d.loads.Wait()
-		d.local.StopAllGoroutines()
-		if d.shared != nil {
-			d.closeErr = d.shared.close()
-		}
-	})
-	return d.closeErr
+	return d.close()
 }
 
 // canceled is the answer to a caller who stopped waiting: "unknown", like a
@@ -247,21 +133,82 @@ func cloneFacts(f validate.DomainFacts) validate.DomainFacts {
 	return f
 }
 
-// injectedTime adapts Config.Now to otter's clock. It sends no ticks, so the
-// periodic clean-up is off; expired entries are still never returned, and
-// are dropped during the maintenance that writes trigger.
-type injectedTime struct{ now func() time.Time }
-
-func (c injectedTime) NowNano() int64                      { return c.now().UnixNano() }
-func (c injectedTime) Tick(time.Duration) <-chan time.Time { return nil }
-
-// otterLogger sends otter's warnings to the configured logger.
-type otterLogger struct{ log *slog.Logger }
-
-func (l otterLogger) Warn(ctx context.Context, msg string, err error) {
-	l.log.WarnContext(ctx, "cache: "+msg, "err", err)
+// ttls says how long facts may be kept in each tier; zero means "do not
+// store". Errors stay in process only: a timing-out resolver is often this
+// instance's problem, and another instance should be free to try.
+func (c Config) ttls(f validate.DomainFacts) (local, shared time.Duration) {
+	switch {
+	case f.Status != validate.DNSOK && f.Status != validate.DNSNXDomain,
+		f.Error != "", f.SPF.LookupFailed, f.DMARC.LookupFailed:
+		return c.ErrorTTL, 0
+	case f.Status == validate.DNSNXDomain, f.NullMX:
+		t := f.TTL
+		if t <= 0 {
+			t = c.NegativeTTL
+		}
+		t = max(min(t, c.NegativeTTL), c.NegativeMinTTL)
+		return t, t
+	default:
+		t := max(min(f.TTL, c.MaxTTL), c.MinTTL)
+		return t, t
+	}
 }
 
-func (l otterLogger) Error(ctx context.Context, msg string, err error) {
-	l.log.ErrorContext(ctx, "cache: "+msg, "err", err)
+// key is the cache key of a domain, or "" when the domain should bypass the
+// cache. DNS names are case-insensitive and the root dot is optional, so
+// "Example.COM." and "example.com" share a key.
+func (c Config) key(asciiDomain string) string {
+	d := strings.TrimSuffix(asciiDomain, ".")
+	if d == "" || len(d) > maxDomainLength {
+		return ""
+	}
+	for i := 0; i < len(d); i++ {
+		// Only printable ASCII without spaces: the engine passes A-labels,
+		// anything else is a caller bug and not worth a shared key. This
+		// runs before lower-casing, which maps some non-ASCII letters (the
+		// Kelvin sign) to ASCII ones.
+		if d[i] <= ' ' || d[i] >= 0x7f {
+			return ""
+		}
+	}
+	return c.KeyPrefix + keyVersion + ":dns:" + strings.ToLower(d)
+}
+
+// encodeFacts is the stored form of facts in Redis.
+func encodeFacts(f validate.DomainFacts) ([]byte, error) {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("encode facts: %w", err)
+	}
+	return b, nil
+}
+
+// decodeFacts parses a stored value. It accepts only values that could have
+// come from encodeFacts: a JSON object with a known status.
+func decodeFacts(b []byte) (validate.DomainFacts, error) {
+	var f validate.DomainFacts
+	if err := json.Unmarshal(b, &f); err != nil {
+		return validate.DomainFacts{}, fmt.Errorf("decode facts: %w: %w", errBadValue, err)
+	}
+	switch f.Status {
+	case validate.DNSOK, validate.DNSNXDomain, validate.DNSError:
+	default:
+		return validate.DomainFacts{}, fmt.Errorf("decode facts: %w: status %q", errBadValue, f.Status)
+	}
+	if f.TTL < 0 {
+		return validate.DomainFacts{}, fmt.Errorf("decode facts: %w: negative ttl", errBadValue)
+	}
+	return f, nil
+}
+
+// sizeOf estimates the heap bytes an in-process entry holds, for the byte
+// bound. It need not be exact, only proportional.
+func sizeOf(key string, f validate.DomainFacts) int {
+	const fixed = 256 // the entry, DomainFacts and map overhead
+	n := fixed + len(key) + len(f.Error)
+	for _, mx := range f.MX {
+		n += 32 + len(mx.Host)
+	}
+	n += len(f.SPF.Record) + len(f.SPF.Policy) + len(f.DMARC.Record) + len(f.DMARC.Policy)
+	return n
 }

@@ -19,39 +19,71 @@ func (c *counter) inc() {
 	c.prom.Inc()
 }
 
-// metrics holds every counter of one Domains.
-type metrics struct {
-	localHit, localMiss              counter
-	redisHit, redisMiss, redisError  counter
-	redisWriteError, loads           counter
-	requests                         *prometheus.CounterVec
-	loadsTotal, redisWriteErrorsProm prometheus.Counter
+// metricNames names the three metric families of one kind of cache and
+// describes them. Every cache registering a family must give the same help
+// text, or the registry refuses the second.
+type metricNames struct {
+	requests, requestsHelp       string
+	loads, loadsHelp             string
+	writeErrors, writeErrorsHelp string
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "leadcheck_cache_requests_total",
-			Help: "Cache lookups of domain facts by tier (local, redis) and result (hit, miss, error).",
-		}, []string{"tier", "result"}),
-		loadsTotal: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "leadcheck_cache_loads_total",
-			Help: "Domain facts loaded from live DNS because no tier had them (after coalescing).",
-		}),
-		redisWriteErrorsProm: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "leadcheck_cache_redis_write_errors_total",
-			Help: "Failed writes of domain facts to Redis; the facts stay in the local tier.",
-		}),
+// domainMetricNames are the families of Domains, unlabelled: one Domains per
+// process, and dashboards already read these names.
+func domainMetricNames() metricNames {
+	return metricNames{
+		requests:        "leadcheck_cache_requests_total",
+		requestsHelp:    "Cache lookups of domain facts by tier (local, redis) and result (hit, miss, error).",
+		loads:           "leadcheck_cache_loads_total",
+		loadsHelp:       "Domain facts loaded from live DNS because no tier had them (after coalescing).",
+		writeErrors:     "leadcheck_cache_redis_write_errors_total",
+		writeErrorsHelp: "Failed writes of domain facts to Redis; the facts stay in the local tier.",
 	}
+}
+
+// memoMetricNames are the families of every Memo, told apart by the label
+// cache="<namespace>" so that several of them share one registry.
+func memoMetricNames() metricNames {
+	return metricNames{
+		requests:        "leadcheck_memo_requests_total",
+		requestsHelp:    "Memo cache lookups by cache (namespace), tier (local, redis) and result (hit, miss, error).",
+		loads:           "leadcheck_memo_loads_total",
+		loadsHelp:       "Values loaded by the caller's load function because no tier had them (after coalescing), by cache.",
+		writeErrors:     "leadcheck_memo_redis_write_errors_total",
+		writeErrorsHelp: "Failed writes of memo values to Redis, by cache; the values stay in the local tier.",
+	}
+}
+
+// metrics holds every counter of one cache.
+type metrics struct {
+	localHit, localMiss             counter
+	redisHit, redisMiss, redisError counter
+	redisWriteError, loads          counter
+	collectors                      []prometheus.Collector
+}
+
+// newMetrics creates the counters of one cache; labels (nil for none) are
+// set on every series it exports.
+func newMetrics(names metricNames, labels prometheus.Labels) *metrics {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: names.requests, Help: names.requestsHelp, ConstLabels: labels,
+	}, []string{"tier", "result"})
+	loads := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: names.loads, Help: names.loadsHelp, ConstLabels: labels,
+	})
+	writeErrors := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: names.writeErrors, Help: names.writeErrorsHelp, ConstLabels: labels,
+	})
+	m := &metrics{collectors: []prometheus.Collector{requests, loads, writeErrors}}
 	// Creating every series up front makes them visible at zero, so a rate()
 	// over a series that has not happened yet is 0, not absent.
-	m.localHit.prom = m.requests.WithLabelValues("local", "hit")
-	m.localMiss.prom = m.requests.WithLabelValues("local", "miss")
-	m.redisHit.prom = m.requests.WithLabelValues("redis", "hit")
-	m.redisMiss.prom = m.requests.WithLabelValues("redis", "miss")
-	m.redisError.prom = m.requests.WithLabelValues("redis", "error")
-	m.redisWriteError.prom = m.redisWriteErrorsProm
-	m.loads.prom = m.loadsTotal
+	m.localHit.prom = requests.WithLabelValues("local", "hit")
+	m.localMiss.prom = requests.WithLabelValues("local", "miss")
+	m.redisHit.prom = requests.WithLabelValues("redis", "hit")
+	m.redisMiss.prom = requests.WithLabelValues("redis", "miss")
+	m.redisError.prom = requests.WithLabelValues("redis", "error")
+	m.redisWriteError.prom = writeErrors
+	m.loads.prom = loads
 	return m
 }
 
@@ -61,7 +93,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		return nil
 	}
 	var done []prometheus.Collector
-	for _, c := range []prometheus.Collector{m.requests, m.loadsTotal, m.redisWriteErrorsProm} {
+	for _, c := range m.collectors {
 		if err := reg.Register(c); err != nil {
 			// Leave reg as it was, so a caller may retry with another one.
 			for _, d := range done {
@@ -86,12 +118,12 @@ func (m *metrics) stats() Stats {
 	}
 }
 
-// unregister undoes register, for a NewDomains that fails after it.
+// unregister undoes register, for a constructor that fails after it.
 func (m *metrics) unregister(reg prometheus.Registerer) {
 	if reg == nil {
 		return
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.loadsTotal, m.redisWriteErrorsProm} {
+	for _, c := range m.collectors {
 		reg.Unregister(c)
 	}
 }

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/sony/gobreaker/v2"
-
-	"github.com/leadcheck/leadcheck/validate"
 )
 
 // redisPoolSize keeps the connection pool small: every command is a single
@@ -24,16 +23,45 @@ const redisPoolSize = 16
 // stop reaching it.
 const breakerTripFailures = 3
 
-// sharedTier is the Redis tier: a client behind a circuit breaker. A failure
-// of any kind is reported to the caller, who falls back; nothing here fails a
-// request.
-type sharedTier struct {
+// Redis is the shared tier: one Redis connection pool behind one circuit
+// breaker. Every cache builds its own from Config.RedisURL unless
+// Config.Redis hands it one, so a process holding several caches (DNS facts,
+// site facts) can keep one pool and one view of Redis' health: one outage
+// trips one breaker, and /readyz reads one state. A failure of any kind is
+// reported to the caller, who falls back; nothing here fails a request. It
+// is safe for concurrent use.
+type Redis struct {
 	client  *redis.Client
 	breaker *gobreaker.CircuitBreaker[struct{}]
 	timeout time.Duration
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
-func newSharedTier(cfg Config) (*sharedTier, error) {
+// NewRedis returns a client for cfg.RedisURL, tuned by cfg.RedisTimeout,
+// cfg.BreakerTimeout and cfg.Logger, to put in Config.Redis of every cache
+// that should share it. Like the caches, it does not contact Redis, so a
+// Redis that is down at start only degrades the caches; an empty or
+// malformed URL is an error. The caller closes it, after the caches that
+// use it.
+func NewRedis(cfg Config) (*Redis, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("new redis: %w", err)
+	}
+	if cfg.RedisURL == "" {
+		return nil, errors.New("new redis: RedisURL is empty")
+	}
+	r, err := newRedis(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("new redis: %w", err)
+	}
+	return r, nil
+}
+
+// newRedis builds the tier from a configuration withDefaults has filled.
+func newRedis(cfg Config) (*Redis, error) {
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis url: %w", err)
@@ -41,7 +69,7 @@ func newSharedTier(cfg Config) (*sharedTier, error) {
 	// go-redis dials lazily and, after a run of dial errors, probes in the
 	// background until Redis is back: that is how the cache reconnects by
 	// itself. The settings below keep each attempt short and never retry
-	// within a call, because the caller has live DNS to fall back on.
+	// within a call, because the caller has the source to fall back on.
 	opt.DialTimeout = max(cfg.RedisTimeout, 100*time.Millisecond)
 	opt.DialerRetries = 1
 	opt.ReadTimeout = cfg.RedisTimeout
@@ -77,7 +105,7 @@ func newSharedTier(cfg Config) (*sharedTier, error) {
 			}
 		},
 	}
-	return &sharedTier{
+	return &Redis{
 		client:  redis.NewClient(opt),
 		breaker: gobreaker.NewCircuitBreaker[struct{}](st),
 		timeout: cfg.RedisTimeout,
@@ -87,18 +115,19 @@ func newSharedTier(cfg Config) (*sharedTier, error) {
 // errMiss reports a key that Redis does not hold.
 var errMiss = errors.New("not in redis")
 
-// get reads facts and their remaining lifetime in one round trip. The
+// get reads a value and its remaining lifetime in one round trip. The
 // remaining lifetime comes from Redis' clock (PTTL), so instances need not
-// agree on the time. It returns errMiss for an absent key.
-func (s *sharedTier) get(ctx context.Context, key string) (validate.DomainFacts, time.Duration, error) {
+// agree on the time; it is 0 when Redis does not know it. It returns errMiss
+// for an absent key.
+func (r *Redis) get(ctx context.Context, key string) ([]byte, time.Duration, error) {
 	var (
 		val  *redis.StringCmd
 		pttl *redis.DurationCmd
 	)
-	_, err := s.breaker.Execute(func() (struct{}, error) {
-		ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	_, err := r.breaker.Execute(func() (struct{}, error) {
+		ctx, cancel := context.WithTimeout(ctx, r.timeout)
 		defer cancel()
-		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			val = p.Get(ctx, key)
 			pttl = p.PTTL(ctx, key)
 			return nil
@@ -107,33 +136,25 @@ func (s *sharedTier) get(ctx context.Context, key string) (validate.DomainFacts,
 	})
 	switch {
 	case errors.Is(err, redis.Nil):
-		return validate.DomainFacts{}, 0, errMiss
+		return nil, 0, errMiss
 	case err != nil:
-		return validate.DomainFacts{}, 0, fmt.Errorf("redis get: %w", err)
+		return nil, 0, fmt.Errorf("redis get: %w", err)
 	}
 	b, err := val.Bytes()
 	if err != nil {
-		return validate.DomainFacts{}, 0, fmt.Errorf("redis get: %w", err)
-	}
-	f, err := decodeFacts(b)
-	if err != nil {
-		return validate.DomainFacts{}, 0, fmt.Errorf("redis get %s: %w", key, err)
+		return nil, 0, fmt.Errorf("redis get: %w", err)
 	}
 	// PTTL is -1 for a key without expiry and -2 for one that vanished
 	// between the two commands; 0 lets the caller apply its own policy.
-	return f, max(pttl.Val(), 0), nil
+	return b, max(pttl.Val(), 0), nil
 }
 
-// set stores facts for ttl.
-func (s *sharedTier) set(ctx context.Context, key string, f validate.DomainFacts, ttl time.Duration) error {
-	b, err := encodeFacts(f)
-	if err != nil {
-		return err
-	}
-	_, err = s.breaker.Execute(func() (struct{}, error) {
-		ctx, cancel := context.WithTimeout(ctx, s.timeout)
+// set stores a value for ttl.
+func (r *Redis) set(ctx context.Context, key string, b []byte, ttl time.Duration) error {
+	_, err := r.breaker.Execute(func() (struct{}, error) {
+		ctx, cancel := context.WithTimeout(ctx, r.timeout)
 		defer cancel()
-		return struct{}{}, s.client.Set(ctx, key, b, ttl).Err()
+		return struct{}{}, r.client.Set(ctx, key, b, ttl).Err()
 	})
 	if err != nil {
 		return fmt.Errorf("redis set: %w", err)
@@ -141,18 +162,23 @@ func (s *sharedTier) set(ctx context.Context, key string, f validate.DomainFacts
 	return nil
 }
 
-// status maps the breaker state: anything but closed means Redis is not
-// (yet) trusted again.
-func (s *sharedTier) status() Status {
-	if s.breaker.State() == gobreaker.StateClosed {
+// Status reports Redis for /readyz: anything but a closed breaker means
+// Redis is not (yet) trusted again. It changes on traffic: after a failure,
+// it stays degraded until a request has probed Redis successfully.
+func (r *Redis) Status() Status {
+	if r.breaker.State() == gobreaker.StateClosed {
 		return StatusOK
 	}
 	return StatusDegraded
 }
 
-func (s *sharedTier) close() error {
-	if err := s.client.Close(); err != nil {
-		return fmt.Errorf("close redis: %w", err)
-	}
-	return nil
+// Close closes the connection pool. Close the caches that use r first:
+// later calls of theirs fail over to their other tiers. Close is idempotent.
+func (r *Redis) Close() error {
+	r.closeOnce.Do(func() {
+		if err := r.client.Close(); err != nil {
+			r.closeErr = fmt.Errorf("close redis: %w", err)
+		}
+	})
+	return r.closeErr
 }
