@@ -130,6 +130,9 @@ type Config struct {
 	UserAgent string
 	// Now is the clock for Phone.LocalTime. Default time.Now.
 	Now func() time.Time
+	// DNSServers resolve site names (LEADCHECK_DNS); empty: the system's
+	// resolver.
+	DNSServers []string
 	// Resolve, when set, maps a site's "host:port" to the "host:port" that
 	// is dialled instead; "" or the same value keeps it. The safe client's
 	// address check still applies to the result. It exists so tests can
@@ -212,6 +215,7 @@ func New(cfg Config, engine *validate.Engine, lists *validate.Lists, memo Memo, 
 		Timeout:      cfg.FetchTimeout,
 		MaxRedirects: cfg.MaxRedirects,
 		UserAgent:    cfg.UserAgent,
+		DNSServers:   cfg.DNSServers,
 	})
 	transport := safe.Transport
 	if cfg.Resolve != nil {

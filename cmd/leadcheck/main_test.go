@@ -118,8 +118,9 @@ func TestServeInProcess(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"leadcheck", "serve"}, envMap(map[string]string{
-			"LEADCHECK_ADDR": "127.0.0.1:0",
-			"LEADCHECK_DNS":  dns.Addr(),
+			"LEADCHECK_ADDR":     "127.0.0.1:0",
+			"LEADCHECK_DNS":      dns.Addr(),
+			"LEADCHECK_DATA_DIR": t.TempDir(),
 		}), stdout)
 		stdout.Close()
 	}()
@@ -220,6 +221,7 @@ func TestValidateCommandThroughServer(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"leadcheck", "serve"}, envMap(map[string]string{
 			"LEADCHECK_ADDR": "127.0.0.1:0", "LEADCHECK_DNS": dns.Addr(), "LEADCHECK_API_KEYS": "secret",
+			"LEADCHECK_DATA_DIR": t.TempDir(),
 		}), stdout)
 		stdout.Close()
 	}()
@@ -283,6 +285,9 @@ func startProcess(t *testing.T, env map[string]string) *process {
 	}
 	cmd := exec.Command(exe, "serve")
 	cmd.Env = append(os.Environ(), runMainEnv+"=1", "LEADCHECK_ADDR=127.0.0.1:0")
+	if _, ok := env["LEADCHECK_DATA_DIR"]; !ok {
+		cmd.Env = append(cmd.Env, "LEADCHECK_DATA_DIR="+t.TempDir())
+	}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

@@ -41,7 +41,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := p.newEngine(); err != nil {
 		return err
 	}
-	defer p.domains.Close()
+	defer p.close()
 	if err := p.newEnricher(); err != nil {
 		return err
 	}
@@ -121,6 +121,7 @@ type parts struct {
 	reg    prometheus.Registerer // nil: no metrics (one-shot commands)
 
 	lists    *validate.Lists
+	redis    *cache.Redis // shared by the caches; nil without LEADCHECK_REDIS_URL
 	domains  *cache.Domains
 	engine   *validate.Engine
 	enricher api.Enricher
@@ -149,7 +150,16 @@ func (p *parts) newEngine() error {
 	if err != nil {
 		return fmt.Errorf("dns: %w", err)
 	}
+	if cfg.RedisURL != "" {
+		// One pool and one circuit breaker for every cache, so /readyz sees
+		// one Redis state.
+		p.redis, err = cache.NewRedis(cache.Config{RedisURL: cfg.RedisURL, Logger: p.logger})
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+	}
 	domains, err := cache.NewDomains(cache.Config{
+		Redis:       p.redis,
 		RedisURL:    cfg.RedisURL,
 		KeyPrefix:   cfg.CachePrefix,
 		MaxEntries:  cfg.CacheMaxEntries,
@@ -157,10 +167,37 @@ func (p *parts) newEngine() error {
 		MaxTTL:      cfg.CacheMaxTTL,
 		NegativeTTL: cfg.CacheNegativeTTL,
 		ErrorTTL:    cfg.CacheErrorTTL,
+		Logger:      p.logger,
 	}, validate.DNSChecker{Resolver: resolver}, p.reg)
 	if err != nil {
+		p.close()
 		return fmt.Errorf("cache: %w", err)
 	}
 	p.lists, p.domains, p.engine = lists, domains, validate.NewEngine(lists, domains)
 	return nil
+}
+
+// close releases what the parts hold, users before what they use: the
+// enricher's cache, the DNS cache, then the Redis pool they share.
+func (p *parts) close() {
+	if err := p.closeEnricher(); err != nil {
+		p.log().Warn("close", "err", err)
+	}
+	if p.domains != nil {
+		if err := p.domains.Close(); err != nil {
+			p.log().Warn("close dns cache", "err", err)
+		}
+	}
+	if p.redis != nil {
+		if err := p.redis.Close(); err != nil {
+			p.log().Warn("close redis", "err", err)
+		}
+	}
+}
+
+func (p *parts) log() *slog.Logger {
+	if p.logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.logger
 }

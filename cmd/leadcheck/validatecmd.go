@@ -52,7 +52,7 @@ func validateCommand(ctx context.Context, args []string, getenv func(string) str
 		if err := p.newEngine(); err != nil {
 			return err
 		}
-		defer p.domains.Close()
+		defer p.close()
 		engine := p.engine
 		check = func(ctx context.Context, r validate.Request) (any, error) {
 			ctx, cancel := context.WithTimeout(ctx, cfg.ValidateTimeout)

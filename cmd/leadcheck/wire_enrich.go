@@ -78,6 +78,7 @@ func (p *parts) newEnricher() error {
 		return fmt.Errorf("LEADCHECK_ENRICH_NEGATIVE_TTL (%s) is above LEADCHECK_ENRICH_SITE_TTL (%s); failures should be forgotten sooner than facts", negative, site)
 	}
 	memo, err := cache.NewMemo(cache.Config{
+		Redis:     p.redis,
 		RedisURL:  p.cfg.RedisURL,
 		KeyPrefix: p.cfg.CachePrefix,
 		// The memo caps what the enricher asks for at MaxTTL.
@@ -99,6 +100,7 @@ func (p *parts) newEnricher() error {
 		SiteTTL:            c.SiteTTL,
 		NegativeTTL:        c.NegativeTTL,
 		UserAgent:          userAgent(),
+		DNSServers:         p.cfg.DNSServers,
 	}, p.engine, p.lists, memo, nil)
 	p.enricher = wiredEnricher{Enricher: e, memo: memo}
 	return nil

@@ -6,6 +6,7 @@
 package safehttp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -35,6 +36,10 @@ type Options struct {
 	MaxRedirects int
 	// UserAgent is sent with every request. Default "leadcheck".
 	UserAgent string
+	// DNSServers ("host:port") resolve host names instead of the system's
+	// resolver, so outbound requests follow LEADCHECK_DNS as validation
+	// does. Empty: the system's resolver.
+	DNSServers []string
 }
 
 // NewClient returns an http.Client that only dials public addresses (unless
@@ -47,6 +52,9 @@ func NewClient(opts Options) *http.Client {
 		opts.UserAgent = "leadcheck"
 	}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	if len(opts.DNSServers) > 0 {
+		dialer.Resolver = resolverFor(opts.DNSServers)
+	}
 	if !opts.AllowPrivate {
 		guard := ssrf.New(ssrf.WithAnyPort())
 		dialer.Control = func(network, address string, c syscall.RawConn) error {
@@ -78,6 +86,26 @@ func NewClient(opts Options) *http.Client {
 				return fmt.Errorf("%w: scheme %q", ErrRedirect, req.URL.Scheme)
 			}
 			return nil
+		},
+	}
+}
+
+// resolverFor is Go's own resolver sent to the given servers, tried in
+// order: a server that cannot be dialled gives way to the next. The stub
+// resolver handles retries and truncation itself.
+func resolverFor(servers []string) *net.Resolver {
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			var err error
+			for _, s := range servers {
+				var c net.Conn
+				if c, err = d.DialContext(ctx, network, s); err == nil {
+					return c, nil
+				}
+			}
+			return nil, err
 		},
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/leadcheck/leadcheck/internal/dnstest"
 )
 
 func TestBlocksPrivateAddresses(t *testing.T) {
@@ -79,5 +81,38 @@ func TestRedirects(t *testing.T) {
 	_, err := NewClient(Options{AllowPrivate: true}).Get("file:///etc/passwd")
 	if err == nil {
 		t.Error("file:// URL: got no error")
+	}
+}
+
+// TestDNSServers: names resolve through the given server, and the guard
+// still checks the address they resolve to.
+func TestDNSServers(t *testing.T) {
+	t.Parallel()
+	dns := dnstest.Start(t, dnstest.Config{Zone: `
+$ORIGIN test.
+@        300 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60
+site     300 IN A   127.0.0.1
+metadata 300 IN A   169.254.169.254
+`})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello")) }))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":"):]
+
+	open := NewClient(Options{AllowPrivate: true, DNSServers: []string{dns.Addr()}})
+	resp, err := open.Get("http://site.test" + port)
+	if err != nil {
+		t.Fatalf("site.test through the fixture DNS: %v", err)
+	}
+	resp.Body.Close()
+	if dns.TotalQueries() == 0 {
+		t.Error("the fixture DNS server saw no query")
+	}
+
+	guarded := NewClient(Options{DNSServers: []string{dns.Addr()}, Timeout: 2 * time.Second})
+	for _, host := range []string{"site.test" + port, "metadata.test"} {
+		_, err := guarded.Get("http://" + host)
+		if !errors.Is(err, ErrBlocked) {
+			t.Errorf("%s: got %v, want ErrBlocked", host, err)
+		}
 	}
 }
