@@ -78,23 +78,23 @@ func settings() []setting {
 
 func coreSettings() []setting {
 	return []setting{
-		{"LEADCHECK_ADDR", "addr", "listen address", func(c *config, v string) error { c.Addr = v; return nil }},
+		{"LEADCHECK_ADDR", "addr", "listen address (default :8080)", func(c *config, v string) error { c.Addr = v; return nil }},
 		{"LEADCHECK_DNS", "dns", "comma-separated resolvers host:port (default: /etc/resolv.conf)", func(c *config, v string) error {
 			servers, err := parseServers(v)
 			c.DNSServers = servers
 			return err
 		}},
-		{"LEADCHECK_DNS_TIMEOUT", "dns-timeout", "per-query DNS timeout", durationSetter(func(c *config) *time.Duration { return &c.DNSTimeout })},
-		{"LEADCHECK_VALIDATE_TIMEOUT", "validate-timeout", "time budget of one validation", durationSetter(func(c *config) *time.Duration { return &c.ValidateTimeout })},
-		{"LEADCHECK_REDIS_URL", "redis-url", "redis://host:port/db; shares the cache between instances", func(c *config, v string) error {
+		{"LEADCHECK_DNS_TIMEOUT", "dns-timeout", "per-query DNS timeout (default 2s)", durationSetter(func(c *config) *time.Duration { return &c.DNSTimeout })},
+		{"LEADCHECK_VALIDATE_TIMEOUT", "validate-timeout", "time budget of one validation; DNS still unanswered then makes the verdict unknown (default 3s)", durationSetter(func(c *config) *time.Duration { return &c.ValidateTimeout })},
+		{"LEADCHECK_REDIS_URL", "redis-url", "redis://host:port/db; the caches live there too and instances share them (default: none, in-process only)", func(c *config, v string) error {
 			if v != "" && !strings.HasPrefix(v, "redis://") && !strings.HasPrefix(v, "rediss://") && !strings.HasPrefix(v, "unix://") {
 				return fmt.Errorf("%q is not a redis:// URL; use redis://host:6379/0", v)
 			}
 			c.RedisURL = v
 			return nil
 		}},
-		{"LEADCHECK_CACHE_PREFIX", "", "Redis key prefix, so deployments can share a Redis", func(c *config, v string) error { c.CachePrefix = v; return nil }},
-		{"LEADCHECK_DATA_DIR", "data-dir", "where uploads and results live without Redis", func(c *config, v string) error { c.DataDir = v; return nil }},
+		{"LEADCHECK_CACHE_PREFIX", "", "Redis key prefix, so deployments can share a Redis (default leadcheck:)", func(c *config, v string) error { c.CachePrefix = v; return nil }},
+		{"LEADCHECK_DATA_DIR", "data-dir", "where bulk uploads, results and job state live (default ./data)", func(c *config, v string) error { c.DataDir = v; return nil }},
 		{"LEADCHECK_API_KEYS", "", "comma-separated API keys; unset means open mode", func(c *config, v string) error {
 			c.APIKeys = splitList(v)
 			return nil
@@ -108,7 +108,7 @@ func coreSettings() []setting {
 		{"LEADCHECK_DISPOSABLE_FILE", "", "extra disposable domains; !domain removes one", func(c *config, v string) error { c.DisposableFile = v; return nil }},
 		{"LEADCHECK_FREE_FILE", "", "extra free-provider domains; !domain removes one", func(c *config, v string) error { c.FreeFile = v; return nil }},
 		{"LEADCHECK_ROLE_FILE", "", "extra role local parts; !name removes one", func(c *config, v string) error { c.RoleFile = v; return nil }},
-		{"LEADCHECK_MAX_BODY_BYTES", "", "largest JSON request body", func(c *config, v string) error {
+		{"LEADCHECK_MAX_BODY_BYTES", "", "largest JSON request body in bytes (default 65536)", func(c *config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n <= 0 {
 				return fmt.Errorf("%q is not a positive byte count", v)
@@ -116,18 +116,18 @@ func coreSettings() []setting {
 			c.MaxBodyBytes = n
 			return nil
 		}},
-		{"LEADCHECK_LOG_LEVEL", "log-level", "debug, info, warn or error", func(c *config, v string) error {
+		{"LEADCHECK_LOG_LEVEL", "log-level", "debug, info, warn or error (default info)", func(c *config, v string) error {
 			return c.LogLevel.UnmarshalText([]byte(v))
 		}},
-		{"LEADCHECK_LOG_FORMAT", "log-format", "json or text", func(c *config, v string) error {
+		{"LEADCHECK_LOG_FORMAT", "log-format", "json or text (default json)", func(c *config, v string) error {
 			if v != "json" && v != "text" {
 				return fmt.Errorf("%q is neither json nor text", v)
 			}
 			c.LogFormat = v
 			return nil
 		}},
-		{"LEADCHECK_SHUTDOWN_TIMEOUT", "", "how long shutdown waits for requests in flight", durationSetter(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
-		{"LEADCHECK_CACHE_MAX_ENTRIES", "", "entries kept in the in-process cache", func(c *config, v string) error {
+		{"LEADCHECK_SHUTDOWN_TIMEOUT", "", "how long shutdown waits for requests in flight (default 15s)", durationSetter(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+		{"LEADCHECK_CACHE_MAX_ENTRIES", "", "entries kept in the in-process DNS cache (default 100000)", func(c *config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
 				return fmt.Errorf("%q is not a positive number", v)
@@ -135,10 +135,10 @@ func coreSettings() []setting {
 			c.CacheMaxEntries = n
 			return nil
 		}},
-		{"LEADCHECK_CACHE_MIN_TTL", "", "shortest time DNS facts are cached", durationSetter(func(c *config) *time.Duration { return &c.CacheMinTTL })},
-		{"LEADCHECK_CACHE_MAX_TTL", "", "longest time DNS facts are cached", durationSetter(func(c *config) *time.Duration { return &c.CacheMaxTTL })},
-		{"LEADCHECK_CACHE_NEGATIVE_TTL", "", "longest time NXDOMAIN and null MX are cached", durationSetter(func(c *config) *time.Duration { return &c.CacheNegativeTTL })},
-		{"LEADCHECK_CACHE_ERROR_TTL", "", "how long a DNS failure is cached (0: not at all)", func(c *config, v string) error {
+		{"LEADCHECK_CACHE_MIN_TTL", "", "shortest time DNS facts are cached (default 5m)", durationSetter(func(c *config) *time.Duration { return &c.CacheMinTTL })},
+		{"LEADCHECK_CACHE_MAX_TTL", "", "longest time DNS facts are cached (default 24h)", durationSetter(func(c *config) *time.Duration { return &c.CacheMaxTTL })},
+		{"LEADCHECK_CACHE_NEGATIVE_TTL", "", "longest time NXDOMAIN and null MX are cached (default 1h)", durationSetter(func(c *config) *time.Duration { return &c.CacheNegativeTTL })},
+		{"LEADCHECK_CACHE_ERROR_TTL", "", "how long a DNS failure is cached, in process only; 0: not at all (default 5s)", func(c *config, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil || d < 0 {
 				return fmt.Errorf("%q is not a duration such as 5s", v)
