@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/leadcheck/leadcheck/api/apigen"
+	"github.com/leadcheck/leadcheck/bulk"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -58,11 +59,14 @@ func (s *Server) toAPIError(err error) *Error {
 	var inputErr *validate.InputError
 	var tooBig *http.MaxBytesError
 	var httpErr *echo.HTTPError
+	var bulkErr *bulk.Error
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr
 	case errors.As(err, &inputErr):
 		return &Error{Status: http.StatusBadRequest, Code: inputErr.Code, Field: inputErr.Field, Message: inputErr.Message}
+	case errors.As(err, &bulkErr):
+		return fromBulkError(bulkErr)
 	case errors.As(err, &tooBig):
 		return errBodyTooLarge(tooBig.Limit)
 	case errors.As(err, &httpErr):
@@ -71,6 +75,18 @@ func (s *Server) toAPIError(err error) *Error {
 		return &Error{Status: http.StatusInternalServerError, Code: "internal_error",
 			Message: "something went wrong on our side; retry, and report the request id if it persists"}
 	}
+}
+
+// fromBulkError gives a bulk refusal its status.
+func fromBulkError(e *bulk.Error) *Error {
+	status := http.StatusBadRequest
+	switch e.Kind {
+	case bulk.KindNotFound:
+		status = http.StatusNotFound
+	case bulk.KindConflict:
+		status = http.StatusConflict
+	}
+	return &Error{Status: status, Code: e.Code, Field: e.Field, Message: e.Message}
 }
 
 // fromEchoError covers the errors Echo and the generated binder raise

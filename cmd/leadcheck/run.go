@@ -14,6 +14,7 @@ const usage = `leadcheck — lead validation API
 Usage:
   leadcheck serve    [flags]            run the HTTP service
   leadcheck validate [flags] VALUE...   check emails, phones and domains and print JSON
+  leadcheck bulk     [flags] FILE       validate a whole file (CSV, TSV, TXT, NDJSON, JSON) into a results file
 
 Run "leadcheck COMMAND -h" for the flags of a command. Every flag mirrors an
 environment variable (LEADCHECK_*), listed in the README.
@@ -36,6 +37,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return serve(ctx, cfg, stdout)
 	case "validate":
 		return validateCommand(ctx, rest, getenv, stdout)
+	case "bulk":
+		return bulkCommand(ctx, rest, getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,229 @@
+package bulk
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/leadcheck/leadcheck/bulk/ingest"
+	"github.com/leadcheck/leadcheck/validate"
+)
+
+// State is where a job is in its life. Clients poll until it is one of the
+// final three.
+type State string
+
+// The states of a job: queued → running → completed | failed | canceled
+// (canceled also straight from queued).
+const (
+	StatusQueued    State = "queued"
+	StatusRunning   State = "running"
+	StatusCompleted State = "completed"
+	StatusFailed    State = "failed"
+	StatusCanceled  State = "canceled"
+)
+
+// Final reports whether the job will not change any more.
+func (s State) Final() bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusCanceled
+}
+
+// Counts are the rows per lead verdict.
+type Counts struct {
+	Valid   int `json:"valid"`
+	Invalid int `json:"invalid"`
+	Risky   int `json:"risky"`
+	Unknown int `json:"unknown"`
+}
+
+func (c *Counts) add(v validate.Verdict, n int) {
+	switch v {
+	case validate.Valid:
+		c.Valid += n
+	case validate.Invalid:
+		c.Invalid += n
+	case validate.Risky:
+		c.Risky += n
+	default:
+		c.Unknown += n
+	}
+}
+
+func (c *Counts) addAll(o Counts) {
+	c.Valid += o.Valid
+	c.Invalid += o.Invalid
+	c.Risky += o.Risky
+	c.Unknown += o.Unknown
+}
+
+// Status is a job as clients see it: the BulkJob schema of openapi.yaml.
+// The API answers it as is and webhooks carry it as their data.
+type Status struct {
+	ID            string            `json:"id"`
+	Name          string            `json:"name,omitempty"`
+	Status        State             `json:"status"`
+	TotalRows     int               `json:"total_rows"`
+	ProcessedRows int               `json:"processed_rows"`
+	Counts        Counts            `json:"counts"`
+	Format        string            `json:"format,omitempty"`
+	Columns       map[string]string `json:"columns,omitempty"`
+	RaggedRows    int               `json:"ragged_rows"`
+	CreatedAt     time.Time         `json:"created_at"`
+	StartedAt     *time.Time        `json:"started_at"`
+	FinishedAt    *time.Time        `json:"finished_at"`
+	ExpiresAt     time.Time         `json:"expires_at"`
+	ETASeconds    *float64          `json:"eta_seconds"`
+	Error         *string           `json:"error"`
+	ResultsURL    string            `json:"results_url,omitempty"`
+	Webhook       *WebhookState     `json:"webhook,omitempty"`
+}
+
+// WebhookState is the delivery state of a job's webhook.
+type WebhookState struct {
+	URL           string           `json:"url"`
+	Delivered     bool             `json:"delivered"`
+	Attempts      []WebhookAttempt `json:"attempts"`
+	NextAttemptAt *time.Time       `json:"next_attempt_at"`
+}
+
+// WebhookAttempt is one delivery attempt: the status the receiver answered
+// or why there was none.
+type WebhookAttempt struct {
+	At         time.Time `json:"at"`
+	StatusCode int       `json:"status_code,omitempty"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// record is what job.json holds: everything needed to serve the job's
+// status and to resume it after a restart.
+type record struct {
+	ID            string        `json:"id"`
+	Caller        string        `json:"caller"`
+	Name          string        `json:"name,omitempty"`
+	Status        State         `json:"status"`
+	CreatedAt     time.Time     `json:"created_at"`
+	StartedAt     *time.Time    `json:"started_at,omitempty"`
+	FinishedAt    *time.Time    `json:"finished_at,omitempty"`
+	ExpiresAt     time.Time     `json:"expires_at"`
+	TotalRows     int           `json:"total_rows"`
+	ProcessedRows int           `json:"processed_rows"`
+	Counts        Counts        `json:"counts"`
+	RaggedRows    int           `json:"ragged_rows"`
+	Layout        ingest.Layout `json:"layout"`
+	// DefaultCountry is the upper-cased region for rows without a usable
+	// country cell.
+	DefaultCountry string `json:"default_country,omitempty"`
+	Enrich         bool   `json:"enrich,omitempty"`
+	// Error is the client-facing reason of a failure.
+	Error   string         `json:"error,omitempty"`
+	Webhook *webhookRecord `json:"webhook,omitempty"`
+}
+
+// webhookRecord is the persisted delivery state of the one event a job
+// sends when it ends. Body is fixed when the event is created, so every
+// retry sends the same bytes under the same webhook-id.
+type webhookRecord struct {
+	URL           string           `json:"url"`
+	EventID       string           `json:"event_id,omitempty"`
+	Body          json.RawMessage  `json:"body,omitempty"`
+	Attempts      []WebhookAttempt `json:"attempts"`
+	NextAttemptAt *time.Time       `json:"next_attempt_at,omitempty"`
+	Delivered     bool             `json:"delivered"`
+	// Done is true once no more attempts will be made (delivered, gone,
+	// blocked or out of retries).
+	Done bool `json:"done"`
+}
+
+// job is a record plus the runtime state of its runner. Every field is
+// guarded by Service.mu except persistMu.
+type job struct {
+	rec record
+	// running is true while a runner owns the job; cancel stops it and
+	// done is closed when it has stopped.
+	running bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+	// cancelRequested is set by Delete and by the sweeper; removed is set
+	// once the job is forgotten and its directory goes.
+	cancelRequested bool
+	removed         bool
+	eta             etaWindow
+	etaSeconds      *float64
+	// delivering is true while a webhook delivery is in flight.
+	delivering bool
+	// persistMu orders writes of job.json: the snapshot is taken under it.
+	persistMu sync.Mutex
+}
+
+// status builds the client view. Call with Service.mu held.
+func (j *job) status() Status {
+	r := &j.rec
+	st := Status{
+		ID:            r.ID,
+		Name:          r.Name,
+		Status:        r.Status,
+		TotalRows:     r.TotalRows,
+		ProcessedRows: r.ProcessedRows,
+		Counts:        r.Counts,
+		Format:        string(r.Layout.Format),
+		Columns:       r.Layout.Columns.Names(r.Layout.Header),
+		RaggedRows:    r.RaggedRows,
+		CreatedAt:     r.CreatedAt,
+		StartedAt:     cloneTime(r.StartedAt),
+		FinishedAt:    cloneTime(r.FinishedAt),
+		ExpiresAt:     r.ExpiresAt,
+	}
+	if r.Status == StatusRunning && j.etaSeconds != nil {
+		eta := *j.etaSeconds
+		st.ETASeconds = &eta
+	}
+	if r.Status == StatusQueued || r.Status == StatusRunning || r.Status == StatusCompleted {
+		st.ResultsURL = "/v1/bulk/" + r.ID + "/results"
+	}
+	if r.Error != "" {
+		e := r.Error
+		st.Error = &e
+	}
+	if w := r.Webhook; w != nil {
+		st.Webhook = &WebhookState{
+			URL:           w.URL,
+			Delivered:     w.Delivered,
+			Attempts:      append([]WebhookAttempt{}, w.Attempts...),
+			NextAttemptAt: cloneTime(w.NextAttemptAt),
+		}
+	}
+	return st
+}
+
+func cloneTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+// newID returns a fresh job id: 16 random bytes in hex.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// validID reports whether id has the shape newID makes, so no other string
+// ever reaches the file system.
+func validID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

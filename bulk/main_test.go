@@ -1,0 +1,247 @@
+package bulk
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/leadcheck/leadcheck/internal/dnstest"
+	"github.com/leadcheck/leadcheck/validate"
+)
+
+// TestMain fails the package when a test leaves a goroutine running: every
+// worker, reader, dispatcher and timer of the service must stop with it.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testZone covers every DNS outcome a row can meet.
+const testZone = `
+$ORIGIN test.
+@             300 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60
+acme          300 IN MX  10 mx1.acme.test.
+acme          300 IN TXT "v=spf1 mx -all"
+_dmarc.acme   300 IN TXT "v=DMARC1; p=reject"
+nullmx        300 IN MX  0 .
+implicit      300 IN A   192.0.2.10
+nomail        300 IN TXT "not a mail domain"
+broken        300 IN MX  10 mx.broken.test.
+slow          300 IN MX  10 mx.slow.test.
+$ORIGIN com.
+@             300 IN SOA ns.com. hostmaster.com. 1 3600 600 86400 60
+gmail         300 IN MX  5 gmail-smtp-in.l.google.com.
+mailinator    300 IN MX  10 mail.mailinator.com.
+`
+
+// testEnv is a service over a real DNS server on loopback and a temporary
+// directory.
+type testEnv struct {
+	t     *testing.T
+	dns   *dnstest.Server
+	lists *validate.Lists
+	cfg   Config
+	svc   *Service
+}
+
+func newTestEnv(t *testing.T, dnsCfg dnstest.Config, mod func(*Config)) *testEnv {
+	t.Helper()
+	if dnsCfg.Zone == "" {
+		dnsCfg.Zone = testZone
+	}
+	if dnsCfg.Behaviours == nil {
+		dnsCfg.Behaviours = map[string]dnstest.Behaviour{"broken.test": dnstest.Servfail()}
+	}
+	dnsSrv := dnstest.Start(t, dnsCfg)
+	resolver, err := validate.NewDNSResolver([]string{dnsSrv.Addr()}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists, err := validate.LoadLists(validate.ListsConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Dir:             t.TempDir(),
+		Lists:           lists,
+		Domains:         validate.DNSChecker{Resolver: resolver},
+		Workers:         8,
+		ChunkRows:       4,
+		CheckpointEvery: 10 * time.Millisecond,
+		WebhookBackoff:  20 * time.Millisecond,
+		SweepEvery:      time.Hour,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	e := &testEnv{t: t, dns: dnsSrv, lists: lists, cfg: cfg}
+	e.svc = e.open()
+	return e
+}
+
+// open opens a Service over the environment's directory.
+func (e *testEnv) open() *Service {
+	e.t.Helper()
+	svc, err := Open(e.cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return svc
+}
+
+// run starts svc.Run and returns a stop func that waits for it; the test's
+// cleanup stops it too.
+func (e *testEnv) run(svc *Service) (stop func()) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				e.t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			e.t.Fatal("Run did not return within 10s of its context ending")
+		}
+	}
+	e.t.Cleanup(stop)
+	return stop
+}
+
+// submit uploads body as a file and submits it.
+func (e *testEnv) submit(caller, body string, o Options) (Status, error) {
+	e.t.Helper()
+	up, err := e.svc.NewUpload()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer up.Discard()
+	if _, err := up.ReadFrom(strings.NewReader(body)); err != nil {
+		e.t.Fatal(err)
+	}
+	return e.svc.Submit(context.Background(), caller, up, o)
+}
+
+func (e *testEnv) mustSubmit(caller, body string, o Options) Status {
+	e.t.Helper()
+	st, err := e.submit(caller, body, o)
+	if err != nil {
+		e.t.Fatalf("submit: %v", err)
+	}
+	return st
+}
+
+// wait polls until the job is final.
+func (e *testEnv) wait(caller, id string) Status {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := e.svc.Get(context.Background(), caller, id)
+		if err != nil {
+			e.t.Fatalf("get %s: %v", id, err)
+		}
+		if st.Status.Final() {
+			return st
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("job %s still %s after 30s (%d/%d rows)", id, st.Status, st.ProcessedRows, st.TotalRows)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// download returns a completed job's results.
+func (e *testEnv) download(caller, id, format, verdicts string) string {
+	e.t.Helper()
+	d, err := e.svc.Results(context.Background(), caller, id, format, verdicts)
+	if err != nil {
+		e.t.Fatalf("results: %v", err)
+	}
+	defer d.Close()
+	var b bytes.Buffer
+	if _, err := d.WriteTo(&b); err != nil {
+		e.t.Fatalf("write results: %v", err)
+	}
+	return b.String()
+}
+
+// ndjsonRow is the part of a results.ndjson line the tests read.
+type ndjsonRow struct {
+	Row    int               `json:"row"`
+	Line   int               `json:"line"`
+	Ragged bool              `json:"ragged"`
+	Record map[string]string `json:"record"`
+	Result validate.Result   `json:"result"`
+	Error  *struct {
+		Code, Field, Message string
+	} `json:"error"`
+}
+
+func parseNDJSON(t *testing.T, s string) []ndjsonRow {
+	t.Helper()
+	var rows []ndjsonRow
+	dec := json.NewDecoder(strings.NewReader(s))
+	for {
+		var r ndjsonRow
+		if err := dec.Decode(&r); errors.Is(err, io.EOF) {
+			return rows
+		} else if err != nil {
+			t.Fatalf("results.ndjson: %v\n%s", err, s)
+		}
+		rows = append(rows, r)
+	}
+}
+
+// parseCSV reads a CSV download, checking and dropping the BOM.
+func parseCSV(t *testing.T, s string) [][]string {
+	t.Helper()
+	body, ok := strings.CutPrefix(s, utf8BOM)
+	if !ok {
+		t.Fatalf("CSV download does not start with a UTF-8 BOM: %q", s[:min(len(s), 20)])
+	}
+	r := csv.NewReader(strings.NewReader(body))
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("CSV download: %v\n%s", err, body)
+	}
+	return rows
+}
+
+// dirEntries lists a directory's names ("" entries when it is missing).
+func dirEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func (e *testEnv) jobFiles(id string) []string {
+	return dirEntries(e.t, filepath.Join(e.cfg.Dir, "jobs", id))
+}

@@ -1,0 +1,444 @@
+package bulk
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/leadcheck/leadcheck/bulk/ingest"
+	"github.com/leadcheck/leadcheck/enrich"
+	"github.com/leadcheck/leadcheck/validate"
+)
+
+// resultColumns are appended to every CSV row, after the original columns
+// (a row longer than the header keeps its extra cells after these, so the
+// leadcheck_* columns always line up).
+var resultColumns = []string{
+	"leadcheck_verdict",
+	"leadcheck_reason",
+	"leadcheck_score",
+	"leadcheck_email_normalized",
+	"leadcheck_email_verdict",
+	"leadcheck_email_reason",
+	"leadcheck_did_you_mean",
+	"leadcheck_phone_e164",
+	"leadcheck_phone_type",
+	"leadcheck_phone_verdict",
+	"leadcheck_phone_reason",
+	"leadcheck_domain_verdict",
+	"leadcheck_domain_reason",
+	"leadcheck_ragged",
+}
+
+// enrichColumns follow resultColumns when the job was submitted with
+// enrich=true.
+var enrichColumns = []string{
+	"leadcheck_company_name",
+	"leadcheck_company_domain",
+	"leadcheck_mail_provider",
+	"leadcheck_person_name",
+	"leadcheck_phone_carrier",
+	"leadcheck_phone_timezone",
+}
+
+// indexEntrySize is the size of one rows.idx entry: the verdict byte, then
+// the row's byte length in results.csv and in results.ndjson (uint32 little
+// endian each).
+const indexEntrySize = 9
+
+// Verdict bytes in rows.idx.
+const (
+	idxValid   = 'v'
+	idxInvalid = 'i'
+	idxRisky   = 'r'
+	idxUnknown = 'u'
+)
+
+func verdictByte(v validate.Verdict) byte {
+	switch v {
+	case validate.Valid:
+		return idxValid
+	case validate.Invalid:
+		return idxInvalid
+	case validate.Risky:
+		return idxRisky
+	default:
+		return idxUnknown
+	}
+}
+
+// layoutKeys names the original columns: the header's names (ingest names
+// the columns of a headerless file "column_1", "column_2", ...), and
+// "column_N" (1-based) for any column without a usable name. Duplicate
+// names get a "_2", "_3" suffix so NDJSON keys stay unique.
+func layoutKeys(l ingest.Layout, width int) []string {
+	keys := make([]string, width)
+	seen := map[string]int{}
+	for i := range keys {
+		name := ""
+		if i < len(l.Header) {
+			name = strings.TrimSpace(l.Header[i])
+		}
+		if name == "" {
+			name = "column_" + strconv.Itoa(i+1)
+		}
+		if n := seen[name]; n > 0 {
+			seen[name] = n + 1
+			name += "_" + strconv.Itoa(n+1)
+		} else {
+			seen[name] = 1
+		}
+		keys[i] = name
+	}
+	return keys
+}
+
+// headerWidth is the number of original columns of a job's results: the
+// header's, or the first row's when there is no header at all.
+func headerWidth(l ingest.Layout, first []string) int {
+	if len(l.Header) > 0 {
+		return len(l.Header)
+	}
+	return len(first)
+}
+
+// requestOf maps a row to a lead. The country cell is used when it is a
+// region code we know; anything else (empty, "United States") falls back
+// to the job's default country instead of failing the row.
+func requestOf(fields []string, c ingest.Columns, defaultCountry string) validate.Request {
+	get := func(i int) string {
+		if i >= 0 && i < len(fields) {
+			return fields[i]
+		}
+		return ""
+	}
+	r := validate.Request{
+		Email:   get(c.Email),
+		Phone:   get(c.Phone),
+		Domain:  get(c.Domain),
+		Name:    get(c.Name),
+		Company: get(c.Company),
+		Country: defaultCountry,
+	}
+	if cc := strings.TrimSpace(get(c.Country)); cc != "" && validate.KnownRegion(cc) {
+		r.Country = cc
+	}
+	return r
+}
+
+// leadReason is the reason behind the lead's verdict: that of the field
+// that set it (the one with the lead's verdict and the lowest score; email,
+// then phone, then domain on a tie).
+func leadReason(res validate.Result) validate.Reason {
+	reason, best := validate.ReasonOK, 101
+	consider := func(v validate.Verdict, r validate.Reason, score int) {
+		if v == res.Verdict && score < best {
+			reason, best = r, score
+		}
+	}
+	if e := res.Email; e != nil {
+		consider(e.Verdict, e.Reason, e.Score)
+	}
+	if p := res.Phone; p != nil {
+		consider(p.Verdict, p.Reason, p.Score)
+	}
+	if d := res.Domain; d != nil {
+		consider(d.Verdict, d.Reason, d.Score)
+	}
+	return reason
+}
+
+// rowOutcome is what a worker learnt about one row.
+type rowOutcome struct {
+	number     int // 1-based data row number
+	record     ingest.Record
+	result     validate.Result
+	inputErr   *validate.InputError
+	enrichment *enrich.Enrichment
+	err        error // a failure of ours, which fails the job
+}
+
+func (o *rowOutcome) verdict() validate.Verdict {
+	if o.inputErr != nil {
+		return validate.Invalid
+	}
+	return o.result.Verdict
+}
+
+// rowEncoder writes rows of one job. It is per worker: the scratch buffers
+// are reused between rows.
+type rowEncoder struct {
+	keys    []string // original column names, len = width
+	enrich  bool
+	scratch bytes.Buffer
+	enc     *json.Encoder
+	cells   [20]string
+}
+
+func newRowEncoder(keys []string, withEnrich bool) *rowEncoder {
+	e := &rowEncoder{keys: keys, enrich: withEnrich}
+	e.enc = json.NewEncoder(&e.scratch)
+	e.enc.SetEscapeHTML(false)
+	return e
+}
+
+// csvHeader is the first line of results.csv.
+func csvHeader(keys []string, withEnrich bool) []byte {
+	var b []byte
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCell(b, k)
+	}
+	cols := resultColumns
+	if withEnrich {
+		cols = append(append([]string{}, resultColumns...), enrichColumns...)
+	}
+	for i, k := range cols {
+		if i > 0 || len(keys) > 0 {
+			b = append(b, ',')
+		}
+		b = appendCell(b, k)
+	}
+	return append(b, '\r', '\n')
+}
+
+// appendCSV appends the row's CSV line: original cells (padded to the
+// header width), result cells, then any cells past the header width.
+func (e *rowEncoder) appendCSV(dst []byte, o *rowOutcome) []byte {
+	fields := o.record.Fields
+	width := len(e.keys)
+	for i := range width {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if i < len(fields) {
+			dst = appendCell(dst, fields[i])
+		}
+	}
+	cells := e.resultCells(o)
+	for i, c := range cells {
+		if i > 0 || width > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendCell(dst, c)
+	}
+	for i := width; i < len(fields); i++ {
+		dst = append(dst, ',')
+		dst = appendCell(dst, fields[i])
+	}
+	return append(dst, '\r', '\n')
+}
+
+func (e *rowEncoder) resultCells(o *rowOutcome) []string {
+	c := e.cells[:0]
+	ragged := "false"
+	if o.record.Ragged {
+		ragged = "true"
+	}
+	if o.inputErr != nil {
+		c = append(c, string(validate.Invalid), o.inputErr.Code, "0", "", "", "", "", "", "", "", "", "", "", ragged)
+	} else {
+		r := &o.result
+		c = append(c, string(r.Verdict), string(leadReason(*r)), strconv.Itoa(r.Score))
+		if em := r.Email; em != nil {
+			c = append(c, em.Normalized, string(em.Verdict), string(em.Reason), em.DidYouMean)
+		} else {
+			c = append(c, "", "", "", "")
+		}
+		if p := r.Phone; p != nil {
+			c = append(c, p.E164, p.Type, string(p.Verdict), string(p.Reason))
+		} else {
+			c = append(c, "", "", "", "")
+		}
+		if d := r.Domain; d != nil {
+			c = append(c, string(d.Verdict), string(d.Reason))
+		} else {
+			c = append(c, "", "")
+		}
+		c = append(c, ragged)
+	}
+	if e.enrich {
+		var company, companyDomain, provider, person, carrier, tz string
+		if en := o.enrichment; en != nil {
+			if co := en.Company; co != nil {
+				company, companyDomain = co.Name, co.Domain
+			}
+			if m := en.Mail; m != nil {
+				provider = m.Provider
+			}
+			if p := en.Person; p != nil {
+				person = p.FullName
+			}
+			if p := en.Phone; p != nil {
+				carrier, tz = p.Carrier, strings.Join(p.TimeZones, " ")
+			}
+		}
+		c = append(c, company, companyDomain, provider, person, carrier, tz)
+	}
+	return c
+}
+
+// appendNDJSON appends the row's NDJSON line:
+//
+//	{"row":N,"line":L,"ragged":false,"record":{...},"result":{...},
+//	 "error":{...},"enrichment":{...}}
+//
+// "record" keeps the original cells under their column names, in order;
+// "error" is there only for rows that could not be judged (the result is
+// then invalid with score 0).
+func (e *rowEncoder) appendNDJSON(dst []byte, o *rowOutcome) ([]byte, error) {
+	dst = append(dst, `{"row":`...)
+	dst = strconv.AppendInt(dst, int64(o.number), 10)
+	dst = append(dst, `,"line":`...)
+	dst = strconv.AppendInt(dst, int64(o.record.Line), 10)
+	dst = append(dst, `,"ragged":`...)
+	dst = strconv.AppendBool(dst, o.record.Ragged)
+	dst = append(dst, `,"record":{`...)
+	for i, f := range o.record.Fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if i < len(e.keys) {
+			dst = appendJSONString(dst, e.keys[i])
+		} else {
+			dst = appendJSONString(dst, "column_"+strconv.Itoa(i+1))
+		}
+		dst = append(dst, ':')
+		dst = appendJSONString(dst, f)
+	}
+	dst = append(dst, `},"result":`...)
+	res := o.result
+	if o.inputErr != nil {
+		res = validate.Result{Verdict: validate.Invalid}
+	}
+	var err error
+	if dst, err = e.appendValue(dst, res); err != nil {
+		return dst, err
+	}
+	if ie := o.inputErr; ie != nil {
+		dst = append(dst, `,"error":{"code":`...)
+		dst = appendJSONString(dst, ie.Code)
+		dst = append(dst, `,"field":`...)
+		dst = appendJSONString(dst, ie.Field)
+		dst = append(dst, `,"message":`...)
+		dst = appendJSONString(dst, ie.Message)
+		dst = append(dst, '}')
+	}
+	if o.enrichment != nil {
+		dst = append(dst, `,"enrichment":`...)
+		if dst, err = e.appendValue(dst, o.enrichment); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}', '\n'), nil
+}
+
+func (e *rowEncoder) appendValue(dst []byte, v any) ([]byte, error) {
+	e.scratch.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		return dst, err
+	}
+	return append(dst, bytes.TrimSuffix(e.scratch.Bytes(), []byte{'\n'})...), nil
+}
+
+func appendIndex(dst []byte, v validate.Verdict, csvLen, ndLen int) []byte {
+	dst = append(dst, verdictByte(v))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(csvLen))
+	return binary.LittleEndian.AppendUint32(dst, uint32(ndLen))
+}
+
+// formulaLead reports whether a spreadsheet would run a cell starting with
+// this byte as a formula (OWASP "CSV injection": = + - @ tab CR).
+func formulaLead(c byte) bool {
+	return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r'
+}
+
+// appendCell appends one CSV cell, comma-separated and quoted as RFC 4180
+// asks. A cell a spreadsheet would run as a formula gets a leading single
+// quote, the OWASP neutralisation; it applies to every cell, ours too (a
+// phone in E.164 comes out as '+14155550100: spreadsheets then keep the +
+// and show text, and programs should read the NDJSON, which is never
+// altered).
+func appendCell(dst []byte, s string) []byte {
+	neutral := len(s) > 0 && formulaLead(s[0])
+	quote := strings.ContainsAny(s, ",\"\r\n") || (len(s) > 0 && s[0] == ' ')
+	if !quote {
+		if neutral {
+			dst = append(dst, '\'')
+		}
+		return append(dst, s...)
+	}
+	dst = append(dst, '"')
+	if neutral {
+		dst = append(dst, '\'')
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			dst = append(dst, '"')
+		}
+		dst = append(dst, s[i])
+	}
+	return append(dst, '"')
+}
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
+// U+FFFD, as encoding/json does; HTML characters are not escaped.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		// U+2028 and U+2029 are valid JSON but break JavaScript parsers
+		// reading NDJSON line by line; escape them as encoding/json does.
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

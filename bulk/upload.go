@@ -1,0 +1,483 @@
+package bulk
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/leadcheck/leadcheck/bulk/ingest"
+	"github.com/leadcheck/leadcheck/validate"
+)
+
+// Options are what a submission may choose. Empty values mean "detect" or
+// "none".
+type Options struct {
+	// Name labels the job for people; at most 200 characters.
+	Name string
+	// The columns to read, by header name or 1-based index; empty finds
+	// them from common header names.
+	EmailColumn, PhoneColumn, CountryColumn, DomainColumn, NameColumn, CompanyColumn string
+	// DefaultCountry (ISO 3166-1 alpha-2) reads national phone numbers of
+	// rows whose country cell is empty or not a known region.
+	DefaultCountry string
+	// HasHeader is "auto" (or empty), "true" or "false".
+	HasHeader string
+	// Delimiter is "," ";" "|" or "tab"; empty sniffs it.
+	Delimiter string
+	// WebhookURL gets a signed POST when the job ends.
+	WebhookURL string
+	// Enrich adds enrichment to every row (slower: it may fetch web sites).
+	Enrich bool
+}
+
+// checked is Options after checkOptions: what the job keeps.
+type checked struct {
+	ingest         ingest.Options
+	name           string
+	defaultCountry string
+	webhookURL     string
+	enrich         bool
+}
+
+// checkOptions refuses options that would only fail later, naming the
+// form field at fault.
+func (s *Service) checkOptions(o Options) (checked, error) {
+	c := checked{
+		name:   strings.TrimSpace(o.Name),
+		enrich: o.Enrich,
+		ingest: ingest.Options{
+			EmailColumn:     strings.TrimSpace(o.EmailColumn),
+			PhoneColumn:     strings.TrimSpace(o.PhoneColumn),
+			CountryColumn:   strings.TrimSpace(o.CountryColumn),
+			DomainColumn:    strings.TrimSpace(o.DomainColumn),
+			NameColumn:      strings.TrimSpace(o.NameColumn),
+			CompanyColumn:   strings.TrimSpace(o.CompanyColumn),
+			MaxRows:         s.cfg.MaxRows,
+			MaxFieldBytes:   s.cfg.MaxFieldBytes,
+			MaxDecodedBytes: s.cfg.MaxDecodedBytes,
+		},
+	}
+	if utf8.RuneCountInString(c.name) > 200 || !utf8.ValidString(c.name) {
+		return c, invalid("name", "invalid_name", "name must be valid UTF-8 of at most 200 characters")
+	}
+	for _, col := range []struct{ field, v string }{
+		{"email_column", c.ingest.EmailColumn}, {"phone_column", c.ingest.PhoneColumn},
+		{"country_column", c.ingest.CountryColumn}, {"domain_column", c.ingest.DomainColumn},
+		{"name_column", c.ingest.NameColumn}, {"company_column", c.ingest.CompanyColumn},
+	} {
+		if len(col.v) > 200 {
+			return c, invalid(col.field, "field_too_long", "%s is longer than 200 bytes; send a header name or a 1-based column number", col.field)
+		}
+	}
+	if dc := strings.TrimSpace(o.DefaultCountry); dc != "" {
+		if !validate.KnownRegion(dc) {
+			return c, invalid("default_country", "unknown_country",
+				"default_country %q is not an ISO 3166-1 alpha-2 code we know; send a code such as US, GB or DE", dc)
+		}
+		c.defaultCountry = strings.ToUpper(dc)
+	}
+	switch strings.ToLower(strings.TrimSpace(o.HasHeader)) {
+	case "", "auto":
+	case "true":
+		t := true
+		c.ingest.HasHeader = &t
+	case "false":
+		f := false
+		c.ingest.HasHeader = &f
+	default:
+		return c, invalid("has_header", "invalid_option", "has_header %q is not auto, true or false", o.HasHeader)
+	}
+	switch o.Delimiter {
+	case "":
+	case ",", ";", "|":
+		c.ingest.Delimiter = rune(o.Delimiter[0])
+	case "tab", "\t", `\t`:
+		c.ingest.Delimiter = '\t'
+	default:
+		return c, invalid("delimiter", "invalid_option", `delimiter %q is not one of "," ";" "|" or "tab"`, o.Delimiter)
+	}
+	if u := strings.TrimSpace(o.WebhookURL); u != "" {
+		if err := s.checkWebhookURL(u); err != nil {
+			return c, err
+		}
+		c.webhookURL = u
+	}
+	if c.enrich && s.cfg.Enricher == nil {
+		return c, invalid("enrich", "enrich_unavailable", "enrichment is not configured on this server; send enrich=false")
+	}
+	return c, nil
+}
+
+// checkWebhookURL accepts absolute http(s) URLs. Hosts that are IP
+// literals of loopback, private or link-local networks (and "localhost")
+// are refused at once for a clear 400; names that resolve to such
+// addresses are caught by the client's dial guard at delivery.
+func (s *Service) checkWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(raw) > 2048 {
+		return invalid("webhook_url", "invalid_webhook_url", "webhook_url must be an absolute http or https URL of at most 2048 bytes, such as https://example.com/hooks/leadcheck")
+	}
+	if s.cfg.AllowPrivateWebhooks {
+		return nil
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return invalid("webhook_url", "webhook_url_blocked", "webhook_url points to this machine; use a public address")
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap()
+		if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+			return invalid("webhook_url", "webhook_url_blocked", "webhook_url is not a public address; use one the internet can reach")
+		}
+	} else if net.ParseIP(host) != nil {
+		return invalid("webhook_url", "webhook_url_blocked", "webhook_url is not a public address; use one the internet can reach")
+	}
+	return nil
+}
+
+// Upload is a file being received for a new job. It lives in its own
+// temporary directory until Submit moves it into place; Discard removes it
+// (call it deferred: it does nothing after a successful Submit).
+type Upload struct {
+	id, dir string
+	f       *os.File
+	size    int64
+	written bool
+	done    bool // submitted or discarded
+}
+
+// NewUpload starts an upload.
+func (s *Service) NewUpload() (*Upload, error) {
+	id := newID()
+	dir := filepath.Join(s.tmpDir, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("new upload: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, uploadFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("new upload: %w", err)
+	}
+	return &Upload{id: id, dir: dir, f: f}, nil
+}
+
+// Size is the number of bytes received so far.
+func (u *Upload) Size() int64 { return u.size }
+
+// ReadFrom streams the file to disk. A body-size error (such as
+// *http.MaxBytesError) is returned wrapped, so the caller can still match
+// it; the upload must then be discarded.
+func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
+	if u.written {
+		return 0, invalid("file", "duplicate_file", "the form has more than one file part; send one file per job")
+	}
+	u.written = true
+	n, err := io.CopyBuffer(u.f, r, make([]byte, 256<<10))
+	u.size += n
+	if err != nil {
+		return n, fmt.Errorf("receive upload: %w", err)
+	}
+	return n, nil
+}
+
+// Received reports whether a file (possibly empty) has been read.
+func (u *Upload) Received() bool { return u.written }
+
+// ReadRecords reads a JSON body {"records": [...], "name", ...} and writes
+// the records to the upload as NDJSON, one compacted object per line, so
+// the job treats them like an uploaded NDJSON file. It streams: the body is
+// never held in memory. It returns the options found in the body.
+func (u *Upload) ReadRecords(r io.Reader) (Options, error) {
+	if u.written {
+		return Options{}, invalid("records", "duplicate_file", "records were already read")
+	}
+	u.written = true
+	cr := &countingReader{r: r}
+	w := bufio.NewWriterSize(u.f, 256<<10)
+	opts, err := decodeRecords(cr, w)
+	if err != nil {
+		return opts, err
+	}
+	if err := w.Flush(); err != nil {
+		return opts, fmt.Errorf("write records: %w", err)
+	}
+	u.size = cr.n
+	return opts, nil
+}
+
+// decodeRecords is ReadRecords over any reader and writer.
+func decodeRecords(r io.Reader, w io.Writer) (Options, error) {
+	var opts Options
+	dec := json.NewDecoder(r)
+	var line bytes.Buffer
+	if err := expectDelim(dec, '{', "the body must be a JSON object such as {\"records\": [{\"email\": \"jane@acme.com\"}]}"); err != nil {
+		return opts, err
+	}
+	seen := map[string]bool{}
+	records := 0
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return opts, jsonFailure(dec, err)
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return opts, invalid(key, "duplicate_field", "%s appears twice; send it once", key)
+		}
+		seen[key] = true
+		switch key {
+		case "records":
+			if err := expectDelim(dec, '[', "records must be an array of objects"); err != nil {
+				return opts, err
+			}
+			for dec.More() {
+				var raw json.RawMessage
+				if err := dec.Decode(&raw); err != nil {
+					return opts, jsonFailure(dec, err)
+				}
+				field := fmt.Sprintf("records[%d]", records)
+				var obj map[string]string
+				if bytes.TrimSpace(raw)[0] != '{' || json.Unmarshal(raw, &obj) != nil {
+					return opts, invalid(field, "invalid_record", "%s must be an object whose values are strings, such as {\"email\": \"jane@acme.com\"}", field)
+				}
+				line.Reset()
+				if err := json.Compact(&line, raw); err != nil {
+					return opts, invalid(field, "invalid_record", "%s is not valid JSON", field)
+				}
+				line.WriteByte('\n')
+				if _, err := w.Write(line.Bytes()); err != nil {
+					return opts, fmt.Errorf("write records: %w", err)
+				}
+				records++
+			}
+			if _, err := dec.Token(); err != nil {
+				return opts, jsonFailure(dec, err)
+			}
+		case "name", "default_country", "webhook_url":
+			var v string
+			if err := dec.Decode(&v); err != nil {
+				return opts, fieldFailure(dec, key, "a string", err)
+			}
+			switch key {
+			case "name":
+				opts.Name = v
+			case "default_country":
+				opts.DefaultCountry = v
+			default:
+				opts.WebhookURL = v
+			}
+		case "enrich":
+			if err := dec.Decode(&opts.Enrich); err != nil {
+				return opts, fieldFailure(dec, key, "true or false", err)
+			}
+		default:
+			return opts, invalid(key, "unknown_field", "unknown field %q; the fields are records, name, default_country, webhook_url and enrich", key)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return opts, jsonFailure(dec, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err != nil && !isSyntax(err) {
+			return opts, jsonFailure(dec, err)
+		}
+		return opts, invalid("", "invalid_json", "the body holds more than one JSON value; send exactly one object")
+	}
+	if !seen["records"] {
+		return opts, invalid("records", "missing_field", `records is missing; send {"records": [{"email": "jane@acme.com"}]}`)
+	}
+	if records == 0 {
+		return opts, invalid("records", "empty_records", "records is empty; send at least one record")
+	}
+	return opts, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim, msg string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonFailure(dec, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return invalid("", "invalid_json", "%s", msg)
+	}
+	return nil
+}
+
+func isSyntax(err error) bool {
+	var se *json.SyntaxError
+	return errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// jsonFailure explains a decoding error; read errors (a body over the size
+// limit, a dropped connection) pass through wrapped.
+func jsonFailure(dec *json.Decoder, err error) error {
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return invalid("", "invalid_json", "malformed JSON at byte %d: %s; send a valid JSON object", se.Offset, se.Error())
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return invalid("", "invalid_json", "the JSON ends early (at byte %d); send a complete JSON object", dec.InputOffset())
+	default:
+		return fmt.Errorf("read records: %w", err)
+	}
+}
+
+func fieldFailure(dec *json.Decoder, field, want string, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return invalid(field, "invalid_field_type", "%s must be %s, not a JSON %s", field, want, te.Value)
+	}
+	return jsonFailure(dec, err)
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Discard removes the upload unless it was submitted. It is safe to call
+// more than once.
+func (u *Upload) Discard() {
+	if u.done {
+		return
+	}
+	u.done = true
+	_ = u.f.Close()
+	_ = os.RemoveAll(u.dir)
+}
+
+// Submit checks the upload and the options, and queues a job for caller.
+// Bad input (options, an unreadable or empty file, a missing column) is an
+// *Error of KindInvalid and creates nothing; the caller still owns the
+// upload and must Discard it. On success the upload belongs to the job.
+func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Options) (Status, error) {
+	if u.done {
+		return Status{}, errors.New("submit: upload already used")
+	}
+	if !u.written {
+		return Status{}, invalid("file", "missing_file", "no file was sent; send it as the multipart field \"file\"")
+	}
+	opts, err := s.checkOptions(o)
+	if err != nil {
+		return Status{}, err
+	}
+	if err := u.f.Sync(); err != nil {
+		return Status{}, fmt.Errorf("submit: %w", err)
+	}
+	if err := u.f.Close(); err != nil {
+		return Status{}, fmt.Errorf("submit: %w", err)
+	}
+	layout, stats, err := scanUpload(ctx, filepath.Join(u.dir, uploadFile), opts.ingest)
+	if err != nil {
+		return Status{}, err
+	}
+	if stats.Rows == 0 {
+		return Status{}, invalid("file", "no_rows", "the file has no data rows; send a file with at least one lead")
+	}
+	now := s.cfg.Now().UTC()
+	rec := record{
+		ID:             u.id,
+		Caller:         caller,
+		Name:           opts.name,
+		Status:         StatusQueued,
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(s.cfg.Retention),
+		TotalRows:      stats.Rows,
+		RaggedRows:     stats.RaggedRows,
+		Layout:         layout,
+		DefaultCountry: opts.defaultCountry,
+		Enrich:         opts.enrich,
+	}
+	if opts.webhookURL != "" {
+		rec.Webhook = &webhookRecord{URL: opts.webhookURL, Attempts: []WebhookAttempt{}}
+	}
+	b, err := json.MarshalIndent(&rec, "", "  ")
+	if err == nil {
+		err = writeFileAtomic(u.dir, recordFile, b)
+	}
+	if err == nil {
+		err = os.Rename(u.dir, s.jobDir(u.id))
+	}
+	if err == nil {
+		err = syncDir(s.jobsDir)
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("submit: create job: %w", err)
+	}
+	u.done = true
+	j := &job{rec: rec}
+	s.mu.Lock()
+	s.jobs[rec.ID] = j
+	s.queue = append(s.queue, rec.ID)
+	st := j.status()
+	s.mu.Unlock()
+	s.signal(s.queued)
+	s.cfg.Logger.Info("bulk: job queued", "job", rec.ID, "rows", rec.TotalRows, "format", layout.Format, "bytes", u.size)
+	return st, nil
+}
+
+// scanUpload runs ingest's validating pass over the stored upload. It
+// gives up when ctx ends (the client went away).
+func scanUpload(ctx context.Context, path string, opts ingest.Options) (ingest.Layout, ingest.Stats, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return ingest.Layout{}, ingest.Stats{}, fmt.Errorf("scan upload: %w", err)
+	}
+	defer f.Close()
+	layout, stats, err := ingest.Scan(bufio.NewReaderSize(ctxReader{ctx: ctx, r: f}, 256<<10), opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return layout, stats, fmt.Errorf("scan upload: %w", ctx.Err())
+		}
+		return layout, stats, fromIngest(err)
+	}
+	return layout, stats, nil
+}
+
+// fromIngest turns ingest's bad-input error into an *Error (its message
+// already starts with the line when there is one).
+func fromIngest(err error) error {
+	var ie *ingest.Error
+	if !errors.As(err, &ie) {
+		return fmt.Errorf("scan upload: %w", err)
+	}
+	code := ie.Code
+	if code == "" {
+		code = "invalid_file"
+	}
+	field := ie.Field
+	if field == "" {
+		field = "file"
+	}
+	return &Error{Kind: KindInvalid, Code: code, Field: field, Message: ie.Message}
+}
+
+// ctxReader stops reading once ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
