@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3filter"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/leadcheck/leadcheck"
@@ -71,12 +70,6 @@ type bulkEnvOptions struct {
 	headers map[string]string
 	// timeout, when set, is the server's ReadTimeout and WriteTimeout.
 	timeout time.Duration
-}
-
-// The spec types NDJSON downloads as a string; kin-openapi needs to be told
-// that application/x-ndjson is text to check such responses.
-func init() {
-	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.PlainBodyDecoder)
 }
 
 func newBulkEnv(t *testing.T, o bulkEnvOptions) *bulkEnv {

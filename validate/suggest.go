@@ -241,18 +241,27 @@ func osaDistance(a, b string, limit int) int {
 	if lenDiffAbs(len(a)-len(b)) > limit {
 		return limit + 1
 	}
-	// Three rows of the dynamic-programming table: two back, previous, current.
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	if len(a) > 250 || len(b) > 250 {
+		return limit + 1 // longer than any domain; keeps the cells within a byte
+	}
+	// Three rows of the dynamic-programming table: two back, previous,
+	// current. This runs for every address against every popular domain, so
+	// the rows are small byte arrays on the stack.
+	var rows [3][64]uint8
+	var prev2, prev, cur []uint8
+	if len(b) < len(rows[0]) {
+		prev2, prev, cur = rows[0][:len(b)+1], rows[1][:len(b)+1], rows[2][:len(b)+1]
+	} else {
+		prev2, prev, cur = make([]uint8, len(b)+1), make([]uint8, len(b)+1), make([]uint8, len(b)+1)
+	}
 	for j := range prev {
-		prev[j] = j
+		prev[j] = uint8(j)
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
+		cur[0] = uint8(i)
 		rowMin := cur[0]
 		for j := 1; j <= len(b); j++ {
-			cost := 1
+			var cost uint8 = 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
@@ -263,12 +272,12 @@ func osaDistance(a, b string, limit int) int {
 			cur[j] = v
 			rowMin = min(rowMin, v)
 		}
-		if rowMin > limit {
+		if int(rowMin) > limit {
 			return limit + 1
 		}
 		prev2, prev, cur = prev, cur, prev2
 	}
-	return min(prev[len(b)], limit+1)
+	return min(int(prev[len(b)]), limit+1)
 }
 
 func lenDiffAbs(x int) int {

@@ -375,7 +375,10 @@ func FuzzSuggestDomain(f *testing.F) {
 }
 
 func BenchmarkSuggestDomain(b *testing.B) {
+	domains := []string{"unknown-company.com", "acme.com", "gmial.com", "example.co.uk", "mail.ru", "startup.io"}
 	for b.Loop() {
-		SuggestDomain("unknown-company.com")
+		for _, d := range domains {
+			SuggestDomain(d)
+		}
 	}
 }

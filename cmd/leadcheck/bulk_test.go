@@ -20,18 +20,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3filter"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/leadcheck/leadcheck/client"
 	"github.com/leadcheck/leadcheck/internal/dnstest"
 )
-
-// The spec types NDJSON downloads as a string; kin-openapi needs to be told
-// that application/x-ndjson is text to check such responses.
-func init() {
-	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.PlainBodyDecoder)
-}
 
 // manyDomains is a zone of n domains that receive mail, and a CSV with one
 // row per domain (email, n), so every row costs a DNS round trip.
