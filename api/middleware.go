@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -33,8 +32,6 @@ func keyDigest(key string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-type loggerKey struct{}
-
 // requestID gives every request an id: the caller's X-Request-Id when it is
 // short and plain (so ids can be traced across services), a fresh random one
 // otherwise. The id goes into the response header, every log line and
@@ -47,10 +44,6 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(headerRequestID, id)
 		c.Response().Header().Set(headerRequestID, id)
-		logger := s.logger.With("request_id", id)
-		c.Set("logger", logger)
-		ctx := context.WithValue(c.Request().Context(), loggerKey{}, logger)
-		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
 	}
 }
@@ -80,11 +73,10 @@ func requestIDOf(c echo.Context) string {
 	return ""
 }
 
-func loggerOf(c echo.Context, fallback *slog.Logger) *slog.Logger {
-	if l, ok := c.Get("logger").(*slog.Logger); ok {
-		return l
-	}
-	return fallback
+// loggerOf is base with the request's id. It is built only when a line is
+// written: a child logger per request would cost every request.
+func loggerOf(c echo.Context, base *slog.Logger) *slog.Logger {
+	return base.With("request_id", requestIDOf(c))
 }
 
 // accessLog writes one line per request. It logs the path, never the query
@@ -102,7 +94,8 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		loggerOf(c, s.logger).LogAttrs(c.Request().Context(), level, "request",
+		s.logger.LogAttrs(c.Request().Context(), level, "request",
+			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", c.Request().Method),
 			slog.String("path", c.Request().URL.Path),
 			slog.Int("status", status),

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/maypok86/otter/v2"
 )
 
 // MaxFieldLength bounds any single input field in bytes. Longer values are
@@ -62,12 +64,34 @@ func (e *InputError) Error() string { return e.Field + ": " + e.Message }
 type Engine struct {
 	lists   *Lists
 	domains DomainChecker
+	// suggestions remembers SuggestDomain per domain: leads repeat their
+	// domains, and a suggestion costs more than the rest of a cached email
+	// check. Bounded, with no expiry: the answer depends on the domain alone.
+	suggestions *otter.Cache[string, string]
 }
+
+// suggestionsKept bounds the suggestion memo (a few MB at most).
+const suggestionsKept = 20_000
 
 // NewEngine returns an Engine that reads the lists and asks domains for DNS
 // facts (wrap the checker in the cache package to share facts).
 func NewEngine(lists *Lists, domains DomainChecker) *Engine {
-	return &Engine{lists: lists, domains: domains}
+	suggestions := otter.Must(&otter.Options[string, string]{
+		MaximumSize: suggestionsKept,
+		// Upkeep runs on the caller's goroutine: an engine starts none.
+		Executor: func(fn func()) { fn() },
+	})
+	return &Engine{lists: lists, domains: domains, suggestions: suggestions}
+}
+
+// suggest is SuggestDomain, remembered.
+func (e *Engine) suggest(asciiDomain string) string {
+	if s, ok := e.suggestions.GetIfPresent(asciiDomain); ok {
+		return s
+	}
+	s := SuggestDomain(asciiDomain)
+	e.suggestions.Set(asciiDomain, s)
+	return s
 }
 
 // CheckRequest reports the first field that makes r unusable, or nil. It is
@@ -175,7 +199,7 @@ func (e *Engine) email(ctx context.Context, input string) (EmailResult, bool) {
 		Subaddressed: addr.Subaddressed,
 		SMTPUTF8:     addr.SMTPUTF8,
 	}
-	if s := SuggestDomain(addr.ASCIIDomain); s != "" {
+	if s := e.suggest(addr.ASCIIDomain); s != "" {
 		er.DidYouMean = addr.Local + "@" + s
 	}
 	facts, cached := e.domains.CheckDomain(ctx, addr.ASCIIDomain)
