@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,72 +19,27 @@ import (
 	"github.com/leadcheck/leadcheck/client"
 	"github.com/leadcheck/leadcheck/internal/apitest"
 	"github.com/leadcheck/leadcheck/internal/dnstest"
-	"github.com/leadcheck/leadcheck/validate"
+	"github.com/leadcheck/leadcheck/internal/testenv"
 )
-
-// fixtureZone covers every DNS outcome a validation can meet.
-const fixtureZone = `
-$ORIGIN test.
-@             300 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60
-acme          300 IN MX  20 mx2.acme.test.
-acme          300 IN MX  10 mx1.acme.test.
-acme          300 IN TXT "v=spf1 mx -all"
-_dmarc.acme   300 IN TXT "v=DMARC1; p=reject"
-nullmx        300 IN MX  0 .
-implicit      300 IN A   192.0.2.10
-nomail        300 IN TXT "not a mail domain"
-broken        300 IN MX  10 mx.broken.test.
-slow          300 IN MX  10 mx.slow.test.
-$ORIGIN com.
-@             300 IN SOA ns.com. hostmaster.com. 1 3600 600 86400 60
-gmail         300 IN MX  5 gmail-smtp-in.l.google.com.
-mailinator    300 IN MX  10 mail.mailinator.com.
-`
 
 type env struct {
 	dns    *dnstest.Server
 	url    string
 	client *client.ClientWithResponses
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs   *testenv.LogBuffer
 }
 
 func newEnv(t testing.TB, opts api.Options) *env {
 	t.Helper()
-	dnsSrv := dnstest.Start(t, dnstest.Config{
-		Zone: fixtureZone,
+	fx := testenv.NewFixture(t, dnstest.Config{
 		Behaviours: map[string]dnstest.Behaviour{
 			"broken.test": dnstest.Servfail(),
 			"slow.test":   dnstest.Blackhole(),
 		},
-	})
-	resolver, err := validate.NewDNSResolver([]string{dnsSrv.Addr()}, 200*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lists, err := validate.LoadLists(validate.ListsConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
+	}, 200*time.Millisecond)
+	logs := &testenv.LogBuffer{}
 	srv := api.NewServer(opts, api.Deps{
-		Engine: validate.NewEngine(lists, validate.DNSChecker{Resolver: resolver}),
+		Engine: fx.Engine(),
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Spec:   leadcheck.OpenAPISpec,
 		Checks: map[string]func() string{"redis": func() string { return "disabled" }},
@@ -98,7 +52,7 @@ func newEnv(t testing.TB, opts api.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{dns: dnsSrv, url: hs.URL, client: c, logs: logs}
+	return &env{dns: fx.DNS, url: hs.URL, client: c, logs: logs}
 }
 
 func ptr(s string) *string { return &s }

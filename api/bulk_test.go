@@ -28,25 +28,8 @@ import (
 	"github.com/leadcheck/leadcheck/client"
 	"github.com/leadcheck/leadcheck/internal/apitest"
 	"github.com/leadcheck/leadcheck/internal/dnstest"
-	"github.com/leadcheck/leadcheck/validate"
+	"github.com/leadcheck/leadcheck/internal/testenv"
 )
-
-// bulkZone has a domain for every verdict a row can get.
-const bulkZone = `
-$ORIGIN test.
-@             300 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60
-acme          300 IN MX  10 mx1.acme.test.
-acme          300 IN TXT "v=spf1 mx -all"
-_dmarc.acme   300 IN TXT "v=DMARC1; p=reject"
-nullmx        300 IN MX  0 .
-implicit      300 IN A   192.0.2.10
-nomail        300 IN TXT "not a mail domain"
-broken        300 IN MX  10 mx.broken.test.
-$ORIGIN com.
-@             300 IN SOA ns.com. hostmaster.com. 1 3600 600 86400 60
-gmail         300 IN MX  5 gmail-smtp-in.l.google.com.
-mailinator    300 IN MX  10 mail.mailinator.com.
-`
 
 // bulkEnv is the real API server with a real bulk service, over a DNS
 // server on loopback, reached through the generated client with every
@@ -74,24 +57,12 @@ type bulkEnvOptions struct {
 
 func newBulkEnv(t *testing.T, o bulkEnvOptions) *bulkEnv {
 	t.Helper()
-	if o.dns.Zone == "" {
-		o.dns.Zone = bulkZone
-	}
 	o.dns.Behaviours = map[string]dnstest.Behaviour{"broken.test": dnstest.Servfail()}
-	dnsSrv := dnstest.Start(t, o.dns)
-	resolver, err := validate.NewDNSResolver([]string{dnsSrv.Addr()}, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lists, err := validate.LoadLists(validate.ListsConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checker := validate.DNSChecker{Resolver: resolver}
+	fx := testenv.NewFixture(t, o.dns, time.Second)
 	cfg := bulk.Config{
 		Dir:             t.TempDir(),
-		Lists:           lists,
-		Domains:         checker,
+		Lists:           fx.Lists,
+		Domains:         fx.Checker,
 		Workers:         8,
 		ChunkRows:       4,
 		CheckpointEvery: 20 * time.Millisecond,
@@ -105,7 +76,7 @@ func newBulkEnv(t *testing.T, o bulkEnvOptions) *bulkEnv {
 		t.Fatal(err)
 	}
 	srv := api.NewServer(o.api, api.Deps{
-		Engine: validate.NewEngine(lists, checker),
+		Engine: fx.Engine(),
 		Bulk:   svc,
 		Logger: slog.New(slog.DiscardHandler),
 		Spec:   leadcheck.OpenAPISpec,
@@ -125,7 +96,7 @@ func newBulkEnv(t *testing.T, o bulkEnvOptions) *bulkEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &bulkEnv{t: t, dns: dnsSrv, dir: cfg.Dir, svc: svc, url: hs.URL, client: c}
+	e := &bulkEnv{t: t, dns: fx.DNS, dir: cfg.Dir, svc: svc, url: hs.URL, client: c}
 	if !o.noRun {
 		e.start()
 	}
@@ -681,17 +652,9 @@ func TestBulkResultsConflict(t *testing.T) {
 // promptly, marks it canceled and deletes its files.
 func TestBulkCancel(t *testing.T) {
 	t.Parallel()
-	var zone strings.Builder
-	zone.WriteString(bulkZone)
-	zone.WriteString("$ORIGIN many.\n@ 300 IN SOA ns.many. h.many. 1 3600 600 86400 60\n")
-	var file strings.Builder
-	file.WriteString("email\n")
-	for i := range 3000 {
-		fmt.Fprintf(&zone, "d%d 300 IN MX 10 mx.d%d.many.\n", i, i)
-		fmt.Fprintf(&file, "p@d%d.many\n", i)
-	}
-	e := newBulkEnv(t, bulkEnvOptions{dns: dnstest.Config{Zone: zone.String(), Latency: 50 * time.Millisecond}})
-	job := e.mustCreate(upload{filename: "a.csv", content: []byte(file.String())})
+	zone, file := testenv.ManyDomains(3000)
+	e := newBulkEnv(t, bulkEnvOptions{dns: dnstest.Config{Zone: zone, Latency: 50 * time.Millisecond}})
+	job := e.mustCreate(upload{filename: "a.csv", content: []byte(file)})
 	for {
 		resp, _ := e.client.GetBulkJobWithResponse(context.Background(), job.Id)
 		if resp.JSON200.ProcessedRows > 0 {

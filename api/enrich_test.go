@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,7 +19,7 @@ import (
 	"github.com/leadcheck/leadcheck/enrich"
 	"github.com/leadcheck/leadcheck/internal/apitest"
 	"github.com/leadcheck/leadcheck/internal/dnstest"
-	"github.com/leadcheck/leadcheck/validate"
+	"github.com/leadcheck/leadcheck/internal/testenv"
 )
 
 const enrichZone = `
@@ -52,15 +51,7 @@ type enrichEnv struct {
 // local servers: acme.test has a home page, down.test answers 500.
 func newEnrichEnv(t *testing.T) *enrichEnv {
 	t.Helper()
-	dnsSrv := dnstest.Start(t, dnstest.Config{Zone: enrichZone})
-	resolver, err := validate.NewDNSResolver([]string{dnsSrv.Addr()}, 500*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lists, err := validate.LoadLists(validate.ListsConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fx := testenv.NewFixture(t, dnstest.Config{Zone: enrichZone}, 500*time.Millisecond)
 	hits := &atomic.Int64{}
 	acme := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -73,18 +64,13 @@ func newEnrichEnv(t *testing.T) *enrichEnv {
 		http.Error(w, "down", http.StatusInternalServerError)
 	}))
 	t.Cleanup(down.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
+	closed := testenv.ClosedAddr(t)
 	sites := map[string]string{
 		"acme.test:80": acme.Listener.Addr().String(),
 		"down.test:80": down.Listener.Addr().String(),
 	}
 
-	engine := validate.NewEngine(lists, validate.DNSChecker{Resolver: resolver})
+	engine := fx.Engine()
 	enricher := enrich.New(enrich.Config{
 		AllowPrivate: true,
 		Now:          func() time.Time { return time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC) },
@@ -94,7 +80,7 @@ func newEnrichEnv(t *testing.T) *enrichEnv {
 			}
 			return closed // never the system resolver or the network
 		},
-	}, engine, lists, nil, nil)
+	}, engine, fx.Lists, nil, nil)
 	srv := api.NewServer(api.Options{}, api.Deps{
 		Engine:   engine,
 		Enricher: enricher,
@@ -302,17 +288,9 @@ func TestEnrichOptionUnknownField(t *testing.T) {
 // /v1/enrich plainly and validates without enrichment when asked for it.
 func TestEnrichWithoutEnricher(t *testing.T) {
 	t.Parallel()
-	dnsSrv := dnstest.Start(t, dnstest.Config{Zone: enrichZone})
-	resolver, err := validate.NewDNSResolver([]string{dnsSrv.Addr()}, 500*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lists, err := validate.LoadLists(validate.ListsConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fx := testenv.NewFixture(t, dnstest.Config{Zone: enrichZone}, 500*time.Millisecond)
 	hs := httptest.NewServer(api.NewServer(api.Options{}, api.Deps{
-		Engine: validate.NewEngine(lists, validate.DNSChecker{Resolver: resolver}),
+		Engine: fx.Engine(),
 		Spec:   leadcheck.OpenAPISpec,
 	}))
 	t.Cleanup(hs.Close)

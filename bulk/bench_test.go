@@ -15,6 +15,7 @@ import (
 
 	"github.com/leadcheck/leadcheck/cache"
 	"github.com/leadcheck/leadcheck/internal/dnstest"
+	"github.com/leadcheck/leadcheck/internal/testenv"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -33,11 +34,6 @@ import (
 func BenchmarkBulkJob(b *testing.B) {
 	rows := benchEnvInt(b, "LEADCHECK_BENCH_ROWS", 100_000)
 	domains := benchEnvInt(b, "LEADCHECK_BENCH_DOMAINS", 2_000)
-	var zone strings.Builder
-	zone.WriteString("$ORIGIN bench.\n@ 300 IN SOA ns.bench. h.bench. 1 3600 600 86400 60\n")
-	for i := range domains {
-		fmt.Fprintf(&zone, "d%d 300 IN MX 10 mx.d%d.bench.\nd%d 300 IN TXT \"v=spf1 mx -all\"\n", i, i, i)
-	}
 	// The file is written to disk and uploaded from there, so the heap
 	// measured is the service's alone.
 	body := filepath.Join(b.TempDir(), "leads.csv")
@@ -54,17 +50,9 @@ func BenchmarkBulkJob(b *testing.B) {
 		b.Fatal(err)
 	}
 	f.Close()
-	dnsSrv := dnstest.Start(b, dnstest.Config{Zone: zone.String(), Latency: 5 * time.Millisecond})
-	resolver, err := validate.NewDNSResolver([]string{dnsSrv.Addr()}, 2*time.Second)
-	if err != nil {
-		b.Fatal(err)
-	}
-	lists, err := validate.LoadLists(validate.ListsConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	fx := testenv.NewFixture(b, dnstest.Config{Zone: benchZone(domains), Latency: 5 * time.Millisecond}, 2*time.Second)
 	newCache := func() *cache.Domains {
-		d, err := cache.NewDomains(cache.Config{MaxEntries: 2 * domains}, validate.DNSChecker{Resolver: resolver}, nil)
+		d, err := cache.NewDomains(cache.Config{MaxEntries: 2 * domains}, fx.Checker, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -84,7 +72,7 @@ func BenchmarkBulkJob(b *testing.B) {
 					domainsCache = newCache()
 					b.StartTimer()
 				}
-				p, size := runBenchJob(b, lists, domainsCache, body, rows)
+				p, size := runBenchJob(b, fx.Lists, domainsCache, body, rows)
 				peak = max(peak, p)
 				perRow = float64(size) / float64(rows)
 				if mode == "cold" {
@@ -98,6 +86,17 @@ func BenchmarkBulkJob(b *testing.B) {
 	}
 }
 
+// benchZone is a zone of n mail domains, d0.bench to d<n-1>.bench, each
+// with an MX and an SPF record.
+func benchZone(n int) string {
+	var zone strings.Builder
+	zone.WriteString("$ORIGIN bench.\n@ 300 IN SOA ns.bench. h.bench. 1 3600 600 86400 60\n")
+	for i := range n {
+		fmt.Fprintf(&zone, "d%d 300 IN MX 10 mx.d%d.bench.\nd%d 300 IN TXT \"v=spf1 mx -all\"\n", i, i, i)
+	}
+	return zone.String()
+}
+
 // BenchmarkNaivePerRow is the floor B5 compares against: the same kind of
 // rows validated one after another, each with its own DNS lookups (no
 // cache, no memo, no concurrency), as a loop calling /v1/validate would.
@@ -106,21 +105,8 @@ func BenchmarkBulkJob(b *testing.B) {
 //	go test ./bulk/ -run '^$' -bench NaivePerRow -benchtime 200x
 func BenchmarkNaivePerRow(b *testing.B) {
 	const domains = 2_000
-	var zone strings.Builder
-	zone.WriteString("$ORIGIN bench.\n@ 300 IN SOA ns.bench. h.bench. 1 3600 600 86400 60\n")
-	for i := range domains {
-		fmt.Fprintf(&zone, "d%d 300 IN MX 10 mx.d%d.bench.\nd%d 300 IN TXT \"v=spf1 mx -all\"\n", i, i, i)
-	}
-	dnsSrv := dnstest.Start(b, dnstest.Config{Zone: zone.String(), Latency: 5 * time.Millisecond})
-	resolver, err := validate.NewDNSResolver([]string{dnsSrv.Addr()}, 2*time.Second)
-	if err != nil {
-		b.Fatal(err)
-	}
-	lists, err := validate.LoadLists(validate.ListsConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	engine := validate.NewEngine(lists, validate.DNSChecker{Resolver: resolver})
+	fx := testenv.NewFixture(b, dnstest.Config{Zone: benchZone(domains), Latency: 5 * time.Millisecond}, 2*time.Second)
+	engine := fx.Engine()
 	ctx := context.Background()
 	i := 0
 	for b.Loop() {

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/leadcheck/leadcheck/internal/dnstest"
+	"github.com/leadcheck/leadcheck/internal/testenv"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -24,24 +25,6 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
-
-// testZone covers every DNS outcome a row can meet.
-const testZone = `
-$ORIGIN test.
-@             300 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60
-acme          300 IN MX  10 mx1.acme.test.
-acme          300 IN TXT "v=spf1 mx -all"
-_dmarc.acme   300 IN TXT "v=DMARC1; p=reject"
-nullmx        300 IN MX  0 .
-implicit      300 IN A   192.0.2.10
-nomail        300 IN TXT "not a mail domain"
-broken        300 IN MX  10 mx.broken.test.
-slow          300 IN MX  10 mx.slow.test.
-$ORIGIN com.
-@             300 IN SOA ns.com. hostmaster.com. 1 3600 600 86400 60
-gmail         300 IN MX  5 gmail-smtp-in.l.google.com.
-mailinator    300 IN MX  10 mail.mailinator.com.
-`
 
 // testEnv is a service over a real DNS server on loopback and a temporary
 // directory.
@@ -55,25 +38,14 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T, dnsCfg dnstest.Config, mod func(*Config)) *testEnv {
 	t.Helper()
-	if dnsCfg.Zone == "" {
-		dnsCfg.Zone = testZone
-	}
 	if dnsCfg.Behaviours == nil {
 		dnsCfg.Behaviours = map[string]dnstest.Behaviour{"broken.test": dnstest.Servfail()}
 	}
-	dnsSrv := dnstest.Start(t, dnsCfg)
-	resolver, err := validate.NewDNSResolver([]string{dnsSrv.Addr()}, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lists, err := validate.LoadLists(validate.ListsConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fx := testenv.NewFixture(t, dnsCfg, 2*time.Second)
 	cfg := Config{
 		Dir:             t.TempDir(),
-		Lists:           lists,
-		Domains:         validate.DNSChecker{Resolver: resolver},
+		Lists:           fx.Lists,
+		Domains:         fx.Checker,
 		Workers:         8,
 		ChunkRows:       4,
 		CheckpointEvery: 10 * time.Millisecond,
@@ -83,7 +55,7 @@ func newTestEnv(t *testing.T, dnsCfg dnstest.Config, mod func(*Config)) *testEnv
 	if mod != nil {
 		mod(&cfg)
 	}
-	e := &testEnv{t: t, dns: dnsSrv, lists: lists, cfg: cfg}
+	e := &testEnv{t: t, dns: fx.DNS, lists: fx.Lists, cfg: cfg}
 	e.svc = e.open()
 	return e
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/leadcheck/leadcheck/enrich"
 	"github.com/leadcheck/leadcheck/internal/dnstest"
+	"github.com/leadcheck/leadcheck/internal/testenv"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -208,7 +209,7 @@ func TestDomainResolvedOncePerJob(t *testing.T) {
 func TestInputOrder(t *testing.T) {
 	t.Parallel()
 	var zone strings.Builder
-	zone.WriteString(testZone)
+	zone.WriteString(testenv.MailZone)
 	zone.WriteString("$ORIGIN order.\n@ 300 IN SOA ns.order. h.order. 1 3600 600 86400 60\n")
 	var file strings.Builder
 	file.WriteString("email\n")
@@ -313,18 +314,10 @@ func TestResumeAfterCrash(t *testing.T) {
 
 func TestCancelRunningJob(t *testing.T) {
 	t.Parallel()
-	var zone strings.Builder
-	zone.WriteString(testZone)
-	zone.WriteString("$ORIGIN many.\n@ 300 IN SOA ns.many. h.many. 1 3600 600 86400 60\n")
-	var file strings.Builder
-	file.WriteString("email\n")
-	for i := range 2000 {
-		fmt.Fprintf(&zone, "d%d 300 IN MX 10 mx.d%d.many.\n", i, i)
-		fmt.Fprintf(&file, "p@d%d.many\n", i)
-	}
-	e := newTestEnv(t, dnstest.Config{Zone: zone.String(), Latency: 50 * time.Millisecond}, func(c *Config) { c.Workers = 4 })
+	zone, file := testenv.ManyDomains(2000)
+	e := newTestEnv(t, dnstest.Config{Zone: zone, Latency: 50 * time.Millisecond}, func(c *Config) { c.Workers = 4 })
 	e.run(e.svc)
-	st := e.mustSubmit("me", file.String(), Options{})
+	st := e.mustSubmit("me", file, Options{})
 	for {
 		got, _ := e.svc.Get(context.Background(), "me", st.ID)
 		if got.Status == StatusRunning && got.ProcessedRows > 0 {

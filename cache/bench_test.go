@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/leadcheck/leadcheck/validate"
 )
@@ -16,19 +17,28 @@ import (
 //
 //	go test ./cache/ -run '^$' -bench . -benchmem -count 5
 
-// BenchmarkRedisGET is one GET of a stored DomainFacts value on the test
-// Redis: the least a Redis-cached answer can cost.
-func BenchmarkRedisGET(b *testing.B) {
-	rc := testRedis(b)
-	key := testPrefix(b, rc) + "v1:dns:bench.example"
+// storedFacts stores a DomainFacts value on the test Redis, as the cache
+// would, under a key of the benchmark's own, and returns a client and the
+// key.
+func storedFacts(b *testing.B) (*redis.Client, string) {
+	b.Helper()
+	rc, cfg := sharedRedis(b)
+	key := cfg.KeyPrefix + "v1:dns:bench.example"
 	v, err := encodeFacts(okFacts(time.Hour))
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	if err := rc.Set(ctx, key, v, time.Hour).Err(); err != nil {
+	if err := rc.Set(context.Background(), key, v, time.Hour).Err(); err != nil {
 		b.Fatalf("SET: %v", err)
 	}
+	return rc, key
+}
+
+// BenchmarkRedisGET is one GET of a stored DomainFacts value on the test
+// Redis: the least a Redis-cached answer can cost.
+func BenchmarkRedisGET(b *testing.B) {
+	rc, key := storedFacts(b)
+	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := rc.Get(ctx, key).Err(); err != nil {
@@ -40,16 +50,8 @@ func BenchmarkRedisGET(b *testing.B) {
 // BenchmarkRedisGETParallel is the same GET from many goroutines, for the
 // throughput one Redis connection pool reaches.
 func BenchmarkRedisGETParallel(b *testing.B) {
-	rc := testRedis(b)
-	key := testPrefix(b, rc) + "v1:dns:bench.example"
-	v, err := encodeFacts(okFacts(time.Hour))
-	if err != nil {
-		b.Fatal(err)
-	}
+	rc, key := storedFacts(b)
 	ctx := context.Background()
-	if err := rc.Set(ctx, key, v, time.Hour).Err(); err != nil {
-		b.Fatalf("SET: %v", err)
-	}
 	b.ReportAllocs()
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
@@ -65,9 +67,8 @@ func BenchmarkRedisGETParallel(b *testing.B) {
 // BenchmarkSharedTierGet is the Redis tier's read as the cache does it:
 // breaker, GET+PTTL in one round trip, JSON decode.
 func BenchmarkSharedTierGet(b *testing.B) {
-	rc := testRedis(b)
-	prefix := testPrefix(b, rc)
-	cfg, err := Config{RedisURL: testRedisURL(), RedisTimeout: testRedisTimeout, KeyPrefix: prefix}.withDefaults()
+	_, shared := sharedRedis(b)
+	cfg, err := shared.withDefaults()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -65,24 +64,17 @@ func mailQuestions(domain string) []struct {
 // domain at once reach the DNS server as exactly one query per record type.
 func TestDNSConcurrentColdDomainOneQueryPerType(t *testing.T) {
 	t.Parallel()
-	rc := testRedis(t)
+	_, cfg := sharedRedis(t)
 	s, checker := startDNS(t)
-	d := newTestDomains(t, Config{RedisURL: testRedisURL(), RedisTimeout: testRedisTimeout, KeyPrefix: testPrefix(t, rc)}, checker)
+	d := newTestDomains(t, cfg, checker)
 
 	// Hold every answer until the queries have arrived, so that the callers
 	// pile up behind the one load.
 	s.SetLatency(time.Hour)
-	const callers = 100
-	var started, done sync.WaitGroup
-	started.Add(callers)
-	results := make([]validate.DomainFacts, callers)
-	for i := range callers {
-		done.Go(func() {
-			started.Done()
-			results[i], _ = d.CheckDomain(context.Background(), "cold.lc")
-		})
-	}
-	started.Wait()
+	wait := callAtOnce(100, func() validate.DomainFacts {
+		f, _ := d.CheckDomain(context.Background(), "cold.lc")
+		return f
+	})
 	deadline := time.Now().Add(5 * time.Second)
 	for s.TotalQueries() < len(mailQuestions("cold.lc")) {
 		if time.Now().After(deadline) {
@@ -91,7 +83,7 @@ func TestDNSConcurrentColdDomainOneQueryPerType(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	s.SetLatency(0)
-	done.Wait()
+	results := wait()
 
 	for _, q := range mailQuestions("cold.lc") {
 		if got := s.Queries(q.name, q.qtype); got != 1 {
@@ -112,9 +104,8 @@ func TestDNSConcurrentColdDomainOneQueryPerType(t *testing.T) {
 // domain resolved through A is a hit on B with no DNS query.
 func TestDNSSecondInstanceAsksNoDNS(t *testing.T) {
 	t.Parallel()
-	rc := testRedis(t)
+	_, cfg := sharedRedis(t)
 	s, checker := startDNS(t)
-	cfg := Config{RedisURL: testRedisURL(), RedisTimeout: testRedisTimeout, KeyPrefix: testPrefix(t, rc)}
 	a := newTestDomains(t, cfg, checker)
 	b := newTestDomains(t, cfg, checker)
 	ctx := context.Background()
@@ -141,11 +132,11 @@ func TestDNSSecondInstanceAsksNoDNS(t *testing.T) {
 // only for ErrorTTL.
 func TestDNSLifetimes(t *testing.T) {
 	t.Parallel()
-	rc := testRedis(t)
+	rc, cfg := sharedRedis(t)
 	s, checker := startDNS(t)
-	prefix := testPrefix(t, rc)
 	clock := newFakeClock()
-	d := newTestDomains(t, Config{RedisURL: testRedisURL(), RedisTimeout: testRedisTimeout, KeyPrefix: prefix, ErrorTTL: 5 * time.Second, Now: clock.Now}, checker)
+	cfg.ErrorTTL, cfg.Now = 5*time.Second, clock.Now
+	d := newTestDomains(t, cfg, checker)
 	ctx := context.Background()
 
 	tests := []struct {
@@ -167,20 +158,7 @@ func TestDNSLifetimes(t *testing.T) {
 			if f.Status != tt.wantStatus {
 				t.Fatalf("status = %q, want %q (facts %+v)", f.Status, tt.wantStatus, f)
 			}
-			key := prefix + "v1:dns:" + tt.domain
-			got, err := rc.PTTL(ctx, key).Result()
-			if err != nil {
-				t.Fatalf("PTTL %s: %v", key, err)
-			}
-			if tt.want == 0 {
-				if got != -2 {
-					t.Errorf("PTTL %s = %v, want the key absent", key, got)
-				}
-				return
-			}
-			if got > tt.want || got < tt.want-30*time.Second {
-				t.Errorf("PTTL %s = %v, want %v (less a little elapsed time)", key, got, tt.want)
-			}
+			checkRedisTTL(t, rc, cfg.KeyPrefix+"v1:dns:"+tt.domain, tt.want)
 		})
 	}
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,8 +61,7 @@ func TestCachedFactsAreCopies(t *testing.T) {
 // resolved is a hit on B, with no load on B.
 func TestSharedBetweenInstances(t *testing.T) {
 	t.Parallel()
-	rc := testRedis(t)
-	cfg := Config{RedisURL: testRedisURL(), RedisTimeout: testRedisTimeout, KeyPrefix: testPrefix(t, rc)}
+	_, cfg := sharedRedis(t)
 	nextA, loadsA := counted(always(okFacts(time.Hour)))
 	nextB, loadsB := counted(always(okFacts(time.Hour)))
 	a := newTestDomains(t, cfg, nextA)
@@ -166,7 +164,7 @@ func TestErrorsNotCachedWhenErrorTTLZero(t *testing.T) {
 // (PTTL), and that errors stay out of Redis.
 func TestRedisTTLs(t *testing.T) {
 	t.Parallel()
-	rc := testRedis(t)
+	rc, cfg := sharedRedis(t)
 	tests := []struct {
 		domain string
 		facts  validate.DomainFacts
@@ -186,28 +184,14 @@ func TestRedisTTLs(t *testing.T) {
 		byDomain[tt.domain] = tt.facts
 	}
 	next, _ := counted(func(d string) validate.DomainFacts { return byDomain[d] })
-	prefix := testPrefix(t, rc)
-	d := newTestDomains(t, Config{RedisURL: testRedisURL(), RedisTimeout: testRedisTimeout, KeyPrefix: prefix, ErrorTTL: DefaultErrorTTL}, next)
+	cfg.ErrorTTL = DefaultErrorTTL
+	d := newTestDomains(t, cfg, next)
 	ctx := context.Background()
 
 	for _, tt := range tests {
 		t.Run(tt.domain, func(t *testing.T) {
 			d.CheckDomain(ctx, tt.domain)
-			key := prefix + "v1:dns:" + tt.domain
-			got, err := rc.PTTL(ctx, key).Result()
-			if err != nil {
-				t.Fatalf("PTTL %s: %v", key, err)
-			}
-			if tt.want == 0 {
-				if got != -2 {
-					t.Errorf("PTTL %s = %v, want the key absent", key, got)
-				}
-				return
-			}
-			// Allow for the time between SET and PTTL on a busy machine.
-			if got > tt.want || got < tt.want-30*time.Second {
-				t.Errorf("PTTL %s = %v, want %v (less a little elapsed time)", key, got, tt.want)
-			}
+			checkRedisTTL(t, rc, cfg.KeyPrefix+"v1:dns:"+tt.domain, tt.want)
 		})
 	}
 }
@@ -216,19 +200,19 @@ func TestRedisTTLs(t *testing.T) {
 // keeps them locally only as long as Redis would.
 func TestRedisHitKeepsRemainingLifetime(t *testing.T) {
 	t.Parallel()
-	rc := testRedis(t)
-	prefix := testPrefix(t, rc)
+	rc, cfg := sharedRedis(t)
 	ctx := context.Background()
 	b, err := encodeFacts(okFacts(24 * time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rc.Set(ctx, prefix+"v1:dns:remaining.example", b, 10*time.Minute).Err(); err != nil {
+	if err := rc.Set(ctx, cfg.KeyPrefix+"v1:dns:remaining.example", b, 10*time.Minute).Err(); err != nil {
 		t.Fatalf("SET: %v", err)
 	}
 	clock := newFakeClock()
 	next, loads := counted(always(okFacts(24 * time.Hour)))
-	d := newTestDomains(t, Config{RedisURL: testRedisURL(), RedisTimeout: testRedisTimeout, KeyPrefix: prefix, Now: clock.Now}, next)
+	cfg.Now = clock.Now
+	d := newTestDomains(t, cfg, next)
 
 	if _, cached := d.CheckDomain(ctx, "remaining.example"); !cached {
 		t.Fatalf("first call cached = false, want true (from Redis)")
@@ -256,15 +240,14 @@ func TestRedisHitKeepsRemainingLifetime(t *testing.T) {
 // corrupt write, a format it does not know) is a miss that gets overwritten.
 func TestUnusableRedisValueIsReplaced(t *testing.T) {
 	t.Parallel()
-	rc := testRedis(t)
-	prefix := testPrefix(t, rc)
+	rc, cfg := sharedRedis(t)
 	ctx := context.Background()
-	key := prefix + "v1:dns:corrupt.example"
+	key := cfg.KeyPrefix + "v1:dns:corrupt.example"
 	if err := rc.Set(ctx, key, "{not json", time.Hour).Err(); err != nil {
 		t.Fatalf("SET: %v", err)
 	}
 	next, loads := counted(always(okFacts(time.Hour)))
-	d := newTestDomains(t, Config{RedisURL: testRedisURL(), RedisTimeout: testRedisTimeout, KeyPrefix: prefix}, next)
+	d := newTestDomains(t, cfg, next)
 
 	f, cached := d.CheckDomain(ctx, "corrupt.example")
 	if cached || f.Status != validate.DNSOK {
@@ -292,7 +275,7 @@ func TestUnusableRedisValueIsReplaced(t *testing.T) {
 // cost one Redis GET and one load.
 func TestConcurrentMissesLoadOnce(t *testing.T) {
 	t.Parallel()
-	rc := testRedis(t)
+	_, cfg := sharedRedis(t)
 	release := make(chan struct{})
 	var loads atomic.Int64
 	next := checkerFunc(func(ctx context.Context, _ string) (validate.DomainFacts, bool) {
@@ -303,21 +286,14 @@ func TestConcurrentMissesLoadOnce(t *testing.T) {
 		}
 		return okFacts(time.Hour), false
 	})
-	d := newTestDomains(t, Config{RedisURL: testRedisURL(), RedisTimeout: testRedisTimeout, KeyPrefix: testPrefix(t, rc)}, next)
+	d := newTestDomains(t, cfg, next)
 
-	const callers = 100
-	var started, done sync.WaitGroup
-	started.Add(callers)
-	results := make([]validate.DomainFacts, callers)
-	for i := range callers {
-		done.Go(func() {
-			started.Done()
-			results[i], _ = d.CheckDomain(context.Background(), "cold.example")
-		})
-	}
-	started.Wait()
+	wait := callAtOnce(100, func() validate.DomainFacts {
+		f, _ := d.CheckDomain(context.Background(), "cold.example")
+		return f
+	})
 	close(release)
-	done.Wait()
+	results := wait()
 
 	if got := loads.Load(); got != 1 {
 		t.Errorf("loads = %d, want 1", got)
@@ -422,20 +398,7 @@ func TestMetricsRegistered(t *testing.T) {
 	d.CheckDomain(context.Background(), "example.com")
 	d.CheckDomain(context.Background(), "example.com")
 
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("Gather: %v", err)
-	}
-	got := make(map[string]float64)
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			name := mf.GetName()
-			for _, l := range m.GetLabel() {
-				name += "," + l.GetName() + "=" + l.GetValue()
-			}
-			got[name] = m.GetCounter().GetValue()
-		}
-	}
+	got := counterValues(t, reg)
 	want := map[string]float64{
 		"leadcheck_cache_requests_total,result=hit,tier=local":   1,
 		"leadcheck_cache_requests_total,result=miss,tier=local":  1,
@@ -497,9 +460,9 @@ func TestUncacheableDomainsGoStraightThrough(t *testing.T) {
 
 func TestCloseIsIdempotentAndLaterCallsStillWork(t *testing.T) {
 	t.Parallel()
-	rc := testRedis(t)
+	_, cfg := sharedRedis(t)
 	next, loads := counted(always(okFacts(time.Hour)))
-	d, err := NewDomains(Config{RedisURL: testRedisURL(), RedisTimeout: testRedisTimeout, KeyPrefix: testPrefix(t, rc)}, next, nil)
+	d, err := NewDomains(cfg, next, nil)
 	if err != nil {
 		t.Fatalf("NewDomains: %v", err)
 	}

@@ -2,19 +2,17 @@ package cache
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/leadcheck/leadcheck/internal/testenv"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -28,52 +26,73 @@ func TestMain(m *testing.M) {
 // expected miss into an error. Tests assert on counts, never on speed.
 const testRedisTimeout = 2 * time.Second
 
-// testRedisURL is the shared test Redis; tests keep to their own key prefix.
-func testRedisURL() string {
-	if u := os.Getenv("LEADCHECK_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/15"
+// sharedRedis is the shared test Redis for one test: a client to look at
+// the keys, and a Config on that Redis that keeps to a key prefix of the
+// test's own (cfg.KeyPrefix), deleted when the test ends.
+func sharedRedis(tb testing.TB) (*redis.Client, Config) {
+	tb.Helper()
+	url, prefix := testenv.Redis(tb)
+	return testenv.RedisClient(tb, url), Config{RedisURL: url, RedisTimeout: testRedisTimeout, KeyPrefix: prefix}
 }
 
-// testRedis returns a client on the test Redis, failing the test with what to
-// do when it is not there.
-func testRedis(tb testing.TB) *redis.Client {
-	tb.Helper()
-	opt, err := redis.ParseURL(testRedisURL())
+// checkRedisTTL checks the lifetime key has left in Redis: none (the key is
+// absent) when want is 0, else want less what a busy machine may take
+// between the SET and the PTTL.
+func checkRedisTTL(t *testing.T, rc *redis.Client, key string, want time.Duration) {
+	t.Helper()
+	got, err := rc.PTTL(context.Background(), key).Result()
 	if err != nil {
-		tb.Fatalf("LEADCHECK_TEST_REDIS_URL: %v", err)
+		t.Fatalf("PTTL %s: %v", key, err)
 	}
-	c := redis.NewClient(opt)
-	tb.Cleanup(func() { _ = c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		tb.Fatalf("test Redis at %s: %v; start redis-server or set LEADCHECK_TEST_REDIS_URL", testRedisURL(), err)
+	if want == 0 {
+		if got != -2 {
+			t.Errorf("PTTL %s = %v, want the key absent", key, got)
+		}
+		return
 	}
-	return c
+	if got > want || got < want-30*time.Second {
+		t.Errorf("PTTL %s = %v, want %v (less a little elapsed time)", key, got, want)
+	}
 }
 
-// testPrefix is a key prefix no other test uses; every key under it is
-// deleted when the test ends.
-func testPrefix(tb testing.TB, c *redis.Client) string {
-	tb.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := strings.NewReplacer("/", "_", " ", "_").Replace(tb.Name())
-	prefix := "leadcheck-test:" + name + ":" + hex.EncodeToString(b[:]) + ":"
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
+// counterValues gathers reg's counters by "name,label=value,...".
+func counterValues(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	got := make(map[string]float64)
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "," + l.GetName() + "=" + l.GetValue()
+			}
+			got[name] = m.GetCounter().GetValue()
 		}
-		if err := iter.Err(); err != nil {
-			tb.Errorf("clean up keys %s*: %v", prefix, err)
-		}
-	})
-	return prefix
+	}
+	return got
+}
+
+// callAtOnce starts n calls of call at the same time and returns once all
+// of them have started; wait waits for them and returns their results, in
+// the order they were started.
+func callAtOnce[T any](n int, call func() T) (wait func() []T) {
+	var started, done sync.WaitGroup
+	started.Add(n)
+	results := make([]T, n)
+	for i := range n {
+		done.Go(func() {
+			started.Done()
+			results[i] = call()
+		})
+	}
+	started.Wait()
+	return func() []T {
+		done.Wait()
+		return results
+	}
 }
 
 // checkerFunc turns a function into a validate.DomainChecker, standing in for

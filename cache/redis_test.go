@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/leadcheck/leadcheck/internal/testenv"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -52,73 +49,13 @@ func blackhole(tb testing.TB) string {
 	return ln.Addr().String()
 }
 
-// privateRedis is a redis-server owned by one test, so the test may kill it.
-type privateRedis struct {
-	tb   testing.TB
-	port string
-	cmd  *exec.Cmd
-}
-
-func startPrivateRedis(tb testing.TB) *privateRedis {
-	tb.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		tb.Skip("redis-server is not on PATH; this test needs to start and kill its own Redis")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("find a spare port: %v", err)
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	_ = ln.Close()
-	r := &privateRedis{tb: tb, port: port}
-	r.start()
-	tb.Cleanup(r.kill)
-	return r
-}
-
-func (r *privateRedis) url() string { return "redis://127.0.0.1:" + r.port + "/0" }
-
-// start runs redis-server on r.port and waits until it answers PING.
-func (r *privateRedis) start() {
-	r.tb.Helper()
-	r.cmd = exec.Command("redis-server", "--port", r.port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
-	if err := r.cmd.Start(); err != nil {
-		r.tb.Fatalf("start redis-server: %v", err)
-	}
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + r.port, MaxRetries: -1})
-	defer func() { _ = c.Close() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			r.tb.Fatalf("redis-server on port %s does not answer: %v", r.port, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// kill stops the server at once, as a crash would.
-func (r *privateRedis) kill() {
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
-
 // TestRedisKilledAndRestarted: Redis dies mid-run, every request still gets
 // facts and the status turns degraded; Redis comes back on the same port and
 // within 30 s the cache uses it again, by itself.
 func TestRedisKilledAndRestarted(t *testing.T) {
 	t.Parallel()
-	srv := startPrivateRedis(t)
+	port := testenv.FreePort(t)
+	killRedis := testenv.RedisServer(t, port)
 	dnsSrv, checker := startDNS(t)
 	var zone strings.Builder
 	for i := 1; i <= 400; i++ {
@@ -127,7 +64,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	if err := dnsSrv.AddZone(zone.String()); err != nil {
 		t.Fatalf("AddZone: %v", err)
 	}
-	d := newTestDomains(t, Config{RedisURL: srv.url(), RedisTimeout: testRedisTimeout}, checker)
+	d := newTestDomains(t, Config{RedisURL: testenv.RedisServerURL(port), RedisTimeout: testRedisTimeout}, checker)
 	ctx := context.Background()
 	n := 0
 	check := func() validate.DomainFacts {
@@ -155,7 +92,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 		t.Fatalf("with Redis up: redis misses %d, errors %d; want 1, 0", s.RedisMisses, s.RedisErrors)
 	}
 
-	srv.kill()
+	killRedis()
 	for range 20 {
 		check()
 	}
@@ -163,7 +100,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 		t.Errorf("with Redis down: RedisStatus = %q, want %q", got, StatusDegraded)
 	}
 
-	srv.start()
+	testenv.RedisServer(t, port)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		before := d.Stats()
@@ -180,7 +117,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 
 	// The last domain went through Redis: another instance finds it there.
 	other, _ := counted(always(okFacts(time.Hour)))
-	d2 := newTestDomains(t, Config{RedisURL: srv.url(), RedisTimeout: testRedisTimeout}, other)
+	d2 := newTestDomains(t, Config{RedisURL: testenv.RedisServerURL(port), RedisTimeout: testRedisTimeout}, other)
 	if _, cached := d2.CheckDomain(ctx, fmt.Sprintf("d%d.lc", n)); !cached {
 		t.Errorf("after recovery, a second instance cached = false, want true (first instance: %+v)", d.Stats())
 	}

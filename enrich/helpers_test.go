@@ -1,7 +1,6 @@
 package enrich
 
 import (
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leadcheck/leadcheck/internal/dnstest"
+	"github.com/leadcheck/leadcheck/internal/testenv"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -53,23 +53,10 @@ mailinator 300 IN MX 10 mail.mailinator.com.
 	return b.String()
 }
 
-// closedAddr returns a loopback address where nothing listens, so a dial
-// there is refused at once.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // routes maps "host:port" to a dial address; anything unmapped goes to a
 // closed port, so no test ever reaches the system resolver or the network.
 func routes(t *testing.T, m map[string]string) func(string) string {
-	closed := closedAddr(t)
+	closed := testenv.ClosedAddr(t)
 	return func(hostport string) string {
 		if a, ok := m[hostport]; ok {
 			return a
@@ -116,6 +103,21 @@ func page(body string) http.HandlerFunc {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(body))
 	}
+}
+
+// held wraps h so that every request waits until release is called (or
+// its client gives up), letting a test pile callers up behind one fetch.
+func held(h http.HandlerFunc) (_ http.HandlerFunc, release func()) {
+	ch := make(chan struct{})
+	var once sync.Once
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-ch:
+		case <-r.Context().Done():
+			return
+		}
+		h(w, r)
+	}, func() { once.Do(func() { close(ch) }) }
 }
 
 // fixedClock is the injected clock of the phone tests.

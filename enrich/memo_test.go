@@ -2,61 +2,16 @@ package enrich
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/leadcheck/leadcheck/cache"
+	"github.com/leadcheck/leadcheck/internal/testenv"
 	"github.com/leadcheck/leadcheck/validate"
 )
-
-// testRedisURL is the shared test Redis; tests keep to their own key prefix.
-func testRedisURL() string {
-	if u := os.Getenv("LEADCHECK_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/15"
-}
-
-// testRedisPrefix returns a client on the test Redis and a key prefix of
-// this test's own, whose keys are deleted when the test ends.
-func testRedisPrefix(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	opt, err := redis.ParseURL(testRedisURL())
-	if err != nil {
-		t.Fatalf("LEADCHECK_TEST_REDIS_URL: %v", err)
-	}
-	c := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		_ = c.Close()
-		t.Fatalf("test Redis at %s: %v; start redis-server or set LEADCHECK_TEST_REDIS_URL", testRedisURL(), err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "leadcheck-test:enrich:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("clean up keys %s*: %v", prefix, err)
-		}
-		_ = c.Close()
-	})
-	return c, prefix
-}
 
 // newMemo builds the production cache.Memo for enrichment; redisURL "" keeps
 // it in process.
@@ -79,15 +34,8 @@ func newMemo(t *testing.T, redisURL, prefix string) *cache.Memo {
 // next caller is served from the cache.
 func TestOneFetchPerDomainWithMemo(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	s := newSite(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
-		}
-		page(`<title>Acme</title>`)(w, r)
-	})
+	handler, release := held(page(`<title>Acme</title>`))
+	s := newSite(t, handler)
 	engine, lists := newEngine(t, siteZone("acme.test"), nil)
 	e := New(Config{AllowPrivate: true, FetchTimeout: 30 * time.Second, Resolve: routes(t, map[string]string{"acme.test:80": s.addr()})},
 		engine, lists, newMemo(t, "", ""), nil)
@@ -110,7 +58,7 @@ func TestOneFetchPerDomainWithMemo(t *testing.T) {
 	for e.waiting.Load() < n && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	close(release)
+	release()
 	wg.Wait()
 	got, err := e.Enrich(context.Background(), validate.Request{Email: "late@acme.test"})
 	if err != nil {
@@ -129,14 +77,14 @@ func TestOneFetchPerDomainWithMemo(t *testing.T) {
 // stored lifetimes follow SiteTTL and NegativeTTL.
 func TestMemoSharedThroughRedis(t *testing.T) {
 	t.Parallel()
-	rdb, prefix := testRedisPrefix(t)
+	redisURL, prefix := testenv.Redis(t)
 	good := newSite(t, page(`<title>Acme</title>`))
 	bad := newSite(t, http.NotFound)
 	engine, lists := newEngine(t, siteZone("acme.test", "broken.test"), nil)
 	cfg := Config{AllowPrivate: true, SiteTTL: 6 * time.Hour, NegativeTTL: 20 * time.Minute,
 		Resolve: routes(t, map[string]string{"acme.test:80": good.addr(), "broken.test:80": bad.addr()})}
-	first := New(cfg, engine, lists, newMemo(t, testRedisURL(), prefix), nil)
-	second := New(cfg, engine, lists, newMemo(t, testRedisURL(), prefix), nil)
+	first := New(cfg, engine, lists, newMemo(t, redisURL, prefix), nil)
+	second := New(cfg, engine, lists, newMemo(t, redisURL, prefix), nil)
 
 	for i, e := range []*Enricher{first, second} {
 		for _, email := range []string{"jane@acme.test", "jane@broken.test"} {
@@ -152,6 +100,7 @@ func TestMemoSharedThroughRedis(t *testing.T) {
 	if good.count("/") != 1 || bad.count("/") != 1 {
 		t.Errorf("sites saw %d and %d requests, want 1 each", good.count("/"), bad.count("/"))
 	}
+	rdb := testenv.RedisClient(t, redisURL)
 	ctx := context.Background()
 	for domain, ttl := range map[string]time.Duration{"acme.test": cfg.SiteTTL, "broken.test": cfg.NegativeTTL} {
 		key := prefix + "v1:enrich:site:" + memoKeyVersion + ":" + domain

@@ -371,15 +371,8 @@ func TestCompanyFromDomainField(t *testing.T) {
 // see exactly one request.
 func TestOneFetchPerDomain(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	s := newSite(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
-		}
-		page(`<title>Acme</title>`)(w, r)
-	})
+	handler, release := held(page(`<title>Acme</title>`))
+	s := newSite(t, handler)
 	engine, lists := newEngine(t, siteZone("acme.test"), nil)
 	e := New(Config{AllowPrivate: true, FetchTimeout: 30 * time.Second, Resolve: routes(t, map[string]string{"acme.test:80": s.addr()})},
 		engine, lists, nil, nil)
@@ -403,7 +396,7 @@ func TestOneFetchPerDomain(t *testing.T) {
 	if w := e.waiting.Load(); w != n {
 		t.Errorf("only %d of %d callers joined the lookup", w, n)
 	}
-	close(release)
+	release()
 	wg.Wait()
 	if got := s.count("/"); got != 1 {
 		t.Errorf("the site saw %d requests for /, want 1", got)
@@ -492,15 +485,8 @@ func TestPerHostConcurrency(t *testing.T) {
 // once, while the fetch goes on for the others.
 func TestCallerGivesUp(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	s := newSite(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
-		}
-		page(`<title>Slow Co</title>`)(w, r)
-	})
+	handler, release := held(page(`<title>Slow Co</title>`))
+	s := newSite(t, handler)
 	engine, lists := newEngine(t, siteZone("acme.test"), nil)
 	e := New(Config{AllowPrivate: true, FetchTimeout: 30 * time.Second, Resolve: routes(t, map[string]string{"acme.test:80": s.addr()})},
 		engine, lists, nil, nil)
@@ -516,7 +502,7 @@ func TestCallerGivesUp(t *testing.T) {
 	if diff := cmp.Diff([]string{GapTimeout}, gapReasons(quick, PartCompany)); diff != "" {
 		t.Errorf("impatient caller's company gaps (-want +got):\n%s", diff)
 	}
-	close(release)
+	release()
 	select {
 	case got := <-patient:
 		if got.Company == nil || got.Company.Name != "Slow Co" {

@@ -28,9 +28,8 @@ import (
 
 // manyDomains is a zone of n domains that receive mail, and a CSV with one
 // row per domain (email, n), so every row costs a DNS round trip.
-func manyDomains(n int) (zone, file string) {
+func manyDomains(n int) (zoneText, csv string) {
 	var z, f strings.Builder
-	z.WriteString(zone)
 	z.WriteString("$ORIGIN many.\n@ 300 IN SOA ns.many. h.many. 1 3600 600 86400 60\n")
 	f.WriteString("email,n\n")
 	for i := range n {
@@ -189,28 +188,16 @@ func TestBulkThroughServer(t *testing.T) {
 	t.Parallel()
 	dnsSrv := dnstest.Start(t, dnstest.Config{Zone: zone})
 	dataDir := t.TempDir()
-	watcher, stdout := newLogWatcher()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"leadcheck", "serve"}, envMap(map[string]string{
-			"LEADCHECK_ADDR":                   "127.0.0.1:0",
-			"LEADCHECK_DNS":                    dnsSrv.Addr(),
-			"LEADCHECK_DATA_DIR":               dataDir,
-			"LEADCHECK_API_KEYS":               "k1",
-			"LEADCHECK_ALLOW_PRIVATE_NETWORKS": "true",
-			"LEADCHECK_WEBHOOK_BACKOFF":        "50ms",
-			"LEADCHECK_BULK_MAX_UPLOAD_BYTES":  "2000",
-		}), stdout)
-		stdout.Close()
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
+	srv := serveInProcess(t, map[string]string{
+		"LEADCHECK_DNS":                    dnsSrv.Addr(),
+		"LEADCHECK_DATA_DIR":               dataDir,
+		"LEADCHECK_API_KEYS":               "k1",
+		"LEADCHECK_ALLOW_PRIVATE_NETWORKS": "true",
+		"LEADCHECK_WEBHOOK_BACKOFF":        "50ms",
+		"LEADCHECK_BULK_MAX_UPLOAD_BYTES":  "2000",
 	})
-	base := waitAddr(t, watcher.addr, done)
+	base := srv.base
+	ctx := t.Context()
 
 	// The generated secret is stored 0600 and its path (never the secret)
 	// is logged.
@@ -222,7 +209,7 @@ func TestBulkThroughServer(t *testing.T) {
 	if st, _ := os.Stat(secretPath); st.Mode().Perm() != 0o600 {
 		t.Errorf("secret mode: got %v, want 0600", st.Mode())
 	}
-	if logs := watcher.text(); !strings.Contains(logs, secretPath) || strings.Contains(logs, strings.TrimSpace(string(secret))) {
+	if logs := srv.logs.text(); !strings.Contains(logs, secretPath) || strings.Contains(logs, strings.TrimSpace(string(secret))) {
 		t.Errorf("logs must name the secret's path and not the secret:\n%s", logs)
 	}
 

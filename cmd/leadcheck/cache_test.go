@@ -2,53 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/leadcheck/leadcheck/client"
 	"github.com/leadcheck/leadcheck/internal/dnstest"
+	"github.com/leadcheck/leadcheck/internal/testenv"
 )
-
-// testRedis returns the Redis URL for tests and a key prefix of this test's
-// own, and deletes the prefix's keys when the test ends.
-func testRedis(t *testing.T) (url, prefix string) {
-	t.Helper()
-	url = os.Getenv("LEADCHECK_TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/15"
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("LEADCHECK_TEST_REDIS_URL: %v", err)
-	}
-	rdb := redis.NewClient(opts)
-	ctx := context.Background()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Fatalf("no Redis at %s (set LEADCHECK_TEST_REDIS_URL or run scripts/test): %v", url, err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix = "leadcheck-test-" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		defer rdb.Close()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-	})
-	return url, prefix
-}
 
 func validateEmail(t *testing.T, c *client.ClientWithResponses, email string) *client.ValidateResponse {
 	t.Helper()
@@ -79,7 +43,7 @@ var mailQueryTypes = []struct {
 func TestSharedCacheAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	dnsSrv := dnstest.Start(t, dnstest.Config{Zone: zone})
-	url, prefix := testRedis(t)
+	url, prefix := testenv.Redis(t)
 	env := map[string]string{"LEADCHECK_DNS": dnsSrv.Addr(), "LEADCHECK_REDIS_URL": url, "LEADCHECK_CACHE_PREFIX": prefix}
 	a := startProcess(t, env)
 	b := startProcess(t, env)
@@ -106,7 +70,7 @@ func TestSharedCacheAcrossProcesses(t *testing.T) {
 func TestColdDomainCoalescing(t *testing.T) {
 	t.Parallel()
 	dnsSrv := dnstest.Start(t, dnstest.Config{Zone: zone, Latency: 50 * time.Millisecond})
-	url, prefix := testRedis(t)
+	url, prefix := testenv.Redis(t)
 	p := startProcess(t, map[string]string{"LEADCHECK_DNS": dnsSrv.Addr(), "LEADCHECK_REDIS_URL": url, "LEADCHECK_CACHE_PREFIX": prefix})
 	c := newClient(t, p.base)
 
@@ -137,52 +101,10 @@ func TestColdDomainCoalescing(t *testing.T) {
 	}
 }
 
-// freePort finds a TCP port nobody listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startRedis runs a private redis-server on port and returns a stop func.
-func startRedis(t *testing.T, port int) (stop func()) {
-	t.Helper()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
-	defer rdb.Close()
-	for i := 0; rdb.Ping(context.Background()).Err() != nil; i++ {
-		if i > 100 {
-			_ = cmd.Process.Kill()
-			t.Fatal("private redis-server did not answer within 10s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
 // TestRedisOutage kills a private Redis mid-run: every validation still
 // succeeds, /readyz says degraded, and after Redis returns the service uses
 // it again within 30 s.
 func TestRedisOutage(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not on PATH; scripts/test installs it")
-	}
 	t.Parallel()
 	dnsSrv := dnstest.Start(t, dnstest.Config{Zone: zone})
 	for i := range 70 {
@@ -190,9 +112,9 @@ func TestRedisOutage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	port := freePort(t)
-	stopRedis := startRedis(t, port)
-	redisURL := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	port := testenv.FreePort(t)
+	stopRedis := testenv.RedisServer(t, port)
+	redisURL := testenv.RedisServerURL(port)
 	p := startProcess(t, map[string]string{"LEADCHECK_DNS": dnsSrv.Addr(), "LEADCHECK_REDIS_URL": redisURL})
 	c := newClient(t, p.base)
 	ctx := context.Background()
@@ -210,9 +132,8 @@ func TestRedisOutage(t *testing.T) {
 		t.Errorf("readyz with Redis down: got %+v %v, want degraded", ready.JSON200, err)
 	}
 
-	startRedis(t, port)
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
-	defer rdb.Close()
+	testenv.RedisServer(t, port)
+	rdb := testenv.RedisClient(t, redisURL)
 	deadline := time.Now().Add(30 * time.Second)
 	for i := 20; ; i++ {
 		if i >= 70 {

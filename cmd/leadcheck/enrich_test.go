@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/leadcheck/leadcheck/bulk"
 	"github.com/leadcheck/leadcheck/client"
@@ -30,28 +29,13 @@ outlook     300 IN MX  10 outlook-com.olc.protection.outlook.com.
 func TestEnrichThroughServer(t *testing.T) {
 	t.Parallel()
 	dns := dnstest.Start(t, dnstest.Config{Zone: enrichTestZone})
-	watcher, stdout := newLogWatcher()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"leadcheck", "serve"}, envMap(map[string]string{
-			"LEADCHECK_ADDR":                 "127.0.0.1:0",
-			"LEADCHECK_DNS":                  dns.Addr(),
-			"LEADCHECK_ENRICH_FETCH_TIMEOUT": "2s",
-			"LEADCHECK_ENRICH_SITE_TTL":      "6h",
-			"LEADCHECK_DATA_DIR":             t.TempDir(),
-		}), stdout)
-		stdout.Close()
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("run did not return within 20s of cancel")
-		}
+	srv := serveInProcess(t, map[string]string{
+		"LEADCHECK_DNS":                  dns.Addr(),
+		"LEADCHECK_ENRICH_FETCH_TIMEOUT": "2s",
+		"LEADCHECK_ENRICH_SITE_TTL":      "6h",
 	})
-	c := newClient(t, waitAddr(t, watcher.addr, done))
+	c := newClient(t, srv.base)
+	ctx := t.Context()
 
 	email, phone := "jane.doe@gmail.com", "+33 6 12 34 56 78"
 	resp, err := c.EnrichLeadWithResponse(ctx, client.ValidateRequest{Email: &email, Phone: &phone})

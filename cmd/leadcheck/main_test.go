@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -83,17 +85,60 @@ func (w *logWatcher) text() string {
 	return strings.Join(w.lines, "\n")
 }
 
-func waitAddr(t *testing.T, addr <-chan string, done <-chan error) string {
+// served is `leadcheck serve` run in this process by a test.
+type served struct {
+	base string // "http://" and the address it listens on
+	logs *logWatcher
+	// stop cancels run's context and returns what run returned; it may be
+	// called more than once, and runs when the test ends.
+	stop func() error
+}
+
+// serveInProcess starts run(ctx, "serve") with env, on port 0 and (unless
+// env names one) a temporary data directory, and returns once it listens.
+// The test fails if run returns an error or hangs when it is stopped.
+func serveInProcess(t *testing.T, env map[string]string) *served {
 	t.Helper()
+	all := map[string]string{"LEADCHECK_ADDR": "127.0.0.1:0", "LEADCHECK_DATA_DIR": t.TempDir()}
+	maps.Copy(all, env)
+	watcher, stdout := newLogWatcher()
+	ctx, cancel := context.WithCancel(context.Background())
+	var runErr error
+	exited := make(chan struct{})
+	go func() {
+		runErr = run(ctx, []string{"leadcheck", "serve"}, envMap(all), stdout)
+		stdout.Close()
+		close(exited)
+	}()
+	s := &served{logs: watcher}
+	var once sync.Once
+	var stopErr error
+	s.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-exited:
+				stopErr = runErr
+			case <-time.After(20 * time.Second):
+				stopErr = errors.New("run did not return within 20s of cancel")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
 	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		t.Fatalf("server stopped before listening: %v", err)
+	case a := <-watcher.addr:
+		s.base = "http://" + a
+	case <-exited:
+		t.Fatalf("server stopped before listening: %v", runErr)
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not start listening within 20s")
 	}
-	return ""
+	return s
 }
 
 func newClient(t *testing.T, base string) *client.ClientWithResponses {
@@ -112,20 +157,9 @@ func newClient(t *testing.T, base string) *client.ClientWithResponses {
 // client, and checks that cancelling the context shuts down cleanly.
 func TestServeInProcess(t *testing.T) {
 	dns := dnstest.Start(t, dnstest.Config{Zone: zone})
-	watcher, stdout := newLogWatcher()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"leadcheck", "serve"}, envMap(map[string]string{
-			"LEADCHECK_ADDR":     "127.0.0.1:0",
-			"LEADCHECK_DNS":      dns.Addr(),
-			"LEADCHECK_DATA_DIR": t.TempDir(),
-		}), stdout)
-		stdout.Close()
-	}()
-	base := waitAddr(t, watcher.addr, done)
-	c := newClient(t, base)
+	srv := serveInProcess(t, map[string]string{"LEADCHECK_DNS": dns.Addr()})
+	c := newClient(t, srv.base)
+	ctx := t.Context()
 
 	email := "jane@acme.test"
 	resp, err := c.ValidateQueryWithResponse(ctx, &client.ValidateQueryParams{Email: &email})
@@ -152,16 +186,10 @@ func TestServeInProcess(t *testing.T) {
 		t.Errorf("metrics lack cache counters: %v", err)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run returned %v after cancel, want nil", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return within 20s of cancel")
+	if err := srv.stop(); err != nil {
+		t.Errorf("run after cancel: got %v, want nil", err)
 	}
-	logs := watcher.text()
+	logs := srv.logs.text()
 	if !strings.Contains(logs, "open mode") {
 		t.Errorf("open mode was not logged:\n%s", logs)
 	}
@@ -215,18 +243,8 @@ func TestValidateCommand(t *testing.T) {
 func TestValidateCommandThroughServer(t *testing.T) {
 	t.Parallel()
 	dns := dnstest.Start(t, dnstest.Config{Zone: zone})
-	watcher, stdout := newLogWatcher()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"leadcheck", "serve"}, envMap(map[string]string{
-			"LEADCHECK_ADDR": "127.0.0.1:0", "LEADCHECK_DNS": dns.Addr(), "LEADCHECK_API_KEYS": "secret",
-			"LEADCHECK_DATA_DIR": t.TempDir(),
-		}), stdout)
-		stdout.Close()
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	base := waitAddr(t, watcher.addr, done)
+	base := serveInProcess(t, map[string]string{"LEADCHECK_DNS": dns.Addr(), "LEADCHECK_API_KEYS": "secret"}).base
+	ctx := t.Context()
 
 	var out bytes.Buffer
 	err := run(ctx, []string{"leadcheck", "validate", "--server", base, "--api-key", "secret", "jane@acme.test"}, envMap(nil), &out)
