@@ -71,7 +71,7 @@ func (h handlers) validateAndEnrich(c echo.Context, req validate.Request) error 
 
 // judge validates under the validation time budget.
 func (h handlers) judge(ctx context.Context, req validate.Request) (validate.Result, error) {
-	ctx, cancel := h.s.validateContext(ctx)
+	ctx, cancel := context.WithTimeout(ctx, h.s.opts.ValidateTimeout)
 	defer cancel()
 	return h.s.deps.Engine.Validate(ctx, req)
 }

@@ -75,9 +75,7 @@ func (h handlers) ValidateLead(c echo.Context) error {
 }
 
 func (h handlers) validate(c echo.Context, req validate.Request) error {
-	ctx, cancel := h.s.validateContext(c.Request().Context())
-	defer cancel()
-	res, err := h.s.deps.Engine.Validate(ctx, req)
+	res, err := h.judge(c.Request().Context(), req)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@
 package api
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -96,8 +95,3 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 // Drain makes /readyz answer 503 so load balancers stop sending traffic
 // before the listener closes.
 func (s *Server) Drain() { s.ready.Store(false) }
-
-// validateContext bounds one validation by the time budget.
-func (s *Server) validateContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.opts.ValidateTimeout)
-}
