@@ -78,7 +78,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "redis", cfg.RedisURL != "", "startup", time.Since(start))
+	logger.Info("listening", "addr", ln.Addr().String(), "redis", cfg.RedisURL != "", "startup", time.Since(start).String())
 
 	g, gctx := errgroup.WithContext(ctx)
 	if runBulk != nil {
