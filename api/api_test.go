@@ -31,12 +31,18 @@ type env struct {
 
 func newEnv(t testing.TB, opts api.Options) *env {
 	t.Helper()
+	return newEnvDNSTimeout(t, opts, 200*time.Millisecond)
+}
+
+// newEnvDNSTimeout is newEnv with the resolver's per-query timeout given.
+func newEnvDNSTimeout(t testing.TB, opts api.Options, dnsTimeout time.Duration) *env {
+	t.Helper()
 	fx := testenv.NewFixture(t, dnstest.Config{
 		Behaviours: map[string]dnstest.Behaviour{
 			"broken.test": dnstest.Servfail(),
 			"slow.test":   dnstest.Blackhole(),
 		},
-	}, 200*time.Millisecond)
+	}, dnsTimeout)
 	logs := &testenv.LogBuffer{}
 	srv := api.NewServer(opts, api.Deps{
 		Engine: fx.Engine(),
@@ -158,7 +164,9 @@ func TestValidateEmailDetails(t *testing.T) {
 // DNS never answers, and says unknown rather than invalid.
 func TestValidateBudget(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, api.Options{ValidateTimeout: 300 * time.Millisecond})
+	// The resolver alone would wait 20s: only the budget can end the call
+	// within the bound below.
+	e := newEnvDNSTimeout(t, api.Options{ValidateTimeout: 300 * time.Millisecond}, 20*time.Second)
 	e.dns.SetBehaviour("acme.test", dnstest.Blackhole())
 	start := time.Now()
 	resp, err := e.client.ValidateQueryWithResponse(context.Background(), &client.ValidateQueryParams{Email: ptr("jane@acme.test")})
