@@ -14,6 +14,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -33,9 +34,26 @@ func FreePort(tb testing.TB) int {
 // ClosedAddr returns a loopback "host:port" where nothing listens, so a
 // dial there is refused at once: where a test routes every address it did
 // not plan for, so that nothing reaches the system resolver or the network.
+//
+// The port stays reserved until the test ends: it is bound by a socket that
+// never listens (so a dial gets a reset), where a port that was merely free
+// a moment ago could be taken by a parallel test. The standard library
+// cannot bind without listening, hence the raw socket.
 func ClosedAddr(tb testing.TB) string {
 	tb.Helper()
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(tb)))
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		tb.Fatalf("closed address: socket: %v", err)
+	}
+	tb.Cleanup(func() { _ = syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		tb.Fatalf("closed address: bind: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		tb.Fatalf("closed address: getsockname: %v", err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }
 
 // LogBuffer is an io.Writer for a logger under test: handlers log from many
