@@ -110,15 +110,13 @@ func ValidatePhone(input, defaultRegion string) PhoneResult {
 		return invalidPhone(res, reason, message)
 	}
 
-	// GetNumberType classifies the national number against the metadata of
-	// the number's region, which is exactly what IsValidNumber does before
-	// comparing the type with UNKNOWN; asking once saves the second pass.
-	numType := phonenumbers.GetNumberType(num)
+	res.CountryCode = int(num.GetCountryCode())
+	nsn := phonenumbers.GetNationalSignificantNumber(num)
+	numRegion, numType := phoneRegionAndType(num, res.CountryCode, nsn)
 	res.Valid = numType != phonenumbers.UNKNOWN
 	res.Type = phoneTypeName(numType)
-	res.CountryCode = int(num.GetCountryCode())
-	if r := phonenumbers.GetRegionCodeForNumber(num); r != nonGeoRegion {
-		res.Country = r
+	if numRegion != nonGeoRegion {
+		res.Country = numRegion
 	}
 	// A valid number matches a range of its country, and every range's
 	// lengths are among the country's possible lengths, so only an invalid
@@ -131,9 +129,8 @@ func ValidatePhone(input, defaultRegion string) PhoneResult {
 	if res.Valid || res.Possible {
 		// E.164 is + country code + national significant number, which is
 		// what Format(E164) builds, without its buffers.
-		res.E164 = "+" + strconv.Itoa(res.CountryCode) + phonenumbers.GetNationalSignificantNumber(num)
-		res.International = phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
-		res.National = phonenumbers.Format(num, phonenumbers.NATIONAL)
+		res.E164 = "+" + strconv.Itoa(res.CountryCode) + nsn
+		res.National, res.International = phoneForms(num, res.CountryCode, nsn)
 	}
 
 	if !res.Valid {
@@ -155,6 +152,27 @@ func ValidatePhone(input, defaultRegion string) PhoneResult {
 		res.Score = phoneScoreService
 	}
 	return res
+}
+
+// phoneRegionAndType is GetRegionCodeForNumber and GetNumberType of num,
+// answered from the compiled metadata (phonemeta.go) when it can.
+func phoneRegionAndType(num *phonenumbers.PhoneNumber, callingCode int, nsn string) (string, phonenumbers.PhoneNumberType) {
+	if region, typ, ok := phoneIndex().classify(callingCode, nsn); ok {
+		return region, typ
+	}
+	return phonenumbers.GetRegionCodeForNumber(num), phonenumbers.GetNumberType(num)
+}
+
+// phoneForms is Format(NATIONAL) and Format(INTERNATIONAL) of num, answered
+// from the compiled metadata (phonemeta.go) when it can: it leaves numbers
+// with an extension to the library, which formats the extension too.
+func phoneForms(num *phonenumbers.PhoneNumber, callingCode int, nsn string) (national, international string) {
+	if num.GetExtension() == "" && num.GetNationalNumber() != 0 {
+		if national, international, ok := phoneIndex().forms(callingCode, nsn); ok {
+			return national, international
+		}
+	}
+	return phonenumbers.Format(num, phonenumbers.NATIONAL), phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
 }
 
 // invalidPhone finishes res as an invalid number.

@@ -1,0 +1,150 @@
+package validate
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// allPhoneTypes are the types the metadata has example numbers for.
+var allPhoneTypes = []phonenumbers.PhoneNumberType{
+	phonenumbers.FIXED_LINE, phonenumbers.MOBILE, phonenumbers.TOLL_FREE, phonenumbers.PREMIUM_RATE,
+	phonenumbers.SHARED_COST, phonenumbers.VOIP, phonenumbers.PERSONAL_NUMBER, phonenumbers.PAGER,
+	phonenumbers.UAN, phonenumbers.VOICEMAIL,
+}
+
+// assertMetadataAgrees checks classify and forms against the library
+// functions they stand in for, on one parsed number.
+func assertMetadataAgrees(t *testing.T, what string, num *phonenumbers.PhoneNumber) {
+	t.Helper()
+	cc := int(num.GetCountryCode())
+	nsn := phonenumbers.GetNationalSignificantNumber(num)
+	region, typ, ok := phoneIndex().classify(cc, nsn)
+	if !ok {
+		t.Errorf("%s (+%d %s): classify left it to the library, want every region compiled", what, cc, nsn)
+		return
+	}
+	if want := phonenumbers.GetRegionCodeForNumber(num); region != want {
+		t.Errorf("%s (+%d %s): region %q, library says %q", what, cc, nsn, region, want)
+	}
+	if want := phonenumbers.GetNumberType(num); typ != want {
+		t.Errorf("%s (+%d %s): type %v, library says %v", what, cc, nsn, typ, want)
+	}
+	if num.GetExtension() != "" || num.GetNationalNumber() == 0 {
+		return
+	}
+	national, international, ok := phoneIndex().forms(cc, nsn)
+	if !ok {
+		if len(phonenumbers.GetRegionCodesForCountryCode(cc)) > 0 {
+			t.Errorf("%s (+%d %s): forms left it to the library, want every region compiled", what, cc, nsn)
+		}
+		return
+	}
+	if want := phonenumbers.Format(num, phonenumbers.NATIONAL); national != want {
+		t.Errorf("%s (+%d %s): national %q, library says %q", what, cc, nsn, national, want)
+	}
+	if want := phonenumbers.Format(num, phonenumbers.INTERNATIONAL); international != want {
+		t.Errorf("%s (+%d %s): international %q, library says %q", what, cc, nsn, international, want)
+	}
+}
+
+// TestPhoneMetadataExamples compares the compiled metadata with the library
+// on every example number of every region and type, and on numbers near
+// each (one digit changed, dropped or added), which are mostly invalid or
+// of another type.
+func TestPhoneMetadataExamples(t *testing.T) {
+	var examples []*phonenumbers.PhoneNumber
+	for region := range phonenumbers.GetSupportedRegions() {
+		for _, typ := range allPhoneTypes {
+			if n := phonenumbers.GetExampleNumberForType(region, typ); n != nil {
+				examples = append(examples, n)
+			}
+		}
+	}
+	for cc := range phonenumbers.GetSupportedGlobalNetworkCallingCodes() {
+		if n := phonenumbers.GetExampleNumberForNonGeoEntity(cc); n != nil {
+			examples = append(examples, n)
+		}
+	}
+	if len(examples) < 1000 {
+		t.Fatalf("got %d example numbers, want the library's 1,000 or more", len(examples))
+	}
+	checked := 0
+	for _, ex := range examples {
+		cc := int(ex.GetCountryCode())
+		nsn := phonenumbers.GetNationalSignificantNumber(ex)
+		variants := []string{nsn, nsn[:len(nsn)-1], nsn + "5"}
+		for i := range nsn {
+			d := (nsn[i]-'0'+3)%10 + '0'
+			variants = append(variants, nsn[:i]+string(d)+nsn[i+1:])
+		}
+		for _, v := range variants {
+			num, err := phonenumbers.Parse("+"+strconv.Itoa(cc)+v, "")
+			if err != nil {
+				continue
+			}
+			assertMetadataAgrees(t, "example variant", num)
+			checked++
+		}
+	}
+	t.Logf("%d example numbers, %d numbers compared", len(examples), checked)
+}
+
+// TestPhoneMetadataRandomNumbers compares the compiled metadata with the
+// library on random digit strings of every plausible length under every
+// calling code, and on national numbers parsed with every region as the
+// default, so that national-prefix stripping and shared calling codes are
+// covered too.
+func TestPhoneMetadataRandomNumbers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + rng.IntN(10))
+		}
+		return string(b)
+	}
+	perCode := 60
+	if testing.Short() {
+		perCode = 10
+	}
+	for cc := range phonenumbers.GetSupportedCallingCodes() {
+		for range perCode {
+			num, err := phonenumbers.Parse("+"+strconv.Itoa(cc)+digits(4+rng.IntN(12)), "")
+			if err == nil {
+				assertMetadataAgrees(t, "random", num)
+			}
+		}
+	}
+	for region := range phonenumbers.GetSupportedRegions() {
+		for range perCode / 3 {
+			num, err := phonenumbers.Parse("0"+digits(6+rng.IntN(8)), region)
+			if err == nil {
+				assertMetadataAgrees(t, "random national in "+region, num)
+			}
+		}
+	}
+}
+
+// FuzzPhoneMetadata compares the compiled metadata with the library on
+// whatever the library parses.
+func FuzzPhoneMetadata(f *testing.F) {
+	for _, s := range []struct{ text, region string }{
+		{"+1 201 555 0123", ""}, {"(201) 555-0123", "US"}, {"+1 506 234 5678", ""}, {"+1 268 464 1234", ""},
+		{"020 7946 0958", "GB"}, {"+44 7400 123456", ""}, {"030 1234567", "DE"}, {"06 12 34 56 78", "FR"},
+		{"+91 81234 56789", ""}, {"(11) 96123-4567", "BR"}, {"0412 345 678", "AU"}, {"090-1234-5678", "JP"},
+		{"+800 1234 5678", ""}, {"+39 06 1234 5678", ""}, {"+7 912 345 6789", ""}, {"011 44 20 7946 0958", "US"},
+		{"+1 800 FLOWERS", ""}, {"+44 20 7946 0958 ext. 12", ""},
+	} {
+		f.Add(s.text, s.region)
+	}
+	f.Fuzz(func(t *testing.T, text, region string) {
+		num, err := phonenumbers.Parse(text, region)
+		if err != nil {
+			return
+		}
+		assertMetadataAgrees(t, strconv.Quote(text)+" in "+strconv.Quote(region), num)
+	})
+}
