@@ -64,7 +64,7 @@ type phoneFormat struct {
 // non-geographic calling code.
 type phoneRegion struct {
 	general, premium, tollFree, sharedCost, voip, personal, pager, uan, voicemail, fixed, mobile phoneDesc
-	sameMobileAndFixed                                                                          bool
+	sameMobileAndFixed                                                                           bool
 	// leadingDigits tells regions sharing a calling code apart; nil when
 	// the region has none and must be told by its number patterns.
 	leadingDigits *regexp.Regexp
