@@ -63,8 +63,10 @@ type phoneFormat struct {
 // phoneRegion is the compiled metadata of a region, or of a
 // non-geographic calling code.
 type phoneRegion struct {
-	general, premium, tollFree, sharedCost, voip, personal, pager, uan, voicemail, fixed, mobile phoneDesc
-	sameMobileAndFixed                                                                           bool
+	general, premium, tollFree, sharedCost, voip   phoneDesc
+	personal, pager, uan, voicemail, fixed, mobile phoneDesc
+	// sameMobileAndFixed says the mobile and fixed-line patterns are one.
+	sameMobileAndFixed bool
 	// leadingDigits tells regions sharing a calling code apart; nil when
 	// the region has none and must be told by its number patterns.
 	leadingDigits *regexp.Regexp
