@@ -104,10 +104,14 @@ func ValidatePhone(input, defaultRegion string) PhoneResult {
 		text = "+" + text[2:]
 	}
 
-	num, err := phonenumbers.Parse(compactPhoneText(text), region)
-	if err != nil {
-		reason, message := parseFailure(err, text, region)
-		return invalidPhone(res, reason, message)
+	compact := compactPhoneText(text)
+	num, ok := phoneIndex().parse(compact, region)
+	if !ok {
+		var err error
+		if num, err = phonenumbers.Parse(compact, region); err != nil {
+			reason, message := parseFailure(err, text, region)
+			return invalidPhone(res, reason, message)
+		}
 	}
 
 	res.CountryCode = int(num.GetCountryCode())

@@ -4,9 +4,11 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/nyaruka/phonenumbers"
+	"google.golang.org/protobuf/proto"
 )
 
 // This file answers three questions about a parsed phone number — its
@@ -74,6 +76,21 @@ type phoneRegion struct {
 	// international is nil when the region formats international numbers
 	// with its national formats.
 	international []phoneFormat
+
+	// For parsing.
+	callingCode     int
+	callingCodeText string
+	// generalLengths and localLengths are the possible lengths of the
+	// region's numbers, and those dialable only within an area.
+	generalLengths, localLengths []int32
+	// internationalPrefix matches the region's international dialling
+	// prefix at the start of a number.
+	internationalPrefix *regexp.Regexp
+	// nationalPrefix matches the national prefix (and carrier code) at the
+	// start of a number; nil when the region has none. prefixTransform
+	// rewrites the number when it does.
+	nationalPrefix  *regexp.Regexp
+	prefixTransform string
 }
 
 // lazyRegion compiles a region's patterns the first time it is asked for.
@@ -115,7 +132,19 @@ var phoneIndex = sync.OnceValue(func() *phoneMetadata {
 // (the library would panic on it), which sends the region's numbers to the
 // library.
 func compileRegion(m *phonenumbers.PhoneMetadata) *phoneRegion {
-	r := &phoneRegion{sameMobileAndFixed: m.GetSameMobileAndFixedLinePattern()}
+	general := m.GetGeneralDesc()
+	if general == nil || len(general.GetPossibleLength()) == 0 {
+		// The library indexes both unchecked; leave such a region to it.
+		return nil
+	}
+	r := &phoneRegion{
+		sameMobileAndFixed: m.GetSameMobileAndFixedLinePattern(),
+		callingCode:        int(m.GetCountryCode()),
+		callingCodeText:    strconv.Itoa(int(m.GetCountryCode())),
+		generalLengths:     general.GetPossibleLength(),
+		localLengths:       general.GetPossibleLengthLocalOnly(),
+		prefixTransform:    m.GetNationalPrefixTransformRule(),
+	}
 	ok := true
 	compile := func(expr string) *regexp.Regexp {
 		re, err := regexp.Compile(expr)
@@ -130,10 +159,14 @@ func compileRegion(m *phonenumbers.PhoneMetadata) *phoneRegion {
 		}
 		return phoneDesc{lengths: d.GetPossibleLength(), pattern: compile("^(?:" + d.GetNationalNumberPattern() + ")$")}
 	}
-	r.general, r.premium, r.tollFree = desc(m.GetGeneralDesc()), desc(m.GetPremiumRate()), desc(m.GetTollFree())
+	r.general, r.premium, r.tollFree = desc(general), desc(m.GetPremiumRate()), desc(m.GetTollFree())
 	r.sharedCost, r.voip, r.personal = desc(m.GetSharedCost()), desc(m.GetVoip()), desc(m.GetPersonalNumber())
 	r.pager, r.uan, r.voicemail = desc(m.GetPager()), desc(m.GetUan()), desc(m.GetVoicemail())
 	r.fixed, r.mobile = desc(m.GetFixedLine()), desc(m.GetMobile())
+	r.internationalPrefix = compile("^(?:" + m.GetInternationalPrefix() + ")")
+	if npp := m.GetNationalPrefixForParsing(); npp != "" {
+		r.nationalPrefix = compile("^(?:" + npp + ")")
+	}
 	if ld := m.GetLeadingDigits(); ld != "" {
 		r.leadingDigits = compile("^(?:" + ld + ")")
 	}
@@ -305,4 +338,154 @@ func chooseFormat(formats []phoneFormat, nsn string) *phoneFormat {
 		}
 	}
 	return nil
+}
+
+// parse is phonenumbers.Parse(text, defaultRegion) for text made of an
+// optional "+" and three or more ASCII digits, the form compactPhoneText
+// gives most form input. ok is false when the answer must come from the
+// library: for other text, for every input the library refuses, and for
+// the rarer paths (an international dialling prefix such as 011, a "+0").
+//
+// Parse spends half its time looking for an extension ("ext. 12", "x12")
+// with a large case-insensitive regexp, and more rebuilding pattern keys;
+// digits alone cannot hold an extension. The steps below mirror
+// parseHelper and the functions it calls, named in the comments.
+func (ix *phoneMetadata) parse(text, defaultRegion string) (num *phonenumbers.PhoneNumber, ok bool) {
+	digits, plus := strings.CutPrefix(text, "+")
+	if len(digits) < 3 || len(text) > maxPhoneInput || strings.TrimLeft(digits, "0123456789") != "" {
+		return nil, false
+	}
+	// checkRegionForParsing: without a usable default region the number
+	// must start with a plus.
+	var def *phoneRegion
+	if phonenumbers.GetSupportedRegions()[defaultRegion] {
+		if def = ix.region(defaultRegion, 0); def == nil {
+			return nil, false
+		}
+	} else if !plus {
+		return nil, false
+	}
+
+	// maybeExtractCountryCode.
+	callingCode, national, meta := 0, digits, def
+	if plus {
+		if digits[0] == '0' {
+			return nil, false // extractCountryCode finds none; the library retries
+		}
+		for i := 1; i <= 3; i++ {
+			if cc, _ := strconv.Atoi(digits[:i]); len(phonenumbers.GetRegionCodesForCountryCode(cc)) > 0 {
+				callingCode, national = cc, digits[i:]
+				break
+			}
+		}
+		if callingCode == 0 {
+			return nil, false
+		}
+	} else {
+		if def.internationalPrefix.MatchString(digits) {
+			return nil, false
+		}
+		// A number written with the default region's calling code but no
+		// plus loses the code when that makes it fit the region better.
+		if rest, found := strings.CutPrefix(digits, def.callingCodeText); found {
+			stripped := def.stripNationalPrefix(rest)
+			fullValid := def.general.pattern.MatchString(digits)
+			strippedValid := def.general.pattern.MatchString(stripped)
+			if (!fullValid && strippedValid) || def.lengthCheck(digits) == phonenumbers.TOO_LONG {
+				callingCode, national = def.callingCode, stripped
+			}
+		}
+	}
+	// parseHelper: a calling code found in the number brings the metadata
+	// of its main region; none means the default region's.
+	if callingCode != 0 {
+		if main := phonenumbers.GetRegionCodeForCountryCode(callingCode); main != defaultRegion {
+			if meta = ix.region(main, callingCode); meta == nil {
+				return nil, false
+			}
+		}
+	} else {
+		callingCode = def.callingCode
+	}
+	if len(national) < phonenumbers.MIN_LENGTH_FOR_NSN {
+		return nil, false
+	}
+	// The national prefix goes only when what is left has a possible
+	// length, since the whole could be a valid short number.
+	if stripped := meta.stripNationalPrefix(national); stripped != national {
+		switch meta.lengthCheck(stripped) {
+		case phonenumbers.TOO_SHORT, phonenumbers.IS_POSSIBLE_LOCAL_ONLY, phonenumbers.INVALID_LENGTH:
+		default:
+			national = stripped
+		}
+	}
+	if len(national) < phonenumbers.MIN_LENGTH_FOR_NSN || len(national) > phonenumbers.MAX_LENGTH_FOR_NSN {
+		return nil, false
+	}
+	nationalNumber, err := strconv.ParseUint(national, 10, 64)
+	if err != nil {
+		return nil, false
+	}
+	num = &phonenumbers.PhoneNumber{CountryCode: proto.Int32(int32(callingCode)), NationalNumber: proto.Uint64(nationalNumber)}
+	// setItalianLeadingZerosForPhoneNumber; an all-zero number keeps its
+	// last zero as the number.
+	if len(national) > 1 && national[0] == '0' {
+		num.ItalianLeadingZero = proto.Bool(true)
+		zeros := 1
+		for zeros < len(national)-1 && national[zeros] == '0' {
+			zeros++
+		}
+		if zeros != 1 {
+			num.NumberOfLeadingZeros = proto.Int32(int32(zeros))
+		}
+	}
+	return num, true
+}
+
+// stripNationalPrefix mirrors maybeStripNationalPrefixAndCarrierCode: the
+// number without its national prefix (and carrier code), rewritten by the
+// region's transform rule when the prefix pattern captured a group, or the
+// number as it was when there is no prefix or removing it would turn a
+// number matching the region's patterns into one that does not.
+func (r *phoneRegion) stripNationalPrefix(number string) string {
+	if number == "" || r.nationalPrefix == nil {
+		return number
+	}
+	groups := r.nationalPrefix.FindStringSubmatchIndex(number)
+	if groups == nil {
+		return number
+	}
+	viable := r.general.pattern.MatchString(number)
+	lastGroup := len(groups)/2 - 1
+	result := number[groups[1]:]
+	if r.prefixTransform != "" && groups[lastGroup*2] >= 0 {
+		result = r.nationalPrefix.ReplaceAllString(number, r.prefixTransform)
+	}
+	if viable && !r.general.pattern.MatchString(result) {
+		return number
+	}
+	return result
+}
+
+// lengthCheck mirrors testNumberLength for UNKNOWN: whether a national
+// number of this length is possible in the region.
+func (r *phoneRegion) lengthCheck(number string) phonenumbers.ValidationResult {
+	lengths := r.generalLengths
+	if lengths[0] == -1 {
+		return phonenumbers.INVALID_LENGTH
+	}
+	n := int32(len(number))
+	switch {
+	case slices.Contains(r.localLengths, n):
+		return phonenumbers.IS_POSSIBLE_LOCAL_ONLY
+	case lengths[0] == n:
+		return phonenumbers.IS_POSSIBLE
+	case lengths[0] > n:
+		return phonenumbers.TOO_SHORT
+	case lengths[len(lengths)-1] < n:
+		return phonenumbers.TOO_LONG
+	case slices.Contains(lengths[1:], n):
+		return phonenumbers.IS_POSSIBLE
+	}
+	return phonenumbers.INVALID_LENGTH
 }

@@ -2,10 +2,12 @@ package validate
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 
 	"github.com/nyaruka/phonenumbers"
+	"google.golang.org/protobuf/proto"
 )
 
 // allPhoneTypes are the types the metadata has example numbers for.
@@ -146,5 +148,96 @@ func FuzzPhoneMetadata(f *testing.F) {
 			return
 		}
 		assertMetadataAgrees(t, strconv.Quote(text)+" in "+strconv.Quote(region), num)
+	})
+}
+
+// assertParsesLikeLibrary checks parse against phonenumbers.Parse on one
+// input: the same number when parse answers, and no answer where the
+// library refuses the input.
+func assertParsesLikeLibrary(t *testing.T, text, region string) (answered bool) {
+	t.Helper()
+	got, ok := phoneIndex().parse(text, region)
+	want, err := phonenumbers.Parse(text, region)
+	switch {
+	case ok && err != nil:
+		t.Errorf("parse(%q, %q) = %v, library refuses it: %v", text, region, got, err)
+	case ok && !proto.Equal(got, want):
+		t.Errorf("parse(%q, %q) = %v, library says %v", text, region, got, want)
+	}
+	return ok
+}
+
+// TestPhoneParseAgrees compares parse with the library on every example
+// number written the ways forms send it (international, national with its
+// region, the calling code without a plus, with the US international
+// prefix), on their neighbours, and on random digits with every region.
+func TestPhoneParseAgrees(t *testing.T) {
+	regions := []string{""}
+	for r := range phonenumbers.GetSupportedRegions() {
+		regions = append(regions, r)
+	}
+	slices.Sort(regions)
+	compared, answered := 0, 0
+	check := func(text, region string) {
+		compared++
+		if assertParsesLikeLibrary(t, text, region) {
+			answered++
+		}
+	}
+	for _, region := range regions[1:] {
+		for _, typ := range allPhoneTypes {
+			ex := phonenumbers.GetExampleNumberForType(region, typ)
+			if ex == nil {
+				continue
+			}
+			cc := strconv.Itoa(int(ex.GetCountryCode()))
+			nsn := phonenumbers.GetNationalSignificantNumber(ex)
+			national := compactPhoneText(phonenumbers.Format(ex, phonenumbers.NATIONAL))
+			ndd := phonenumbers.GetNddPrefixForRegion(region, true)
+			for _, text := range []string{"+" + cc + nsn, cc + nsn, "011" + cc + nsn, "00" + cc + nsn, national, nsn, "0" + nsn, ndd + nsn, cc + ndd + nsn, "+" + cc + "0" + nsn, nsn[:len(nsn)-1], nsn + "7"} {
+				check(text, region)
+				check(text, "")
+				check(text, "US")
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	for range 20000 {
+		b := make([]byte, 3+rng.IntN(16))
+		for i := range b {
+			b[i] = byte('0' + rng.IntN(10))
+		}
+		text := string(b)
+		if rng.IntN(3) == 0 {
+			text = "+" + text
+		}
+		check(text, regions[rng.IntN(len(regions))])
+	}
+	// Anything else is the library's to parse.
+	for _, text := range []string{"", "+", "12", "+12", "201-555-0123", "tel:+12015550123", "+1 201 555 0123", "2015550123x12", "1-800-FLOWERS", "٠١٢٣٤٥٦٧", "＋12015550123"} {
+		if _, ok := phoneIndex().parse(text, "US"); ok {
+			t.Errorf("parse(%q, US) answered, want it left to the library", text)
+		}
+	}
+	if answered < compared/2 {
+		t.Errorf("parse answered %d of %d inputs, want most: it is there for speed", answered, compared)
+	}
+	t.Logf("%d inputs compared, %d answered without the library", compared, answered)
+}
+
+// FuzzPhoneParse compares parse with the library on any text and region.
+func FuzzPhoneParse(f *testing.F) {
+	for _, s := range []struct{ text, region string }{
+		{"+12015550123", ""}, {"2015550123", "US"}, {"12015550123", "US"}, {"12015550123", "CA"},
+		{"02079460958", "GB"}, {"+4402079460958", ""}, {"447400123456", "GB"}, {"0301234567", "DE"},
+		{"0612345678", "FR"}, {"+918123456789", ""}, {"11961234567", "BR"}, {"0412345678", "AU"},
+		{"09012345678", "JP"}, {"+80012345678", ""}, {"+390612345678", ""}, {"0612345678", "IT"},
+		{"01144207946095", "US"}, {"0091123", "IN"}, {"+0123456", ""}, {"0000000", "IT"}, {"15491234567", "AR"},
+		{"0445512345678", "MX"}, {"+5215512345678", ""},
+	} {
+		f.Add(s.text, s.region)
+	}
+	f.Fuzz(func(t *testing.T, text, region string) {
+		assertParsesLikeLibrary(t, text, region)
 	})
 }
