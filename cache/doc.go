@@ -116,30 +116,29 @@
 // # What is not cached: CPU-only work
 //
 // Phone parsing and email syntax are recomputed on every request, never
-// cached in Redis. bench_test.go measures the choice. Numbers from a 2-core
-// machine shared with other builds (load average 12-15), go-redis v9 to
-// Redis 7.0 on the same host over loopback; 12 interleaved runs, fastest
-// and median per operation:
+// cached in Redis. bench_test.go measures the choice. Numbers from a quiet
+// 2-core machine (load average under 2), go-redis v9 to the Redis on the
+// same host over loopback; 6 runs, fastest and median per operation:
 //
-//	Redis GET round trip (one goroutine)           17 µs    25 µs
-//	Redis GET, 16 goroutines, per op               11 µs    16 µs
-//	the cache's Redis read: GET+PTTL, JSON decode  33 µs    49 µs   40 allocs
-//	in-process hit (CheckDomain)                   0.35 µs  0.43 µs
-//	in-process hit (Memo.Do, 37-byte value)        0.26 µs  0.29 µs    2 allocs
-//	phonenumbers Parse+IsValidNumber+Format(E164)  24 µs    30 µs   81 allocs
-//	validate.ValidatePhone (the engine's check)    39 µs    62 µs  145 allocs
-//	validate.ParseAddress (syntax, IDNA)           1.5-2.5 µs  2.3-3.3 µs
+//	Redis GET round trip (one goroutine)           54 µs    60 µs
+//	Redis GET, 16 goroutines, per op               11 µs    11 µs
+//	the cache's Redis read: GET+PTTL, JSON decode  55 µs    62 µs   40 allocs
+//	in-process hit (CheckDomain)                   0.24 µs  0.24 µs    2 allocs
+//	in-process hit (Memo.Do, 37-byte value)        0.13 µs  0.13 µs    2 allocs
+//	phonenumbers Parse+IsValidNumber+Format(E164)  15 µs    15 µs   81 allocs
+//	validate.ValidatePhone (the engine's check)    3.2 µs   3.3 µs  19 allocs
+//	validate.ParseAddress (syntax, IDNA)           0.9-1.6 µs  0.9-1.7 µs
 //
 // A Redis hit for a phone result (a read plus a JSON decode, like the cache's
-// own read) costs about as much as computing it again, and a miss costs the
-// read, the work and a SET: with R ≈ 49 µs per read, S ≈ 25 µs per SET (about
-// a GET) and P ≈ 62 µs of work, caching only wins above a hit rate of
-// (R+S)/(P+S) ≈ 85%, and then saves a few microseconds while adding load to
-// the one Redis the whole fleet shares. Email syntax is ten times cheaper than
-// a round trip. The grain decides the rest: a phone number or an address
-// belongs to one lead and rarely repeats across requests, so most lookups
-// would be misses. A domain is the opposite: shared by every address at it,
-// and its DNS lookup costs milliseconds, a hundred times a Redis read or more.
+// own read) costs many times more than computing it again (ValidatePhone
+// reads the library's metadata with its patterns compiled once, see
+// validate/phonemeta.go), and a miss costs the read, the work and a SET:
+// caching can only lose, and would add load to the one Redis the whole fleet
+// shares. Email syntax is cheaper still. The grain decides the rest: a phone
+// number or an address belongs to one lead and rarely repeats across
+// requests, so most lookups would be misses. A domain is the opposite:
+// shared by every address at it, and its DNS lookup costs milliseconds, a
+// hundred times a Redis read or more.
 // Reproduce with:
 //
 //	go test ./cache/ -run '^$' -bench . -benchmem -count 10
