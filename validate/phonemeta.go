@@ -11,23 +11,25 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// This file answers three questions about a parsed phone number — its
-// region, its type and its national and international forms — from the
-// phonenumbers library's own metadata, with the library's own rules, but
-// with every pattern compiled once.
+// This file answers what ValidatePhone asks the phonenumbers library —
+// the parse of digits-only input, a number's region, its type, and its
+// national and international forms — from the library's own metadata, with
+// the library's own rules, but with every pattern compiled once.
 //
-// Why not call GetRegionCodeForNumber, GetNumberType and Format: they
-// build each pattern's key ("^(?:" + pattern + ")$") anew on every call,
-// hash it into a mutex-guarded map to find the compiled regexp, and match
-// every number-type pattern twice; choosing a format searches the
-// leading-digits pattern unanchored across the whole number. For a valid
-// number that is most of the cost of validating it (see BENCHMARKS.md,
-// B3 and B6). Here each region's patterns are compiled on first use and
-// held by pointer. The algorithms mirror the library function by
-// function (named in each comment), and the tests require the same answer
-// as the library for every example number of every region and type, and
-// under fuzzing; anything this file does not cover (extensions, unknown
-// calling codes) is left to the library.
+// Why not call Parse, GetRegionCodeForNumber, GetNumberType and Format:
+// they build each pattern's key ("^(?:" + pattern + ")$") anew on every
+// call, hash it into a mutex-guarded map to find the compiled regexp, and
+// match every number-type pattern twice; choosing a format searches the
+// leading-digits pattern unanchored across the whole number; and Parse
+// runs a large case-insensitive extension regexp over every input. For a
+// valid number that is most of the cost of validating it (see
+// BENCHMARKS.md, B3 and B6). Here each region's patterns are compiled on
+// first use and held by pointer. The algorithms mirror the library
+// function by function (named in each comment), and the tests require the
+// same answer as the library for every example number of every region and
+// type, for random input, and under fuzzing. What this file does not cover
+// (text other than an optional + and digits, extensions, international
+// dialling prefixes, anything the library refuses) is left to the library.
 
 // phoneDesc is one number-type description (PhoneNumberDesc): the national
 // number lengths it allows and its pattern, anchored at both ends.
