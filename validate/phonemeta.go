@@ -411,6 +411,12 @@ func (ix *phoneMetadata) parse(text, defaultRegion string) (num *phonenumbers.Ph
 	} else {
 		callingCode = def.callingCode
 	}
+	if meta == nil {
+		// The default region is the number's own main region but has no
+		// metadata of its own ("001" for +800): the library then skips the
+		// national-prefix step; leave such input to it.
+		return nil, false
+	}
 	if len(national) < phonenumbers.MIN_LENGTH_FOR_NSN {
 		return nil, false
 	}

@@ -10,11 +10,34 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// allPhoneTypes are the types the metadata has example numbers for.
-var allPhoneTypes = []phonenumbers.PhoneNumberType{
-	phonenumbers.FIXED_LINE, phonenumbers.MOBILE, phonenumbers.TOLL_FREE, phonenumbers.PREMIUM_RATE,
-	phonenumbers.SHARED_COST, phonenumbers.VOIP, phonenumbers.PERSONAL_NUMBER, phonenumbers.PAGER,
-	phonenumbers.UAN, phonenumbers.VOICEMAIL,
+// regionExample is one of the library's example numbers and the region
+// it is the example of ("001" for a non-geographic calling code).
+type regionExample struct {
+	region string
+	number *phonenumbers.PhoneNumber
+}
+
+// libraryExamples returns the library's example number of every type in
+// every region, and of every non-geographic calling code.
+func libraryExamples(t *testing.T) []regionExample {
+	t.Helper()
+	var examples []regionExample
+	for region := range phonenumbers.GetSupportedRegions() {
+		for typ := phonenumbers.FIXED_LINE; typ < phonenumbers.UNKNOWN; typ++ {
+			if n := phonenumbers.GetExampleNumberForType(region, typ); n != nil {
+				examples = append(examples, regionExample{region, n})
+			}
+		}
+	}
+	for cc := range phonenumbers.GetSupportedGlobalNetworkCallingCodes() {
+		if n := phonenumbers.GetExampleNumberForNonGeoEntity(cc); n != nil {
+			examples = append(examples, regionExample{phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY, n})
+		}
+	}
+	if len(examples) < 1000 {
+		t.Fatalf("got %d example numbers, want the library's 1,000 or more", len(examples))
+	}
+	return examples
 }
 
 // assertMetadataAgrees checks classify and forms against the library
@@ -57,26 +80,11 @@ func assertMetadataAgrees(t *testing.T, what string, num *phonenumbers.PhoneNumb
 // each (one digit changed, dropped or added), which are mostly invalid or
 // of another type.
 func TestPhoneMetadataExamples(t *testing.T) {
-	var examples []*phonenumbers.PhoneNumber
-	for region := range phonenumbers.GetSupportedRegions() {
-		for _, typ := range allPhoneTypes {
-			if n := phonenumbers.GetExampleNumberForType(region, typ); n != nil {
-				examples = append(examples, n)
-			}
-		}
-	}
-	for cc := range phonenumbers.GetSupportedGlobalNetworkCallingCodes() {
-		if n := phonenumbers.GetExampleNumberForNonGeoEntity(cc); n != nil {
-			examples = append(examples, n)
-		}
-	}
-	if len(examples) < 1000 {
-		t.Fatalf("got %d example numbers, want the library's 1,000 or more", len(examples))
-	}
+	examples := libraryExamples(t)
 	checked := 0
-	for _, ex := range examples {
-		cc := int(ex.GetCountryCode())
-		nsn := phonenumbers.GetNationalSignificantNumber(ex)
+	for _, e := range examples {
+		cc := int(e.number.GetCountryCode())
+		nsn := phonenumbers.GetNationalSignificantNumber(e.number)
 		variants := []string{nsn, nsn[:len(nsn)-1], nsn + "5"}
 		for i := range nsn {
 			d := (nsn[i]-'0'+3)%10 + '0'
@@ -184,21 +192,16 @@ func TestPhoneParseAgrees(t *testing.T) {
 			answered++
 		}
 	}
-	for _, region := range regions[1:] {
-		for _, typ := range allPhoneTypes {
-			ex := phonenumbers.GetExampleNumberForType(region, typ)
-			if ex == nil {
-				continue
-			}
-			cc := strconv.Itoa(int(ex.GetCountryCode()))
-			nsn := phonenumbers.GetNationalSignificantNumber(ex)
-			national := compactPhoneText(phonenumbers.Format(ex, phonenumbers.NATIONAL))
-			ndd := phonenumbers.GetNddPrefixForRegion(region, true)
-			for _, text := range []string{"+" + cc + nsn, cc + nsn, "011" + cc + nsn, "00" + cc + nsn, national, nsn, "0" + nsn, ndd + nsn, cc + ndd + nsn, "+" + cc + "0" + nsn, nsn[:len(nsn)-1], nsn + "7"} {
-				check(text, region)
-				check(text, "")
-				check(text, "US")
-			}
+	for _, e := range libraryExamples(t) {
+		region, ex := e.region, e.number
+		cc := strconv.Itoa(int(ex.GetCountryCode()))
+		nsn := phonenumbers.GetNationalSignificantNumber(ex)
+		national := compactPhoneText(phonenumbers.Format(ex, phonenumbers.NATIONAL))
+		ndd := phonenumbers.GetNddPrefixForRegion(region, true)
+		for _, text := range []string{"+" + cc + nsn, cc + nsn, "011" + cc + nsn, "00" + cc + nsn, national, nsn, "0" + nsn, ndd + nsn, cc + ndd + nsn, "+" + cc + "0" + nsn, nsn[:len(nsn)-1], nsn + "7"} {
+			check(text, region)
+			check(text, "")
+			check(text, "US")
 		}
 	}
 	rng := rand.New(rand.NewPCG(3, 5))
@@ -233,7 +236,7 @@ func FuzzPhoneParse(f *testing.F) {
 		{"0612345678", "FR"}, {"+918123456789", ""}, {"11961234567", "BR"}, {"0412345678", "AU"},
 		{"09012345678", "JP"}, {"+80012345678", ""}, {"+390612345678", ""}, {"0612345678", "IT"},
 		{"01144207946095", "US"}, {"0091123", "IN"}, {"+0123456", ""}, {"0000000", "IT"}, {"15491234567", "AR"},
-		{"0445512345678", "MX"}, {"+5215512345678", ""},
+		{"0445512345678", "MX"}, {"+5215512345678", ""}, {"+80012345678", "001"}, {"+80012345678", "ZZ"},
 	} {
 		f.Add(s.text, s.region)
 	}
