@@ -15,6 +15,7 @@ const (
 	phoneScoreSharedCost = 35  // risky: shared_cost
 	phoneScoreVoIP       = 30  // risky: voip
 	phoneScorePremium    = 15  // risky: premium_rate
+	phoneScoreUnknown    = 50  // unknown: country_needed
 	phoneScoreInvalid    = 0   // invalid, whatever the reason
 )
 
@@ -83,6 +84,12 @@ func KnownRegion(region string) bool {
 // Message is set for every verdict but valid and tells the person what to
 // do.
 //
+// A number in national form with no region to read it in is unknown with
+// reason country_needed, never invalid: "(415) 555-0132" is a good number
+// in the US and nothing anywhere else, and only the caller knows which
+// country the lead is in. That includes short digit strings such as "12",
+// which no reading can place without a country.
+//
 // Score refines the verdict for the lead score, in the same bands as the
 // other fields so that scores sort leads in verdict order:
 //
@@ -92,6 +99,7 @@ func KnownRegion(region string) bool {
 //	risky     35  shared_cost
 //	risky     30  voip: anyone can get one in minutes
 //	risky     15  premium_rate: the line earns money from the calls it gets
+//	unknown   50  country_needed
 //	invalid    0  whatever the reason
 func ValidatePhone(input, defaultRegion string) PhoneResult {
 	res := PhoneResult{Input: input, Type: phoneTypeName(phonenumbers.UNKNOWN)}
@@ -109,6 +117,11 @@ func ValidatePhone(input, defaultRegion string) PhoneResult {
 	if !ok {
 		var err error
 		if num, err = phonenumbers.Parse(compact, region); err != nil {
+			if countryNeeded(err, text, region) {
+				res.Verdict, res.Reason, res.Score = Unknown, ReasonCountryNeeded, phoneScoreUnknown
+				res.Message = countryNeededMessage
+				return res
+			}
 			reason, message := parseFailure(err, text, region)
 			return invalidPhone(res, reason, message)
 		}
@@ -179,6 +192,19 @@ func phoneForms(num *phonenumbers.PhoneNumber, callingCode int, nsn string) (nat
 	return phonenumbers.Format(num, phonenumbers.NATIONAL), phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
 }
 
+// countryNeededMessage tells the caller what would let the number be read.
+const countryNeededMessage = "the number is in national form and no country was given; send the country (such as US) or write the number with its + country code, such as +1 415 555 0132"
+
+// countryNeeded reports a parse failure that only a country would fix: the
+// input has no + (nor a 00 prefix, already turned into one) and no region
+// was given, so the library could not tell which country's plan to read
+// it in. An unknown region (ZZ, UK) is the caller's mistake and stays
+// invalid_country_code with a message naming it.
+func countryNeeded(err error, text, region string) bool {
+	return region == "" && errors.Is(err, phonenumbers.ErrInvalidCountryCode) &&
+		!strings.ContainsAny(text, "+\uFF0B")
+}
+
 // invalidPhone finishes res as an invalid number.
 func invalidPhone(res PhoneResult, reason Reason, message string) PhoneResult {
 	res.Verdict, res.Reason, res.Message, res.Score = Invalid, reason, message, phoneScoreInvalid
@@ -194,8 +220,6 @@ func parseFailure(err error, text, region string) (Reason, string) {
 		switch {
 		case strings.ContainsAny(text, "+\uFF0B") || KnownRegion(region):
 			return ReasonInvalidCountryCode, "no country uses this calling code; check the digits after the + or the international prefix"
-		case region == "":
-			return ReasonInvalidCountryCode, "the number has no country code; write it in international form, such as +44 20 7946 0958, or give the country"
 		default:
 			return ReasonInvalidCountryCode, region + " is not a country we know; give an ISO 3166-1 alpha-2 code such as US or GB, or write the number with its +country code"
 		}

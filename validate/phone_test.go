@@ -52,7 +52,14 @@ func TestValidatePhone(t *testing.T) {
 		{"+1 201 555 0123 ext. 45", "", Valid, ReasonOK, 100, "fixed_line_or_mobile", true, true, "+12015550123", "+1 201-555-0123 ext. 45", "(201) 555-0123 ext. 45", "US", 1},
 		{"201 555 0123 x45", "US", Valid, ReasonOK, 100, "fixed_line_or_mobile", true, true, "+12015550123", "+1 201-555-0123 ext. 45", "(201) 555-0123 ext. 45", "US", 1},
 		{"011 44 20 7946 0958", "US", Valid, ReasonOK, 100, "fixed_line", true, true, "+442079460958", "+44 20 7946 0958", "020 7946 0958", "GB", 44},
-		{"4155550100", "", Invalid, ReasonInvalidCountryCode, 0, "unknown", false, false, "", "", "", "", 0},
+		// National forms without a country cannot be read: unknown, never
+		// invalid. Short digit strings are no different.
+		{"4155550100", "", Unknown, ReasonCountryNeeded, 50, "unknown", false, false, "", "", "", "", 0},
+		{"(415) 555-0132", "", Unknown, ReasonCountryNeeded, 50, "unknown", false, false, "", "", "", "", 0},
+		{"  (415) 555-0132 ", " ", Unknown, ReasonCountryNeeded, 50, "unknown", false, false, "", "", "", "", 0},
+		{"tel:415-555-0132", "", Unknown, ReasonCountryNeeded, 50, "unknown", false, false, "", "", "", "", 0},
+		{"12", "", Unknown, ReasonCountryNeeded, 50, "unknown", false, false, "", "", "", "", 0},
+		{"12", "US", Invalid, ReasonTooShort, 0, "unknown", false, false, "", "", "", "", 1},
 		// Text before the number is skipped; letters after it are read as
 		// vanity letters and make the number too long.
 		{"phone: 201-555-0123", "US", Valid, ReasonOK, 100, "fixed_line_or_mobile", true, true, "+12015550123", "+1 201-555-0123", "(201) 555-0123", "US", 1},
@@ -91,7 +98,7 @@ func TestValidatePhone(t *testing.T) {
 		{"+44 20 7946 0958", "ZZ", Valid, ReasonOK, 100, "fixed_line", true, true, "+442079460958", "+44 20 7946 0958", "020 7946 0958", "GB", 44},
 		{"020 7946 0958", "ZZ", Invalid, ReasonInvalidCountryCode, 0, "unknown", false, false, "", "", "", "", 0},
 		{"020 7946 0958", "UK", Invalid, ReasonInvalidCountryCode, 0, "unknown", false, false, "", "", "", "", 0},
-		{"020 7946 0958", "", Invalid, ReasonInvalidCountryCode, 0, "unknown", false, false, "", "", "", "", 0},
+		{"020 7946 0958", "", Unknown, ReasonCountryNeeded, 50, "unknown", false, false, "", "", "", "", 0},
 
 		// Germany.
 		{"030 1234567", "DE", Valid, ReasonOK, 100, "fixed_line", true, true, "+49301234567", "+49 30 1234567", "030 1234567", "DE", 49},
@@ -375,7 +382,8 @@ func TestValidatePhoneMessage(t *testing.T) {
 		{"555 0100", "US", "area code"},
 		{"+55 11 2345-678", "", "BR"},
 		{"020 7946 0958", "ZZ", "ZZ is not a country we know"},
-		{"020 7946 0958", "", "international form"},
+		{"020 7946 0958", "", "send the country"},
+		{"020 7946 0958", "", "+ country code"},
 		{"+999 1234 5678", "", "calling code"},
 		{"", "US", "empty"},
 		{"hello", "US", "not a phone number"},
@@ -540,8 +548,12 @@ func checkPhoneInvariants(t *testing.T, input string, got PhoneResult) {
 		if got.Valid || got.Score != 0 {
 			t.Errorf("invalid number: got valid=%v score=%d, want false and 0", got.Valid, got.Score)
 		}
+	case Unknown:
+		if got.Reason != ReasonCountryNeeded || got.Score != 50 || got.Valid {
+			t.Errorf("unknown number: got reason %q score %d valid=%v, want country_needed, 50, false", got.Reason, got.Score, got.Valid)
+		}
 	default:
-		t.Errorf("got verdict %q, want valid, risky or invalid", got.Verdict)
+		t.Errorf("got verdict %q, want valid, risky, unknown or invalid", got.Verdict)
 	}
 	if got.Verdict != Valid && got.Message == "" {
 		t.Errorf("verdict %s: got no message, want one saying what to do", got.Verdict)

@@ -70,6 +70,9 @@ const (
 	ReasonPremiumRate        Reason = "premium_rate"
 	ReasonVoIP               Reason = "voip"
 	ReasonSharedCost         Reason = "shared_cost"
+	// ReasonCountryNeeded goes with Unknown: a national number and no
+	// country to read it in.
+	ReasonCountryNeeded Reason = "country_needed"
 )
 
 // DNSStatus says whether a domain's mail routing could be decided.
