@@ -130,6 +130,30 @@ func (a dnsAnswer) failure() string {
 	return "network error"
 }
 
+// dnsErrorMessage is the message of a dns_error verdict, from the Error of
+// the facts ("MX: SERVFAIL", "A: timeout; AAAA: network error"): each kind
+// of failure says what happened, in words for the person filling in a form,
+// and that the address may be fine. When several questions failed, the
+// first named decides.
+func dnsErrorMessage(factsError string) string {
+	first, _, _ := strings.Cut(factsError, ";")
+	_, what, _ := strings.Cut(first, ": ")
+	switch strings.TrimSpace(what) {
+	case "timeout":
+		return "the domain's name servers did not answer in time; the address may be fine, try again later"
+	case "SERVFAIL":
+		return "the domain's name servers failed to answer (SERVFAIL), often a fault on their side; the address may be fine, try again later"
+	case "REFUSED":
+		return "the name servers refused to answer for this domain (REFUSED); the address may be fine, try again later"
+	case "network error":
+		return "we could not reach our DNS servers to check the domain; the address may be fine, try again later"
+	case "canceled":
+		return "the check was stopped before DNS answered; the address may be fine, try again"
+	default:
+		return "DNS gave no usable answer for the domain; the address may be fine, try again later"
+	}
+}
+
 // has reports whether the answer holds at least one record of rrtype.
 func (a dnsAnswer) has(rrtype uint16) bool {
 	if a.failed() {

@@ -254,13 +254,13 @@ func mailVerdict(f DomainFacts) (Verdict, Reason, string) {
 	case f.Status == DNSNXDomain:
 		return Invalid, ReasonNoSuchDomain, "the domain does not exist; check the spelling"
 	case f.Status != DNSOK:
-		return Unknown, ReasonDNSError, "DNS did not answer in time; the address may be fine, try again later"
+		return Unknown, ReasonDNSError, dnsErrorMessage(f.Error)
 	case f.NullMX:
-		return Invalid, ReasonNullMX, "the domain declares it accepts no mail (null MX)"
+		return Invalid, ReasonNullMX, "this domain says it accepts no email; ask for another address"
 	case len(f.MX) > 0, f.HasA || f.HasAAAA:
 		return Valid, ReasonOK, ""
 	default:
-		return Invalid, ReasonNoMailServer, "the domain has no mail server (no MX and no address records)"
+		return Invalid, ReasonNoMailServer, "this domain has no mail server, so it cannot receive email; ask for another address"
 	}
 }
 

@@ -21,6 +21,7 @@ plain         300 IN MX  10 mx.plain.test.
 implicit      300 IN A   192.0.2.1
 nullmx        300 IN MX  0 .
 broken        300 IN MX  10 mx.broken.test.
+nomail        300 IN TXT "no mail here"
 $ORIGIN com.
 @             300 IN SOA ns.com. hostmaster.com. 1 3600 600 86400 60
 gmail         300 IN MX  5 gmail-smtp-in.l.google.com.
