@@ -56,6 +56,20 @@ type Behaviour struct {
 	// Qtype, when non-zero, limits the behaviour to that query type; other
 	// types are answered normally (e.g. only TXT fails).
 	Qtype uint16
+	// First, when non-zero, limits the behaviour to the first First queries
+	// of each name and type it covers; later ones are answered normally.
+	// With Blackhole it is a lost UDP answer, with Rcode a transient
+	// failure, as a busy resolver gives them. Queries are counted per asked
+	// name and type from the server's start (ResetCounts does not reset
+	// them).
+	First int
+}
+
+// FailFirst makes the first n queries of each name and type fail as b
+// does, and answers the later ones normally.
+func FailFirst(b Behaviour, n int) Behaviour {
+	b.First = n
+	return b
 }
 
 // Servfail answers SERVFAIL for every type.
@@ -122,8 +136,10 @@ type Server struct {
 	// that wait so they measure against the new latency.
 	latencyChanged chan struct{}
 	counts         map[queryKey]int
-	total          int
-	tcpTotal       int
+	// seen counts queries per name and type for Behaviour.First.
+	seen     map[queryKey]int
+	total    int
+	tcpTotal int
 }
 
 // New parses cfg.Zone and starts answering on 127.0.0.1 with UDP and TCP on
@@ -139,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 		latency:        cfg.Latency,
 		latencyChanged: make(chan struct{}),
 		counts:         make(map[queryKey]int),
+		seen:           make(map[queryKey]int),
 	}
 	if err := s.AddZone(cfg.Zone); err != nil {
 		return nil, err
@@ -332,6 +349,8 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 
 	s.mu.Lock()
 	s.counts[queryKey{qname, q.Qtype}]++
+	s.seen[queryKey{qname, q.Qtype}]++
+	nth := s.seen[queryKey{qname, q.Qtype}]
 	s.total++
 	if isTCP {
 		s.tcpTotal++
@@ -339,7 +358,7 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	s.mu.Unlock()
 	arrived := time.Now()
 
-	resp, behaviour := s.answer(req, qname, q.Qtype)
+	resp, behaviour := s.answer(req, qname, q.Qtype, nth)
 	if behaviour.Blackhole {
 		return
 	}
@@ -388,8 +407,9 @@ func (s *Server) wait(arrived time.Time) bool {
 }
 
 // answer builds the response for qname/qtype from the records and the
-// behaviours, and returns the behaviour that applied.
-func (s *Server) answer(req *dns.Msg, qname string, qtype uint16) (*dns.Msg, Behaviour) {
+// behaviours, and returns the behaviour that applied. nth counts the
+// queries for qname and qtype so far, this one included.
+func (s *Server) answer(req *dns.Msg, qname string, qtype uint16, nth int) (*dns.Msg, Behaviour) {
 	resp := new(dns.Msg)
 	resp.SetReply(req)
 	resp.RecursionAvailable = true
@@ -397,7 +417,7 @@ func (s *Server) answer(req *dns.Msg, qname string, qtype uint16) (*dns.Msg, Beh
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 
-	if b, ok := s.behaviourFor(qname, qtype); ok {
+	if b, ok := s.behaviourFor(qname, qtype); ok && (b.First == 0 || nth <= b.First) {
 		if b.Rcode != 0 {
 			resp.Rcode = b.Rcode
 			return resp, b

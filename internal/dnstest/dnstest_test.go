@@ -455,3 +455,36 @@ func TestSelfAndParents(t *testing.T) {
 		})
 	}
 }
+
+func TestFailFirst(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Config{
+		Zone: testZone,
+		Behaviours: map[string]Behaviour{
+			"mail.test": FailFirst(Servfail(), 2),
+			"txt.test":  FailFirst(Blackhole(), 1),
+		},
+	})
+
+	// SERVFAIL twice per name and type, then the records.
+	for i, want := range []int{dns.RcodeServerFailure, dns.RcodeServerFailure, dns.RcodeSuccess, dns.RcodeSuccess} {
+		if in := mustExchange(t, "udp", s.Addr(), "mail.test", dns.TypeMX); in.Rcode != want {
+			t.Errorf("MX query %d: got %s, want %s", i+1, dns.RcodeToString[in.Rcode], dns.RcodeToString[want])
+		}
+	}
+	// Counted per type: the first A query fails too.
+	if in := mustExchange(t, "udp", s.Addr(), "mail.test", dns.TypeA); in.Rcode != dns.RcodeServerFailure {
+		t.Errorf("first A query: got %s, want SERVFAIL", dns.RcodeToString[in.Rcode])
+	}
+	// A lost first answer, then the answer; ResetCounts does not bring
+	// the failure back.
+	in, err := exchange(t, "udp", s.Addr(), "txt.test", dns.TypeTXT, 200*time.Millisecond)
+	var netErr net.Error
+	if !errors.As(err, &netErr) || !netErr.Timeout() {
+		t.Fatalf("first TXT query: got answer %v and error %v, want a timeout", in, err)
+	}
+	s.ResetCounts()
+	if in := mustExchange(t, "udp", s.Addr(), "txt.test", dns.TypeTXT); in.Rcode != dns.RcodeSuccess || len(in.Answer) != 1 {
+		t.Errorf("second TXT query: got %s with %d answers, want NOERROR with 1", dns.RcodeToString[in.Rcode], len(in.Answer))
+	}
+}
