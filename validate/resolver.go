@@ -111,8 +111,10 @@ func SystemServers(path string) ([]string, error) {
 	return servers, nil
 }
 
-// Query asks name/qtype with recursion desired and EDNS0. It tries the
-// servers in turn (see DNSResolver) when one times out, cannot be reached,
+// Query asks name/qtype with recursion desired and EDNS0. A UDP query with
+// no answer by half its time is sent once more to the same server (see
+// readAnswer). It tries the servers in turn (see DNSResolver) when one
+// times out, cannot be reached,
 // or answers anything but NOERROR or NXDOMAIN; a truncated UDP answer is
 // asked again of the same server over TCP. When every server failed, it
 // returns the last SERVFAIL/REFUSED-style answer if there was one (so the
@@ -209,20 +211,7 @@ func (r *DNSResolver) exchangeOver(ctx context.Context, network string, q *dns.M
 	if err := co.WriteMsg(q); err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
-	for {
-		in, err := co.ReadMsg()
-		if err != nil {
-			return nil, fmt.Errorf("read: %w", err)
-		}
-		if in.Id == q.Id && sameQuestion(in, q) {
-			return in, nil
-		}
-		if network != "udp" {
-			return nil, errors.New("read: answer does not match the question")
-		}
-		// On UDP, a datagram that does not match the ID and question is
-		// ignored (RFC 5452) and the read goes on until the deadline.
-	}
+	return readAnswer(ctx, co, q, network, deadline)
 }
 
 // sameQuestion reports whether an answer is for the question asked.

@@ -304,9 +304,13 @@ func TestDNSResolverNextServer(t *testing.T) {
 	tests := []struct {
 		name  string
 		first func(t *testing.T) (addr string, queries func() int)
+		// sends is how many queries the first server gets: a UDP query
+		// with no answer is sent twice (readAnswer).
+		sends int
 	}{
 		{
-			name: "blackholed",
+			name:  "blackholed",
+			sends: 2,
 			first: func(t *testing.T) (string, func() int) {
 				s := dnstest.Start(t, dnstest.Config{
 					Zone:       resolverTestZone,
@@ -316,7 +320,8 @@ func TestDNSResolverNextServer(t *testing.T) {
 			},
 		},
 		{
-			name: "servfail",
+			name:  "servfail",
+			sends: 1,
 			first: func(t *testing.T) (string, func() int) {
 				s := dnstest.Start(t, dnstest.Config{
 					Zone:       resolverTestZone,
@@ -326,7 +331,8 @@ func TestDNSResolverNextServer(t *testing.T) {
 			},
 		},
 		{
-			name: "refused",
+			name:  "refused",
+			sends: 1,
 			first: func(t *testing.T) (string, func() int) {
 				s := dnstest.Start(t, dnstest.Config{
 					Zone:       resolverTestZone,
@@ -336,7 +342,8 @@ func TestDNSResolverNextServer(t *testing.T) {
 			},
 		},
 		{
-			name: "nothing listening",
+			name:  "nothing listening",
+			sends: 1,
 			first: func(t *testing.T) (string, func() int) {
 				return closedUDPAddr(t), func() int { return 1 }
 			},
@@ -356,8 +363,8 @@ func TestDNSResolverNextServer(t *testing.T) {
 			if in.Rcode != dns.RcodeSuccess || len(in.Answer) != 1 {
 				t.Errorf("got %s with %d answers, want NOERROR with 1", dns.RcodeToString[in.Rcode], len(in.Answer))
 			}
-			if got := firstQueries(); got != 1 {
-				t.Errorf("queries at the first server: got %d, want 1", got)
+			if got := firstQueries(); got != tt.sends {
+				t.Errorf("queries at the first server: got %d, want %d", got, tt.sends)
 			}
 
 			// The server that answered stays in front: the failing one is
@@ -365,13 +372,49 @@ func TestDNSResolverNextServer(t *testing.T) {
 			if _, err := r.Query(t.Context(), "mail.test", dns.TypeA); err != nil {
 				t.Fatalf("second Query: %v", err)
 			}
-			if got := firstQueries(); got != 1 {
-				t.Errorf("queries at the first server after a second lookup: got %d, want 1", got)
+			if got := firstQueries(); got != tt.sends {
+				t.Errorf("queries at the first server after a second lookup: got %d, want %d", got, tt.sends)
 			}
 			if got, want := second.TotalQueries(), 2; got != want {
 				t.Errorf("queries at the second server: got %d, want %d", got, want)
 			}
 		})
+	}
+}
+
+// TestDNSResolverResendsLostUDPAnswer: with a single server, a query whose
+// first answer is lost is sent again within the same attempt and answered,
+// and a server that answers at once is asked once.
+func TestDNSResolverResendsLostUDPAnswer(t *testing.T) {
+	t.Parallel()
+	s := dnstest.Start(t, dnstest.Config{
+		Zone:       resolverTestZone,
+		Behaviours: map[string]dnstest.Behaviour{"mail.test": dnstest.FailFirst(dnstest.Blackhole(), 1)},
+	})
+	r := newResolverForTest(t, resolverFailoverTimeout, s.Addr())
+
+	in, err := r.Query(t.Context(), "mail.test", dns.TypeMX)
+	if err != nil {
+		t.Fatalf("Query: %v", err)
+	}
+	if in.Rcode != dns.RcodeSuccess || len(in.Answer) != 1 {
+		t.Errorf("got %s with %d answers, want NOERROR with 1", dns.RcodeToString[in.Rcode], len(in.Answer))
+	}
+	if got, want := s.Queries("mail.test", dns.TypeMX), 2; got != want {
+		t.Errorf("MX queries: got %d, want %d (the lost one and the resend)", got, want)
+	}
+	if _, err := r.Query(t.Context(), "mail.test", dns.TypeA); err != nil {
+		t.Fatalf("second Query: %v", err)
+	}
+	if got, want := s.Queries("mail.test", dns.TypeA), 2; got != want {
+		t.Errorf("A queries: got %d, want %d", got, want)
+	}
+	s.ResetCounts()
+	if _, err := r.Query(t.Context(), "mail.test", dns.TypeA); err != nil {
+		t.Fatalf("third Query: %v", err)
+	}
+	if got, want := s.Queries("mail.test", dns.TypeA), 1; got != want {
+		t.Errorf("A queries once answered: got %d, want %d", got, want)
 	}
 }
 
