@@ -105,7 +105,18 @@ type Config struct {
 	// MemoMaxDomains bounds the per-job domain memo; past it, lookups go
 	// to Domains (still cached there). Default 200,000.
 	MemoMaxDomains int
-	// Now is the clock (retention, webhook schedule, ETA). Default time.Now.
+	// DNSRetryBudget is how long a job keeps asking again about a domain
+	// whose lookup failed (timeout, SERVFAIL, REFUSED, network error)
+	// before its rows are written as unknown, and how long the job then
+	// remembers the failure. Results being in input order, it bounds how
+	// long one failing domain holds the output back (plus one lookup).
+	// Default 15s; negative: no retries.
+	DNSRetryBudget time.Duration
+	// DNSRetryBackoff is the first wait before asking again; each later
+	// wait doubles, up to 5s. Default 500ms; tests use milliseconds.
+	DNSRetryBackoff time.Duration
+	// Now is the clock (retention, webhook schedule, ETA, DNS retries).
+	// Default time.Now.
 	Now func() time.Time
 	// Logger gets one line per job event; never row contents.
 	Logger *slog.Logger
@@ -167,6 +178,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.DNSRetryBudget == 0 {
+		c.DNSRetryBudget = DefaultDNSRetryBudget
+	}
+	if c.DNSRetryBackoff <= 0 {
+		c.DNSRetryBackoff = 500 * time.Millisecond
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -13,22 +13,35 @@ import (
 // domainMemo remembers the DNS facts of every domain a job has met, so
 // each distinct domain is asked of the shared cache (and DNS) once per job
 // however many rows share it, and every row of a domain gets the same
-// answer. Concurrent first asks share one lookup. Failures are remembered
-// too: retrying a dead domain for each of its rows would cost a timeout per
-// row. Past max domains it stops remembering new ones and passes them
-// through (the shared cache still coalesces), so memory stays bounded.
+// answer. Concurrent first asks share one lookup. Past max domains it stops
+// remembering new ones and passes them through (the shared cache still
+// coalesces), so memory stays bounded.
+//
+// A lookup that failed (timeout, SERVFAIL, REFUSED, network error) is asked
+// again with backoff (see dnsRetry) before any row gets it, so a transient
+// failure does not become an unknown row. A failure that outlasts the
+// retries is remembered for retry.budget at most, so the rows of a dead
+// domain do not cost a round of retries each, and a later row asks again.
 type domainMemo struct {
 	next  validate.DomainChecker
 	max   int
+	retry dnsRetry
 	mu    sync.RWMutex
-	facts map[string]validate.DomainFacts
+	facts map[string]memoEntry
 	group singleflight.Group
+}
+
+// memoEntry is what the memo holds for a domain: the facts, and for a
+// failure the time after which it is asked again (zero for good facts).
+type memoEntry struct {
+	facts validate.DomainFacts
+	until time.Time
 }
 
 var _ validate.DomainChecker = (*domainMemo)(nil)
 
-func newDomainMemo(next validate.DomainChecker, max int) *domainMemo {
-	return &domainMemo{next: next, max: max, facts: map[string]validate.DomainFacts{}}
+func newDomainMemo(next validate.DomainChecker, max int, retry dnsRetry) *domainMemo {
+	return &domainMemo{next: next, max: max, retry: retry, facts: map[string]memoEntry{}}
 }
 
 // memoLoad is what one shared lookup gives every waiter.
@@ -41,19 +54,23 @@ type memoLoad struct {
 // between rows and must not be modified (the engine only reads them).
 func (m *domainMemo) CheckDomain(ctx context.Context, asciiDomain string) (validate.DomainFacts, bool) {
 	m.mu.RLock()
-	f, ok := m.facts[asciiDomain]
+	e, ok := m.facts[asciiDomain]
 	m.mu.RUnlock()
-	if ok {
-		return f, true
+	if ok && (e.until.IsZero() || m.retry.now().Before(e.until)) {
+		return e.facts, true
 	}
 	v, _, _ := m.group.Do(asciiDomain, func() (any, error) {
-		f, cached := m.next.CheckDomain(ctx, asciiDomain)
+		f, cached := m.retry.lookup(ctx, m.next, asciiDomain, ok)
 		// Facts cut short by the job's own end are not remembered: they
 		// say nothing about the domain.
 		if ctx.Err() == nil {
+			e := memoEntry{facts: f}
+			if f.Status == validate.DNSError {
+				e.until = m.retry.now().Add(m.retry.budget)
+			}
 			m.mu.Lock()
-			if len(m.facts) < m.max {
-				m.facts[asciiDomain] = f
+			if _, known := m.facts[asciiDomain]; known || len(m.facts) < m.max {
+				m.facts[asciiDomain] = e
 			}
 			m.mu.Unlock()
 		}

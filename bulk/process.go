@@ -215,7 +215,7 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 		return errors.New("the job asks for enrichment and this server has none configured")
 	}
 	dir := s.jobDir(id)
-	spec.engine = validate.NewEngine(s.cfg.Lists, newDomainMemo(s.cfg.Domains, s.cfg.MemoMaxDomains))
+	spec.engine = validate.NewEngine(s.cfg.Lists, newDomainMemo(s.cfg.Domains, s.cfg.MemoMaxDomains, s.dnsRetry()))
 
 	cp, err := readCheckpoint(dir)
 	if err != nil {
