@@ -203,7 +203,7 @@ func TestValidateLead(t *testing.T) {
 		},
 		{
 			name:    "worst field wins",
-			req:     client.ValidateRequest{Email: ptr("jane@acme.test"), Phone: ptr("12")},
+			req:     client.ValidateRequest{Email: ptr("jane@acme.test"), Phone: ptr("12"), Country: ptr("US")},
 			verdict: client.VerdictInvalid,
 			check: func(t *testing.T, r *client.ValidateResponse) {
 				if r.Email.Verdict != client.VerdictValid || r.Phone.Verdict != client.VerdictInvalid {

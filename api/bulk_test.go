@@ -67,6 +67,9 @@ func newBulkEnv(t *testing.T, o bulkEnvOptions) *bulkEnv {
 		ChunkRows:       4,
 		CheckpointEvery: 20 * time.Millisecond,
 		WebhookBackoff:  20 * time.Millisecond,
+		// broken.test fails for good: its rows are retried this long.
+		DNSRetryBudget:  100 * time.Millisecond,
+		DNSRetryBackoff: 10 * time.Millisecond,
 	}
 	if o.bulk != nil {
 		o.bulk(&cfg)

@@ -31,12 +31,14 @@ func (s State) Final() bool {
 	return s == StatusCompleted || s == StatusFailed || s == StatusCanceled
 }
 
-// Counts are the rows per lead verdict.
+// Counts are the rows per lead verdict, and the rows whose phone needed a
+// country (counted under their verdict too).
 type Counts struct {
-	Valid   int `json:"valid"`
-	Invalid int `json:"invalid"`
-	Risky   int `json:"risky"`
-	Unknown int `json:"unknown"`
+	Valid         int `json:"valid"`
+	Invalid       int `json:"invalid"`
+	Risky         int `json:"risky"`
+	Unknown       int `json:"unknown"`
+	CountryNeeded int `json:"country_needed"`
 }
 
 func (c *Counts) add(v validate.Verdict, n int) {
@@ -57,6 +59,7 @@ func (c *Counts) addAll(o Counts) {
 	c.Invalid += o.Invalid
 	c.Risky += o.Risky
 	c.Unknown += o.Unknown
+	c.CountryNeeded += o.CountryNeeded
 }
 
 // Status is a job as clients see it: the BulkJob schema of openapi.yaml.
@@ -79,6 +82,13 @@ type Status struct {
 	Error         *string           `json:"error"`
 	ResultsURL    string            `json:"results_url,omitempty"`
 	Webhook       *WebhookState     `json:"webhook,omitempty"`
+	Advice        []Advice          `json:"advice,omitempty"`
+}
+
+// Advice is something to change in a new submission for better results.
+type Advice struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // WebhookState is the delivery state of a job's webhook.
@@ -187,6 +197,7 @@ func (j *job) status() Status {
 		e := r.Error
 		st.Error = &e
 	}
+	st.Advice = adviceFor(r)
 	if w := r.Webhook; w != nil {
 		st.Webhook = &WebhookState{
 			URL:           w.URL,

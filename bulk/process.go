@@ -472,6 +472,9 @@ func encodeChunk(enc *rowEncoder, c *chunk) error {
 		v := o.verdict()
 		out.idx = appendIndex(out.idx, v, len(out.csv)-csvStart, len(out.nd)-ndStart)
 		c.counts.add(v, 1)
+		if o.countryNeeded() {
+			c.counts.CountryNeeded++
+		}
 	}
 	return nil
 }

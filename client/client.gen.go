@@ -202,6 +202,7 @@ func (e ReadinessStatus) Valid() bool {
 
 // Defines values for Reason.
 const (
+	ReasonCountryNeeded      Reason = "country_needed"
 	ReasonDisposable         Reason = "disposable"
 	ReasonDnsError           Reason = "dns_error"
 	ReasonInvalidCountryCode Reason = "invalid_country_code"
@@ -226,6 +227,8 @@ const (
 // Valid indicates whether the value is a known member of the Reason enum.
 func (e Reason) Valid() bool {
 	switch e {
+	case ReasonCountryNeeded:
+		return true
 	case ReasonDisposable:
 		return true
 	case ReasonDnsError:
@@ -311,8 +314,20 @@ func (e GetBulkResultsParamsFormat) Valid() bool {
 	}
 }
 
+// BulkAdvice defines model for BulkAdvice.
+type BulkAdvice struct {
+	// Code Machine code of the advice: `set_default_country`.
+	Code string `json:"code"`
+
+	// Message What to do, in a sentence.
+	Message string `json:"message"`
+}
+
 // BulkJob defines model for BulkJob.
 type BulkJob struct {
+	// Advice Things to change in a new submission for better results, such as `default_country` when phones needed a country.
+	Advice *[]BulkAdvice `json:"advice,omitempty"`
+
 	// Columns The columns used, by role: email, phone, country, domain mapped to the header names (or 1-based indexes) found.
 	Columns   *map[string]string `json:"columns,omitempty"`
 	Counts    VerdictCounts      `json:"counts"`
@@ -369,7 +384,7 @@ type BulkStatus string
 type BulkUpload struct {
 	CountryColumn *string `json:"country_column,omitempty"`
 
-	// DefaultCountry ISO 3166-1 alpha-2 region for national phone numbers without a country column.
+	// DefaultCountry ISO 3166-1 alpha-2 region for national phone numbers without a country column (or with an unusable cell). Without either, a national number is `unknown` / `country_needed`.
 	DefaultCountry *string `json:"default_country,omitempty"`
 
 	// Delimiter One of "," ";" "|" or "tab"; sniffed when absent.
@@ -664,7 +679,7 @@ type ValidateOptions struct {
 type ValidateRequest struct {
 	Company *string `json:"company,omitempty"`
 
-	// Country ISO 3166-1 alpha-2 default region for national phone numbers.
+	// Country ISO 3166-1 alpha-2 default region for national phone numbers. Without it a national number is `unknown` / `country_needed`.
 	Country *string          `json:"country,omitempty"`
 	Domain  *string          `json:"domain,omitempty"`
 	Email   *string          `json:"email,omitempty"`
@@ -699,10 +714,12 @@ type Verdict string
 
 // VerdictCounts defines model for VerdictCounts.
 type VerdictCounts struct {
-	Invalid int `json:"invalid"`
-	Risky   int `json:"risky"`
-	Unknown int `json:"unknown"`
-	Valid   int `json:"valid"`
+	// CountryNeeded Rows whose phone is in national form with no country to read it in (reason `country_needed`). They are counted in `unknown` too, unless another field made the row's verdict worse.
+	CountryNeeded int `json:"country_needed"`
+	Invalid       int `json:"invalid"`
+	Risky         int `json:"risky"`
+	Unknown       int `json:"unknown"`
+	Valid         int `json:"valid"`
 }
 
 // WebhookAttempt defines model for WebhookAttempt.
@@ -787,7 +804,7 @@ type ValidateQueryParams struct {
 	// Phone A phone number, in international form or national form with `country`.
 	Phone *PhoneQuery `form:"phone,omitempty" json:"phone,omitempty"`
 
-	// Country ISO 3166-1 alpha-2 region used for national phone numbers, e.g. `US`.
+	// Country ISO 3166-1 alpha-2 region used for national phone numbers, e.g. `US`. Without it a national number is `unknown` / `country_needed`.
 	Country *CountryQuery `form:"country,omitempty" json:"country,omitempty"`
 
 	// Domain A bare domain to check for mail reception, e.g. `acme.com`.

@@ -202,6 +202,7 @@ func (e ReadinessStatus) Valid() bool {
 
 // Defines values for Reason.
 const (
+	ReasonCountryNeeded      Reason = "country_needed"
 	ReasonDisposable         Reason = "disposable"
 	ReasonDnsError           Reason = "dns_error"
 	ReasonInvalidCountryCode Reason = "invalid_country_code"
@@ -226,6 +227,8 @@ const (
 // Valid indicates whether the value is a known member of the Reason enum.
 func (e Reason) Valid() bool {
 	switch e {
+	case ReasonCountryNeeded:
+		return true
 	case ReasonDisposable:
 		return true
 	case ReasonDnsError:
@@ -311,8 +314,20 @@ func (e GetBulkResultsParamsFormat) Valid() bool {
 	}
 }
 
+// BulkAdvice defines model for BulkAdvice.
+type BulkAdvice struct {
+	// Code Machine code of the advice: `set_default_country`.
+	Code string `json:"code"`
+
+	// Message What to do, in a sentence.
+	Message string `json:"message"`
+}
+
 // BulkJob defines model for BulkJob.
 type BulkJob struct {
+	// Advice Things to change in a new submission for better results, such as `default_country` when phones needed a country.
+	Advice *[]BulkAdvice `json:"advice,omitempty"`
+
 	// Columns The columns used, by role: email, phone, country, domain mapped to the header names (or 1-based indexes) found.
 	Columns   *map[string]string `json:"columns,omitempty"`
 	Counts    VerdictCounts      `json:"counts"`
@@ -369,7 +384,7 @@ type BulkStatus string
 type BulkUpload struct {
 	CountryColumn *string `json:"country_column,omitempty"`
 
-	// DefaultCountry ISO 3166-1 alpha-2 region for national phone numbers without a country column.
+	// DefaultCountry ISO 3166-1 alpha-2 region for national phone numbers without a country column (or with an unusable cell). Without either, a national number is `unknown` / `country_needed`.
 	DefaultCountry *string `json:"default_country,omitempty"`
 
 	// Delimiter One of "," ";" "|" or "tab"; sniffed when absent.
@@ -664,7 +679,7 @@ type ValidateOptions struct {
 type ValidateRequest struct {
 	Company *string `json:"company,omitempty"`
 
-	// Country ISO 3166-1 alpha-2 default region for national phone numbers.
+	// Country ISO 3166-1 alpha-2 default region for national phone numbers. Without it a national number is `unknown` / `country_needed`.
 	Country *string          `json:"country,omitempty"`
 	Domain  *string          `json:"domain,omitempty"`
 	Email   *string          `json:"email,omitempty"`
@@ -699,10 +714,12 @@ type Verdict string
 
 // VerdictCounts defines model for VerdictCounts.
 type VerdictCounts struct {
-	Invalid int `json:"invalid"`
-	Risky   int `json:"risky"`
-	Unknown int `json:"unknown"`
-	Valid   int `json:"valid"`
+	// CountryNeeded Rows whose phone is in national form with no country to read it in (reason `country_needed`). They are counted in `unknown` too, unless another field made the row's verdict worse.
+	CountryNeeded int `json:"country_needed"`
+	Invalid       int `json:"invalid"`
+	Risky         int `json:"risky"`
+	Unknown       int `json:"unknown"`
+	Valid         int `json:"valid"`
 }
 
 // WebhookAttempt defines model for WebhookAttempt.
@@ -787,7 +804,7 @@ type ValidateQueryParams struct {
 	// Phone A phone number, in international form or national form with `country`.
 	Phone *PhoneQuery `form:"phone,omitempty" json:"phone,omitempty"`
 
-	// Country ISO 3166-1 alpha-2 region used for national phone numbers, e.g. `US`.
+	// Country ISO 3166-1 alpha-2 region used for national phone numbers, e.g. `US`. Without it a national number is `unknown` / `country_needed`.
 	Country *CountryQuery `form:"country,omitempty" json:"country,omitempty"`
 
 	// Domain A bare domain to check for mail reception, e.g. `acme.com`.
@@ -1148,124 +1165,128 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3/chs3kvCroOb7qiJ9O6Ik2/JmpUp9K8t2okSytJKceMt0keBMk4SJASYARhTj09W9wz3Evcc9yj3J",
-	"VQOYXySGlGLHtXt1/8gkBwM0uhv9u+FPUSKzXAoQRkeHn6Ip0BSU/XgFvxagzelL/JKCThTLDZMiOoxu",
-	"pkBYSuSYmCnTRLmRMaFcS8IEgVtQC8LlhHAmgNCRLAxhphfFkU6mkFGc0ixyiA4jbRQTk+j+/j6Ocqpo",
-	"BsYDcCILYdTibwWoxSoMp9cX5On+8+c7+4TyfEp3nhAFEyYFKTSkZCwVERTHUk7yqRRARJGNQOmYQG/S",
-	"I8O310MEiOFkv9o14kjQDGFK3MotcDN6dwZiYqbR4f7ek2fxCvxx9FJmlIkOeI/JiCogqR1DjCTJFJKZ",
-	"hTOjjBMFCdixJXw0yaCXyKwTSjfVY4F8hat1wSgIWGBomirQFao+UgF/3QiPffWx4PwoR10c9lGOkMsU",
-	"mEIJSMloQS4vrm/I7u3+7qjgswqOnJppDQZLozhClmQK0ujQqAI6YHoehOgSmaWTiE1WipHXmTCgKk4b",
-	"S5WRJuvZH+bMTMnQc1Un/uzUj8PfPe5U51JosEfmBU39scVviRQGhP1I85yzxAK1+1HjXj5FcEeznIP9",
-	"qJRU7pUUF8iY1kxMBmMGHNHp/q1JnIHWdIIjJ+wWCDWEA9WGIG7k2DFR7HElFak41UuKAcPJ/jLeT56M",
-	"ntJn6QE8H/95z2K/3vz/VTCODqP/s1tLqF33VO++Qniv/M4dHgISSuSFIQkVQhoyAvKxSCeQHpGh3c2Q",
-	"INo1YYZQkZKh39KQaLrQZD6lBg+pBpESJrQBmiLdGvLx3Y5H9c5p2gWvH75by1IL64kUY86ShxDpC+LD",
-	"nidNEBtMEEq0oQaIwZ1SzuVcO2m+Zc+8Al1wo5Ga1L5pxzFNtGGcE1UIwcQEiTumjEO63Yvu4+jUHQb+",
-	"quanr7G7YzIqJkQKIgtFNEvhiJgplHoJhcgUeK7JmCE17fbxOZcTbcF+I81rWYj060H8RlqkWsHgMJuS",
-	"LZQb0pCFLJR2+LyR8oyqCXxdRinxNpLpAknOEQSFcHq8sQyV+X0cvRW0MFOp2G/wdZF3fHlKZrCIkQGp",
-	"IIWYCTkXKH965Boclakmw3c7x5enOz/B4pD0i729p8kMFvYDDPHV4bEH38J5SF4AVaBWhvq96iLPpTKQ",
-	"nkPK6I2VxV+TLiU9kEl+vL54Y8H6mXKWUvMF8V/OuAmcW1ApS1DoO674giKyUgROqxV89qMc4cdcyRyU",
-	"YU7dJZIXmbAfaZoyp3IvW0OWNGZoH34WazfGaGUoyeGwpcRi4pV3XBpwGc1zSFFF4N7dJrxGwXO8vzOi",
-	"aIYykcId6G0yRvmC6PEAydFHSAwCZGfWG4nikH3iBuNrCpDqA2qpjWYGfoqQcDuGZRDFq3uv1HwbCb9M",
-	"F3YXKJGcNI/JfAoCD1HKLNSi4JyO0Fhw9tTq1IYONCRSpHp1gVfasAyhJX4IKYRhvFoURKpjMlYy83I7",
-	"AWGIogbWrO1sMLv2Xc4U6EehYswE09P1+Nu46fKtkPWagoHEWBZAM8QNJVuJvo2JsX/uTExEimczJvh3",
-	"uxcClKVBNnY2Y+BBrmQCWkM6UHLePAJoqE4cwhSdTBoD2sBfoSUwn0oNxBpKjvVJysZjULqmkuP5IzKD",
-	"3JlQY26nbeyiuaSzJwaF4iEGBAV4llI5F1zS1LEBAiJFgicUDVXTmrvesTZUmc+kJNpCxcZDiILo2o28",
-	"jyMjDeUdSPzJq6ME7FbGjAOZUk1GAIIosDtUsphMjwjCRkYwlmodtzdQOYfRVMrZJmB/ccMQXoicp1D6",
-	"RO+dk+Q3vcIzlUxqSZkPAdnlJfMZcw5HWzp/lCP7LzOQPQi1KOPvq1WoUnRhWR3uzCAplA7JrkuqtdX0",
-	"bsDQOtSIcnyL5HQCR4SONMqTUk+ho4IPAsy0hCW7g659X0EiVbpG+Ywp1xAvISWFMS24GZQhhtARBqFY",
-	"Mm2MrubyQ0dScqCiKQcaruKTvb0Ah6sa3Iogv1NpXgin7fHsLzShqtahW2u1Zmw1ZGzPMxWl9bYg0kxB",
-	"eUGiCdPbQUWZMXHqIN9fZRJ/KEr5sp6uJS66SHtdSQMQRYZv/FpAATaw4Bwfe0a8UEL/2GpN/JGKBPDj",
-	"hwAJcOq3Ocq3kCljMTVwiOwgwgrrPDQk1h0Nsy6ILAyhJbE8LYOiNgVr+0PgIF44178fxf2I9KMj+/df",
-	"+hHSuB8ZOupHR0QL1CKpsy7csQyvY9llHTIsnzUGtIH5obbHyLI15sKW4CNdboYjZ58tK7eNcD7mpKIO",
-	"WIX05PrnmNzYP+9uYvLmJRr2CDP+GxOZO6LxBZn8xtDkRDgqHTdigtoQ0gpkU6oHbhMt6CJaGBnFFV/7",
-	"r6hqLBtzDUHWfbCYscy1jnBLB7WNje/BaEKJZhMBqYv2WRI0DUWydW2oSKlKiVdxenuzKLfYD533EyeL",
-	"XllKZt55WpbZDRg/dXFr8BGnYlLQSdhU43IiH2fcaZkwyj9DdF8qaW2Rt1dnGl0dAWYu1YxscSZmkKKI",
-	"NnNmDKiYjGkCIylnMZkwMy1GsQ2E0YmiWUwWsjDFCMKSOkhbNIpR7TqDiCZGkzmafdYawoMXEzo2oIiC",
-	"lClIjN5MVY/5EF1fvrm+sjZngJ4ZVckmg+RScpYsnJJf6ztR450mx6rOqEI33b7hQ+jn7w7J9aurn18f",
-	"n56FzfwM3XVmBtnd6iJvJDl/R7zWOnL5gokEXbqfDg3faIJG5/Hu8fHxMdm6en1CDp4+2Sf/+R8Hvf0m",
-	"oRpCya32IAvt/F3IOMvuBuMydBawTgrOgzu6qaAmeTHi6Irhwbe28Pk7B/yfD/YOtq1nQZMEcqOJkHbv",
-	"4a3ofPxYmuoVPS9naILfVQFrR/UPm/iwsqQrdNR7b9PWotwBG3tGDHKvBaCLgalOGBusETsp07nUzo0I",
-	"0SUVG8ldn5/1Em6soGMR6/gG36nSB59Cdir10ap10F25UTZOJFWpmliGVNxHxZQx4b7thVwoH7p6YNBl",
-	"1XuyO6unqaD26GgRoAQxRGabjHvN6UQHpFSLhssBb3Qf53ROFzs+V0dyJW9ZCip8OkoyLc+Dv9tDNZJ3",
-	"1RRka2LPWYJCWRaGSzlzX3q9XockUTIMKP6O9owBmhEuEzRAqTJki4mxjImmHHRMhFSQ88W6BXRm8sKM",
-	"vw0Lk8bMPkJ6fH1yenpEpOALokHdlsYuuT6/uXx78/pbL1Z8YjqwYDHyuHXB1bWLJlQpZmXY8E+GToah",
-	"KZdNkgCrWCwuLd3YeicPPVRSdEphJsjxDqcj4GQrL8QikSls26hV2EBn6WAhi0GGGwvOm0ilXABsjEK9",
-	"5NLKnPPrImtpwtkMCCVmkUuXcZoD5zsuph/g6wYcv1uQtSE+k3NQO4n1Et4Khrv3EAaXHZdHdm1Mvz7c",
-	"a6Wh5aJNcnL5WKFLAiIB69rlIHMORNMFExOXu2SazJUUE6s/y2xmKoO7EehO8DKHs0RKxbIM0pp+LmPV",
-	"oF+NOGQjoyv8IfMc+URbdU5mALm2w/CdIDj/7BrAUnyt1F/jayQ0mYbpUEB9eHwAxZvRCbq5letqZwhL",
-	"NP/apk2vukTIi5TxjSYiZXzpLVdI0GE3J7LgKfHpeQ5UCRN7hl3YKomH2KX1gt/TPGSi5qAewE+XdlQb",
-	"eleRselFHNR8b4lVShSs5wSEfYUZ1tlJeJqalquvzChJXG273MWHtSetTZxzmkyZQDZLwTswqKwGpSiO",
-	"Sa20UHcP5jDSzEBMDMtAFiYmU2PygTOLY2KkHNgkMg42g6nJuPsxo2IxqPy9mIy4TGaQDqr6o1Togfej",
-	"hBy46CFOkckR82un1NDNnqJFV+OUlqgNUqV09ZZDdCl04moH3ViHD4uvVgUNes63lLN04LI9I5kuBhVS",
-	"whrGVdx8WpOed9kZ634W3MSVdFCA0l+K8MSdOsWeyDkIE1QcrSK+ACPVdT2bgq8WjTUcrZc7qVHloleo",
-	"UvnlG9PrK5AsO3f1mj8A5Wa6uljQYXyodxha6Pzd6iJTqU1Hag/GoFDrt7Td84ODpwfr9d0SQHaF1nxB",
-	"2NrSfIODEnAyyzDLKgu/PD++OiG5dccPiQJcMia/FlRRYZiwB1vAEemX0rMfLbG3kH4SFxVZE0V+pNda",
-	"yrhuqVhWvjq/qXaaqkCWfXb+jiCayxrKiZQTDoO5VDOd0wRikrFESS3HZvD0+UFMNPDxAN+ANC7rWYK7",
-	"KtcblFHCqo4v+t4uQn4pFwkeVdlFLw1JoZhZDCbUwJwGyx/HjBvAqaxLxRJAo2+spDBNnIzkHWiydc4y",
-	"SKg2MblUUo5zyVC/v0DFnBQpdc6el1saILxdH9ZZ5aHry9eEco5cw9mYgTokO5TzmPyr/fv/7d8/Uc6R",
-	"jZCdQjyEk3RyUDjY2GCRZWLE3T5d6ICtmBwBlSPGLC1P/FKOQ86JLpSLp04KNM6ZPvI1KFQBEXALCjUP",
-	"ugqeM5lghlFuQ6u1uRwUHnV9xZgpbQadQWn077qfctr97opmqHYbRNeSoRWwndEHV91O1sCWA4RdeaDp",
-	"N5okhVKoAp3HgsNrvepTZjaPLwXYp+Q3r2cfVnXi0nGBLDanCZDGb3Ua21caWyHSj66pIK8VFQnTiYzJ",
-	"yXE/Cp4aBGCAsLUTvqvjWrbyEj0ak3TSoyvw8DuSlF6AuB0Hd1UnSVMIV7bA/vNnbZn4p/1n+wcHBwd7",
-	"+3t7wcB7p1/equx+dBxz7Yu51Jp1Ks6v4gAbX75Y+Q/Wora13neQDjgT7S8DqQbVGCM5H3hZlyvIWJEN",
-	"FDU2dDWlCtJB4kyMW8nyyhehfOCFCrovE/tvQYUblpS15V73BR0Wa0SHkfbHOfRu0QbRPGDrXPxWpmHl",
-	"cFQZk6UyuTuaGL6wwsUppfJMzJhICdwx3UqKNXbPpZwV+cDXIQQl3M27G+KGVUV+Wrq893c28YsrCZIB",
-	"FfoQLX70y5EU4RWd8ba61PXl60MLcz+inPcjkkEypYJp3wbBjK5VNtkKq+ztnrPu3Ez5d95U7PA9SiRv",
-	"yABbpIeIdQU0ZQJ0IAhvm3Q+p1bGll+RHBRJIQeB2m3hpfmnfoSur+5Hh6QfpTBRNIW0H8X4Tfif5awf",
-	"3QeTrKu+CBqg6PmXU0W+Ns7Vq2gj87wdiNiUzfK778DZutBB5Q6ThBYaSj72p6vXqECwGbfSPdYLYeid",
-	"FTBywKWFu3xWmV+/FtKgULIa3fv1LB9wZkBRlCBCDnSRTOs36lSckANbOOISAiFLbUATq2YiG1x2wQf7",
-	"ohnQWnyVQLU0kgNbT6UDyQ+pRV5bUHrR2JSXIZFXVmNfWAw/ttysu0BlybJPUzKEyrYalpllKvQcj6m2",
-	"cV4iha0T4qkP/x6h3W4bsty72x1pjxX2qWvMq26ltbsKF6D1yPFS59HQapFhTIY26jV0vT0O2CHxvYrI",
-	"570oXrFYquDopr6r+FHmjcf85losb5RvWLr2ajePhTJqu3looMKnY6SsOfEhbQQl4zbjqQ9oDFzDMnUo",
-	"qNHCVgbOPcNUO29nwKKyizGqckdVmMJrZVd2W6q3yAUnolrPRLffWd20f0Ty7/zT5QIODwR+fF8GdKLs",
-	"br/XWL4Zzdnfu//QrKVwMFTVE3467wqH4URF2oZS5+N9kt1Zr7ipMFDkNvioiZIqr9WM7fjVXcjEf3FR",
-	"hBKuKjNb/tDKnNofa0s7anWTRlX+y/4etbNRK2NL09ipDW/4Wmu3sv+8vXa/8fFjEy+uq/nlm+tSKo5g",
-	"inZZQ7E9PBVTn+K1uctmGUjzPG/MOzbeaXnMD8ukPC75Ua9VeSJtHO7917/9O1LBJwPnoKtwkQti2/d0",
-	"j1xRMQFNxpJzOW8i9rAvvD4lezFRTM8WZB+nfbZXRcvIwV5M3Jg/+xV7fdEKdPzhecHafXCoiEu+CtlQ",
-	"P9drtfE1tLsYHpKECtsNw26hR4YeA8NDMmecW/t8LtUsJpqObfuEk0a9vhhaDOFAqWaajAqbEKZkDnTm",
-	"NefQYw1XaabhUkgYmqFCyDnZcjEko4C60mwHwbbDa2nClQ6Sf4rHFJff4Mu1O5pWLO9ysnADi50/+Khc",
-	"Mviwc8plMj5iRzU9fTnqsTGQ5aFijN/TqtXRqtIZA1naSUfjRqs5JACo3cHDuzeWdh5IwqbA2S0o6CoU",
-	"hDsz8Mt+ViPPg+r/cVBc73IVQY1o+DVu0aMlZz/B4oeqqtpqT19kXXXxVx2nNVXdewjdyPaXVq2YFgnu",
-	"p2rw1JjcdVwyMZaBShWgqZNy1oa0Bm4t4ntkiNa4fw5D1/Tu4pV47ssGjb7wHRpOD/kyS6vW3OChl2RD",
-	"67v6VKNIq7gkTnbYF15SxbVwiokXPra/thQyDXnjIgykHzXFTl94uUOEnPcjsoVqNmXusYNr+4g0pRFr",
-	"CqReX/TFK6uf7cFBaffj9cWbQzL81HdnCd3pT32bfXQutg/euS92g+5jnY7sR/f3QyfqOEvA25yezuen",
-	"N5FnN0szfbi7K3MQWhYqgZ5Uk13/0m7G3JFgxkYkEXXWs3bhJu11ZG+/t+fMaxA0Z9Fh9LS313tqY2Vm",
-	"ahlwF/9MwB4PPK+WA07RTnoJmbws06mNCyGe7O0t9QUbuDO7U5PxdkNw4GaJpXTDzflZr3UyosP3H9DW",
-	"yzKKnpDvesykq/Leoo7h6gswkG3mLJ2AL/KgZFTwGSlsRwzJqQC+jefAmqDvozmMog+43i5O2vuo127+",
-	"2oL6wO1/pLfU7e2RSPiR3lK30mZUuPdKO6dCzDfabdvuN7jdqU0+/9a53R/88417/f0t4D7/3dH47dsF",
-	"8ZAV+XpEnLFbsJG1eqMy136jGRjFkm66nvvnDyNqzr1B/Qh6+hXKCyEulczATKHQBKf0Tbvrd9h4J6vg",
-	"Xd2rP9W9BXUnL7jhCzfoOofkcdQtZ13ZeqXQgoTE9Y4vT0kqkwK1R4wi9e/Hmw8609U7wd3aSGSTg5fs",
-	"2yd7e0MynzLuspdlLhnNXe9b1RpOx+h5CeeDXUHKkPH6IkWLf6v5tg972q4IZpCoOyWnWiN82xUj2lsU",
-	"NF3ovphPWTK1dYkuY1oGTntkeLD3tISwjKGiQtPTwtjPuLxTDW0SXrmd/4Fns45WB6hql3cX16hbsBdE",
-	"HOw9/Tprv5HG1kAsyFYTZamiTDAx2V7PVNXUca0t3A01ckyAJtNGAD3Ic/5WqM7Ddca08V3Gtue5cdfY",
-	"+2UGxTHW8EGJHZN97012XNxkeyJbFzdVwdYne53u536oTCeUuBk2GqCHpT7JFdwyWeiqkzl4j5lrmu64",
-	"UirUwHf/4Q/k3Ga3eIB/LoRvEJNj8lGO3NU8z9z6oWkrOHcb117ZV/Y3v9K6ucaekges077eyHJzS+Un",
-	"lHNQ32gLfkwEzF2dntJNMWm59IPLAgeEo+sQJtRdGkA1GWYFNwyl1C4qpJ2UGjokW84mH+Ko4fYhqRpJ",
-	"+0JDxhLJpdjRgGxuS4pu3t2QLbTsbykvXEaKMwHbzZ5Tao3mvrBeW6j5NCZvb17vfItj8cP+c3dWX1yc",
-	"98iFcrdluSmGNrtlG9bQ8n7f6/U+3A975MQ3iqO4bfTcJjLLpGjdo9IXW33X3ODs8lc79WcbdnIfz21O",
-	"2n32Nwbil16vt00KwVH643ToIhx7/4YadzNDJWc+ytERySXnZHgmHWu7iwRyJScKtA5J+hN7NUJ5b0FV",
-	"xvhCpovHXb5Wdea//1QG+Fbinj4Y165mQHFRvSDhr5OMUdu0E91/ePBVas2rDJCjA8zmEkmJTH0ld9nJ",
-	"7Ld4U3q59S5lYsDsaPTUskdc69ZokL9v++zo7d+viKYnX1o0BS8Xs11CkB5VXchME3cfwNJ1RyXvdF5n",
-	"+I0u20PfXp2tvw0z/pz75b6W0Hy2/3TzS9UdZvaFg4esErho60uI6OtilDFTSlYr70bUJFNUOP4Q2lNf",
-	"256rUrthaex+Yum9ozUHF0Zb9kvx96aEaHHvs1U+cW+kX1XzPXOArH+puiHvS9DhxF6S4e8VZOPyMkEX",
-	"FXDItAa8jwzgr/76oJAWDRp734PpxPve15Aa/sT/D6fkcVuqIaVKlRk0eNo2d2jdesiuuxrWqrLWkdst",
-	"maHTvUz07dB3mrmknVRswgQtr/tAf18qtDRsHCrP7b0SZgp9Mayic4P/NyyvtTkiCXBub6bI0cPRUwBD",
-	"5jZ+qQqBRhq1wYKCU7Rs+iJXYEvnnI1BiWZiwoHY0pUeOTXOqdTlY2dVvbg4J1qSV3cJ8L6wC/kwp33e",
-	"I0N3Xdiw6jZFjVTtzZeMUZ+SHBec90UjUuxiAdbyU3IeMmn8qbmqDtsSwUI+hg/TB72fKNG3jTyR++b2",
-	"EKxCWr1Thi/cNWClqaarjKC21whltLZx/c2lLiQduyD0dpdr1EzUBa/b/Wzf6G7H73RtSCp2wStEzeNC",
-	"Vzf+hjR/CXFeGMfS/9gS59neXza/UF2P+yVE1MvySjlaXyPnpZa/7OzLiqm64irs3l3TrLyaGH276kbr",
-	"KmXTI6WfstJiEjsZ5W4uKgMpBNcpVH2tlu8KbbejVFeEzGHUF65ZjxJXl7tj70lyLQTVC3XPblyJFOuF",
-	"fKP7wlfax2VNkx1QlsPrIzL0bTvN25Tb6R7X7Vk1e5I3NrUzpoxrMgJXNEgRWIKw2ouHuZyj0TZScgbB",
-	"2JurXzgDmn6OO9Z0wXqpfIgb9uiLVf2pe4iP8+WslVaP6oo8se1/dSLRt+N+uTuv/9cnCYqnM0SzOyC0",
-	"bEJx59s32FubylYJGuDNhJEXNJVLUgqQTrPIRqimQHOXkxu7szTXoPTDCin7IlhJGTiJJaf/zSvdx0nU",
-	"xn9RgDbBhtGN+/ofMLr1n0o8YHzz/3ToMgDWU7++oPmfKZxZQl1XDkzYLYgyU2atKeKtk5onKx5shjfD",
-	"rPG5YrqqwI3eXkfxxsDZ1rP9g21ycHCw87Vk9j8gV/yTycYuHqSuuCPMdygNXZVBu2RgqUxbJLxIfQh4",
-	"6O579wl7rZLv+lGv16un6UckpYbuzGDxXT+6fPvi7PT6h+MXZ68GP736Oz6EMSh3V7ybatfNVd40jzI8",
-	"o2rWF9bw8+7M0M5Z+Zvf9R0T9yNXOrPyNHdB72GPnFD0Rq2pRoW7PNV5gUQApH1h/0cB/wsT5OzV8cuT",
-	"H16d/DQ4ubi6HlxcnX5/+uY6JLd/sTv+x6ulkGJnxItmZM5XklgthupMr5ZStOdcLt96/wGlf1mQZb+h",
-	"fPc3RdkX6uKew91daw9PpTaH3+59u2d1gV/v02oOltt6tSa4clxxca/hhZZ8u+r7/tIyCYLGQOtOhvI/",
-	"4XFWwep8rxkHF6GxMU/QMamufS6l+ogms4kqb6r3M1q3KJyZ9DQo3YOqxqXxNtJi9WVXXxJbH8Umfas5",
-	"kL0UTXBXGvi4MZPMNXpZ/x0AAP//",
+	"7H1/chu50thVUJNUrZQ3oiTb8ttPqq18smzvaley9Unyrl+ZLhKcaZKwZoBZACOK6yiVO+QQuUeOkpOk",
+	"uoH5RYKktPa63kvlH5vkYIBGo9G/u/U5SlReKAnSmujwczQFnoKmj5fwewnGnr7ELymYRIvCCiWjw+h6",
+	"CkykTI2ZnQrDtBsZM54ZxYRkcAt6zjI1YZmQwPhIlZYJ24viyCRTyDlOaecFRIeRsVrISXR/fx9HBdc8",
+	"B+sBOFGltHr+HyXo+TIMp1dv2dP958939hnPiinfecI0TISSrDSQsrHSTHIcyzNWTJUEJst8BNrEDHqT",
+	"Hhu+uxr22G/CTh1wjDfj3UgmDBuW8kaqmRyyXTZMHEADCZBCOsTtCATld4IwjiTPcUd+WGezOb87Azmx",
+	"0+hwf+/Js3hp93H0UuVcyBW7PWYjroGlNIZZxZIpJDe0y5yLjGlIgMZWu+NJDr1E5SuhdFM9FshXuNoq",
+	"GCUDAoanqQZTI/oTl/DvG+GhVx8Lzs9qtIo+P6kR0qgGW2oJKRvN2cXbq2u2e7u/OyqzmxqOgttpA4ZI",
+	"ozhCghYa0ujQ6hJWwPQ8CNEFktrKQ2wTYow3RUgLuqa7sdI5axMu/TATdloT30r80dSPw9897tQUShqg",
+	"C/eCp/7S47dESQuSPvKiyERCQO1+MriXzxHc8bzIgD5qrbR7JcUFcmGMkJPBWECG6HT/N0ecgzF8giMn",
+	"4hYYtywDbixD3KixI6LY40ppVlOq5zMDgZP923g/eTJ6yp+lB/B8/Pc9wn6z+f+sYRwdRv9pt+Fvu+6p",
+	"2X2F8F76nTs8BPibLErLEi6lsmwE7FOZTiA9YkPazZAh2g3xDZmyod/SkBk+N2w25RYvqQGZMiGNBZ7i",
+	"ubW46/sdj+qd03QVvH74bsOJCdYTJceZSB5ySF8RH3SfDENsCMk4M5ZbYBZ3yrNMzYyTBVt05zWYMrMG",
+	"T5PTmzROGGasyDKmSymFnODhjrnIIN3uRfdxdOouQ/aqoadvsbtjNionTEmmSs2MSOGI2SlUUg2ZyBSy",
+	"wrCxwNOk7ePzTE0Mgf1G2deqlOm3g/iNIqQSY3CYTdkW8g1l2VyV2jh8Xit1xvUEvi2hVHgbqXSOR54h",
+	"CBrh9HgTOaoC93H0TvLSTpUWf8C3Rd7xxSm7gXmMBMgl8zIe+U+PXYE7ZW7Y8P3O8cXpzi8wP2T9cm/v",
+	"aXIDc/oAQ3x1eOzBJzgP2QvgGvTSUL9XUxaF0hbSc0gFvyZe/C3PpToPJJKfr96+IbB+5ZlIuf2K+K9m",
+	"3ATOLehUJMj0HVV8RRZZCwIn1crs5ji9FQnhu9CqAG2Fk3hOYC3K6XOeTFFvxadOyQXGaYZDNjRgBymM",
+	"eZnZQVsmLwjXlpRbnP43Lx1SFXtWCoj3BALT3LeVkQ8O3mbqj/V4NfoEicVlcbs/q9HyXnmNg8XDEHJi",
+	"nE7J5QQcTBJmzJQjEuVKkqI5AmtBV7w9ZqZMpnRNFtHBZlOQTn4b5pRlxpl/SvqLhdxsIqTWud3X++Ra",
+	"8zl+T1RW5tJvLBVOX7robHjpRJaJ0M9CJkOMKqJWGRx2NJC4AjyutO+cFwWkiDAkDEeBXh1AJry/M+Jo",
+	"gQiZwh2YbTZG4dA62+asaOaNiPjV3ZQTNxhf04BXdsDpqqKOiJ8ivHU7VuQQosZaR1ukxTntAsWJE8Wx",
+	"Oz1hWSoIallmGR+hpueU4eWpLR8YSJRMzfICr4wVOULL/BBWSiuyelGQqYnZWKvcC90EpGWaW1iztlOg",
+	"ae27Qmgwj0LFWEhhpuvxt3HT1Vsh0yMFC4klEkAd0g1lW4m5jZmlf+5szGSKjDVm+O92kIOINEjGTuEP",
+	"PCi0SsAYSAdazdpXAK2MiUOY5pNJa0AX+EtU42ZTZYCRlutIn6ViPAZtmlNyNH/EbqBw+u84o2lbu2gv",
+	"6RjGoNRZiABBg+OGM5kpnjoyQECUTPCGopVhO3M3OzaWa/uFJ4mKbPkgbnTlRiI3UpZnK5D4i9clEqCt",
+	"jEUGbMoNGwFIpoF2qFU5mR4xhI2NYKz0OmpvoXIGo6lSN5uA/c0NQ3hhSYaQhes3vUQzNU/qcJk1cuZM",
+	"OGuxK2s+qRH9/2BGjxIrwOUl3NlBUmoT4l0X3BiSP27AkIQUohzfYgWfwBHjIxSutZKBViY+2CxpaQer",
+	"9n0JidLpGuEz5pmBeAEpC2IyeIVBapFMW6PrufzQkVIZcNnmAy07/8neXoDCdQNufSB/Umi+lU5Vw7s/",
+	"N4zrRoZurZWaMUnImO4zl5XqPWfKTkF7RmKYMNtBQZkLeeog318mEn8pKv6y/lwrXKw62quaG4Asc3zj",
+	"9xJKIK+Qs1rpjnimFMWRk5r4I5cJ4MePgSPAqd8VyN9CSqhzKzpErjiEJdJ5qDd0tSOU7EdV2kY382dJ",
+	"agwZl2QclQaZEksgy7YbjykIPLn4z7lNAxsksxAC1/yt8wr1o7gfsX50RP/+t36EFNSPLB/1oyNmJMqo",
+	"1Oku7tKH1yFiXIdqouLWgC4wPzXaHlvU9SpTwTlB3QxHTvtbFJ0b4XwMH0AJswzpydWvMbumf95fx+zN",
+	"S7T5EGb8P2aqcIeWzdnkD4EKLcJRS9CRkJy8i0uQTbkZuE10oIt4aVUU17fGf0VBRpckMxC8GA9mYkS6",
+	"6w5ugQ10sfEjWIOWlphISJ0jmI6grYayrSvLZcp1yrwANdubBQVhP8RNThyne0UnmXu7elEitGD8vIpa",
+	"g48yLielNy+XH6qJepzqaFQiePYFguFCK9J03l2eGTSkJNiZ0jdsKxPyBlIUAHYm0ICM2ZgnMFLqJmYT",
+	"YaflKCYfKZ9onsdsrkpbjiAsB4Jniyo3CnWnbvHEGjZDpZJ0Lbx4MeNjZ7mmQkNizeZT9ZgPnevLN1eX",
+	"pNEGzjPnOtmk7lyoTCRzp0Kstcy49SaZI1WnsiF3pTd8dOX8/SG7enX56+vj07OwEZEXmUiEHeR3y4u8",
+	"Uez8PfMy8ciFkiYKTGXcOjR8ZxiqtMe7x8fHx2zr8vUJO3j6ZJ/97/910NtvH1SLKbnVHqT/nb8PqX75",
+	"3WBceVUDuk+ZZcEdXddQs6IcZWjo4cUnTfv8vQP+7wd7B9tkt/AkgcIaJhXtPbwVU4wfe6ZmSYtQN6jg",
+	"39WxDHfqHzfRYa2n1+ho9t49W0K5Azb2hBikXgJgFQFzkwgxWMN2UmEKZZyREjqXVG487ub+rOdwYw0r",
+	"FiGzOvhOy+cW0IK5d2Sug+7SjSIXotKVaBI5nuI+CqZcSPdtL2Sgea/mA106y7YZ7ayZpobao6NzABWI",
+	"oWOmOO3rjE9MgEt1znAxFoLG6YzP+HzHh3FZodWtSEGHb0d1TIvz4O90qUbqrp6CbU3oniXIlFVpM6Vu",
+	"3Jder7eCk2gVBhR/R33GAs9ZphJUb7m2bEvIsYqZ4RmYmEmlocjm6xYwuS1KO/4+zExaM3vn+fHVyenp",
+	"EVMymzMD+rZSpdnV+fXFu+vX33u24jMeAguWI49b53dfu2jCtRbEw4Z/s3wyDE25qJIESIWwuLB0a+sr",
+	"aeihnGIlFxaSHe9kfAQZ2ypKOU9UCtvkEwsr6CIdzFU5yHFjwXkTpbVzr42RqVdUWqtzfl0kLcMycQOM",
+	"MzsvlAtGziDLdly4J0DXLTj+NCPrQnymZqB3ErIS3klBIQU3NrjsuLqya8M9zeVeyw2JijbxycVrVQUj",
+	"yHAsQBUZMMPnQk5cWFsYNtNKTkh+zupQRnA3Es2JrArvLRylFnkOaXN+LpjZOr8GcUhG1tT4Q+I58jHY",
+	"+p7cABSGhuE7QXD+1SUAnfharr/G1kh4Mg2fQwnN5fHuGa9GJ2jm1qYrzRDmaP61TZteNomQFrnINqqI",
+	"XGQLb7kckxV6c6LKLGU+cyMDrqWNPcE+PADVLPgjL0IqagH6AfR0QaO60LtknU0v4qD2ewukUqFgPSUg",
+	"7EvEsE5PwtvU1lx90k51xPW2q118XHvTVkdWvQGDwmpQseKYNUILZfdgBiMjLMTMihxUaWM2tbYYOLU4",
+	"ZlapAeUX4GA7mNo8cz/mXM4Htb0Xs1GmkhtIB3VqWirNwNtRUg2cbxKnyNVI+LVTbvlmS5HQ1bql62Kz",
+	"dWLLI6LQO2jGOnwQvjrJVWg53/JMpAMXSxqpdD6okRKWMC4Z6/OazA0X+yHzs8xsXHMHDcj9lYQ/Ee+e",
+	"gbRBwdHJDg0QUpPy9flxwfHOyytPo05TWDqV2i7fmHmxBMmicdes+RPwzE6XFwsajA+1DkMLnb9fXmSq",
+	"jF0ROIQxaJT6HWn3/ODg6cF6ebcAEK3QmS8IW5ebbzBQAkZm5WZZJuGX58eXJ6wgc/yQacAlY/Z7yTWX",
+	"Vki62BKOWL/inv1ogbyl8pM4r8gaL/IjrdaKx63milVKtbObGqOpdmTRs/P3DNFcpddOlJpkMJgpfWMK",
+	"nkDMcpFoZdTYDp4+P4iZgWw8wDcgjatUp+CuqvUGlZewTvGMfqRF2G/VIsGrqladl4Gk1MLOBxNuYcaD",
+	"mbFjkVnAqcikEgmloYy1kraNk5G6A8O2zkUOCTc2ZhdaqXGhBMr3FyiYkzLlztjzfMsAhLfr3TrLNHR1",
+	"8ZrxLEOqycRYgD5kOzzLYvbf6d//Sv/+jWcZkhGSU4iGcJKVFBR2NrZIZPEw4tU2XeiCLakcAZEjxyKt",
+	"bvxCjEPNmCm186dOSlTOhTnyGS5cA5NwCxolD5oKnjKFFFbwjFyrjbocZB5N9sZYaGMHK53SaN+tfprx",
+	"1e8uSYZ6t0F0LShaAd0ZbXC92sgaULJB2JQHnn5nWFJqjSLQWSw4vJGrVeBsykm60lP2h5ezD8tpccG+",
+	"QIw84wmw1m9NkNwnoRMT6UdXXLLXmstEmETF7OS4HwVvDQIwQNi64eTlcR1deeE8WpOsPI9Vjoc/EQL1",
+	"DMTtOLirJgSbQjhvBvafP+vyxL/tP9s/ODg42Nvf2ws63lfa5Z2k/0f7Mde+WChjxErB+U0MYOszW2v7",
+	"gTRqKgO4g3SQCdn9MlB6UI+xKssGntcVGnJR5gPNLbmuplxDOkicinGrRFHbIjwbeKaC5suE/i+5dMOS",
+	"quzAy76gwUJKdBhpf51B7xZtHZoHbJ2J34k0LF2OOmKykIR3xxObzYm5OKFU3YkbIVMGd8J0gmKt3WdK",
+	"3ZTFwGc5BDnc9ftr5obVKYRGubj3DxT4xZUky4FLc4gaP9rleBThFZ3ytrzU1cXrQ4K5H/Es60csh2TK",
+	"pTC+QkZY04hsthUW2ds9p925mYofvKq4wvaokLwhAkxIDx3WJfBUSDABJzzVb31JJg4ld7ECNEuhAInS",
+	"be65+ed+hKav6UeHrB+lMNE8hbQfxfhN+p/VTT+6DwZZl20RVEDR8q+minzmncuGMVYVRdcRsSma5Xe/",
+	"AmfrXAe1OcwSXpo6Pdvfrl4rA4EibpV5bObS8jtiMGqQKYK7elarX7+XyiJTIonu7XpRDDJhQXPkIFIN",
+	"TJlMmzeaUJxUA0occQGBkKY24AmJmYicy875QC/aAW/YVwVURyI5sM1UOZD8kIbldRmlZ41dftlNwgny",
+	"wCpz/y2h/LHZbaszVhZU/TRlQ6iVrWEVaubSzPDeGnL8MiUpLSlLvT/4CBV5Kt5z726viIMs0VNTj1BX",
+	"tq3dVTjfrceOF6rUhiRWhjEbkhts6OrAHLBD5qtikfB7UbykwtTe0k01evGj9B2P+c2pX19e+LoZ8MZI",
+	"3jwWKifw5qGBhKEVI1VDxw8pWKnIvu2efUAJ6hqCazxLrWLJyg/vya3eeTegFlX1slEdiqq9Hl7Iuxzh",
+	"SlpGztcRNWIruv2BRN3+ESt+8E8X80E8EPjxQ+UfivK7/V5r+bZzaH/v/mM7NcPBUCdj+Om8ZR2GE+Vy",
+	"F0pTjPdZfkdGdlv+IAdv0VEbJXWYrO0q8qs7D4z/4pwSFVx1oLf6oROIpR8bxT3q1C1HdTiNfo+6wa2l",
+	"sZWm7aSQ16NJea7VSa/+3W98/Ng4jqu+f/nmquKpI5iimteSkw+P7DS3eG0otJ1V0r7PG8OYrXc6BvjD",
+	"AjOPi6U0a9WGTReHe//nf/xPPAUfW5yBqb1PzidO75keu+RyAoaNVZapWRuxh33pxTPbi5kW5mbO9nHa",
+	"Z3u1840d7MXMjfm7X7HXlx2/yV8eZmysEYeKuKKrkEr2a7NWF19D2sXwkCVcUumOuIUeG3oMDA/ZTGQZ",
+	"qfszpW9iZviYaj0cN+r15ZAwhAOVvjFsVFJ8mbMZ8Bsvd2tBdNiN6qWQCNRqpVQztuVcUlYDd3nkDoJt",
+	"h9dKI6zsLf8Urykuv8E07JZfrcze9orVupoaJ4IFghcq8ZeqzsMmHPGq2njLcZMlObzdY9dTmPss/FK6",
+	"kqOW6LZKIdVlYAzj0qXaO0LOeQpVpc13pmYLM6U7sfMWwVVIC1cVER6DjyrUBh+unHKRXDee3BoNtyFk",
+	"n9Z7bC3kRSip5c8U1K0oKFrpS1rY2orymk4JTwBQ2sHDa2wWdh4IZqeQiVvQsCrhEu7swC/7ReVWD6rS",
+	"wEFxs8tlBLWiCle4RY+WQvwC85/q7HRSG3yyet0ooy7qbk7VvYfQjaiEu652JiS4n+rBU2sLV9Qs5FgF",
+	"Mn7w4t46JRC1cLQLGtnWY0M0YvxzGLq+Es7viwyvKqPpS19H4wSwT1clee4GD/2dHZIPwIdsZVr7d3Gy",
+	"w770LDpuuHLMPNelEvaKV7QYrfPUsH7U5rd96Rkuk2rWj9gW6hepcI8dXNtHrM2GRZsT9/qyL1+RYkIX",
+	"B7ngz1dv3xyy4ee+u0v96JB97lMU17kqvBPUfaENuo9NWLcf3d8PHY/PRAJe2fbnfH56HXlyozMzh7u7",
+	"qgBpVKkT6Ck92fUv7ebCXQlhybOLqCMPhXPbGa8c9PZ7e86uAMkLER1GT3t7vafkc7RTIsBd/GcCdD3w",
+	"vhIFnKKC+BJydVGFpVs9V57s7S2U3lu4s7tTm2fdmvtA85aFsM31+VmvczOiww8fUcnNc44GpK9NzZXL",
+	"lt/ijuAaAYRkMxPpBHyyDGejMrthJdUtsYJLyLbxHpDu/SGawSj6iOvt4qS9T2bt5q8I1Adu/xO/5W5v",
+	"j0TCz/yWu5U2o8K9Vyl4NWK+M27btN/gdqcUxP9j5XZ/8s837vXPd1nweQQreiv4ok68ZGWxHhFn4hbI",
+	"Q9lsVBXGbzQHq0Wy+lzP/fOHHWqReUviEefpV6h6rlxolYOdQmkYTulLq9fvsPVOXsO7vFd/q3tz7m5e",
+	"cMNv3aCrApLHnW4169LWa4EWPEhc7/jilKUqKVF6xMhS/3G8+aILU78T3C15dNsUvKDYP9nbG7LZVGRO",
+	"S6xi8qjne6OykXAmRpNTOuPzElJUcE1fpmjqbLXf9u5jqi4RFg91p6JUsj62XVInNSoxfG76cjYVyZTy",
+	"O13kuXJA99jwYO9pBWHli0aBZqalpc+4vBMN3SO8dDv/C+9m4/UPnCot73pD6VugHiwHe0+/zdpvlCWz",
+	"Ys622ihLNRdSyMn2eqKqp44baeGaQKkxA55MW4GIIM35xmsrL9eZMNbXglNleqsZ4IdFAsUxpPggx47Z",
+	"vjejV/RGo9rSTm+02kf9ZG+l3b0fSncKBcCGrTL1YSVPCg23QpWmrjcPtgp0pe0ruraFCiHvP/6FlNuu",
+	"6Q/Qz1vpC+3UmH1SI9f96plbPzRtDeduq7McvbK/+ZVOcyi6JQ9Yp9tBjKi5I/ITnmWgvzMEfswkzFy+",
+	"ozZtNklU+tFF0wPM0dVxM+5aO3DDhnmZWYFcahcF0k7KLR+yLaeTD3HUcPuQ1QW5fWkgF4nKlNwxgGRO",
+	"qVnX76/ZFmr2tzwrXWQvExK227W7nJTmviSrLVTEG7N31693vsex+GH/uburL96e99hb7RrSuSmGFCWk",
+	"wj/UvD/0er2P98MeO/Hl/MhuW7XLicpzJTvdbvpyq++KRJxe/mqn+Uz+NvfxnGL77rNv6Ylfer3eduWb",
+	"wOnQRDj29g23rn9GzWc+qdERK1SWseGZcqTt2j0UWk00GBPi9CfUwKLqLlGng75Q6fxx/Q3r/gkfPlee",
+	"zSWHr/dCdrNCkF3ULyj490kuOBU/RfcfH9ytsN1wAik6QGwu/pao1GfEVxXhfovXlZXb7FIlFuyOQUst",
+	"f0TnxFYbg/uuzY7W/v0Sa3rytVlTsH8fVVtBelRXcwvDXNeGhY5iFe2s7Bj6nanKbN9dnq1vVxt/SQvH",
+	"b8U0n+0/3fxS3SaQXjh4yCqBXnZfg0VflaOcApLEWYnfjbhNpihw/CWkW9/onstcu6Vp7H4W6b076wyc",
+	"G23RLsXf2xyiQ73PlunEvZF+U8n3zAGy/qW6CeXXOIcTamXiW3eKcdWv03kFHDJJgfeeAfzVN3kKSdGg",
+	"svcj2JV43/sWXMPf+P/HT/K4y9XwpCqRGVR4ujp3aN1myK7rvkyirHPlditiWGleJuZ26Cv2XLRSaTER",
+	"kldtU9DeVxo1DfJDFQX157BT6Mth7Z0b/Jdh1XzoiLrTUIePAi0cMwWwbEb+S11KVNI4OQvKjKNm05eF",
+	"BkpB9H1umBFykgGjFKAeO7XOqDTVY6dVvXh7zoxir+4SyPqSFvJuTnreY0PX1G1YV+2iRKr35lPvuI/F",
+	"jsss68uWp9j5Akjz02oWUmn8rbmsL9vCgYVsDO+mD1o/UWJuWwEy983tIZjNtdybJ5u7Zm2VqmbqUKih",
+	"Zk85b3Rc3xzYuaRj54TeXmUatSOUwY7WX2wb3e34na51ScXOeYWoeZzr6tr3sfN9vovSOpL+5+Y4z/b+",
+	"bfMLdQfqr8GiXlaN/3jT7M9zLd+S7uuyqSZRLWzeXfG86v6Ntl3dNL4O2fRYZacslerEjke5DlCVI4Xh",
+	"OqVump/56tpuWU/damUGo750RY+cufzmHeo35Uox6hea2ue4ZilkhXxn+tJXLMRVKhgNqMoKzBEb+vKn",
+	"dsPybrjHVc3WRbPsDYV2xlxkho3AJV9yBJYhrNTbO1MzVNpGWt1A0PfmEjfOgKdfYo61TbBeqh5ihj26",
+	"d7G/dQ+xcb6ettKp9V3iJ1RG2QQSfVnz12sr//9tkiB7OkM0uwvCq2Ied799owLSqSizw0LWDhh5RlOb",
+	"JBUDWakWkYdqCrxwMbmxu0szQwmbD8k/7ctgAmrgJlaU/h9e6D6Oo7b+CgjqBBtGt/4kxgNGd/7qywPG",
+	"t/9syioFYP3pNz3Q/5XcmRXUTebARNyCrCJlpE0xr500NFnTYNu9GSaNL2XTdeJy9O4qijc6zrae7R9s",
+	"s4ODg51vxbP/CaniX4w3rqJB7pI7wnSH3NBlGXRTBhay22WSlal3AQ/dn1TwAXujkx/6Ua/Xa6bpRyzl",
+	"lu/cwPyHfnTx7sXZ6dVPxy/OXg1+efUPfAhj0O7PMbipdt1c1R9zQB6ec33Tl6T4eXNmSHPW9uYPfUfE",
+	"/cilziw9LZzTe9hjJxytUVLVqrw7ZwVSO/y+pD/a4X8Rkp29On558tOrk18GJ28vrwZvL09/PH1zFeLb",
+	"v9GO//lyKZTcGWVl2zPnM0lIiqE4M8upFN05F9O3PnxE7l8lZNE35O++4xa90CT3HO7ukj48VcYefr/3",
+	"/R7JAr/e5+UYbEb5am1w1bim4l7LCq3odtn2/a2jEgSVgU5vi+rvXDmtYHm+1yID56EhnyeYmNXNuSuu",
+	"PuLJzURXf0/Az0hmUTgy6c+gMg/qHJfW23gWyy+7/JKYbBQK+tZzIHlpnuCuDGTj1kyqMGhl/d8AAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -110,6 +110,7 @@ func bulkLocal(ctx context.Context, cfg config, f bulkFlags, file string, stdout
 		Workers:        cfg.Bulk.Workers,
 		ConcurrentJobs: 1,
 		MaxRows:        cfg.Bulk.MaxRows,
+		DNSRetryBudget: cfg.Verdicts.BulkDNSRetryBudget,
 	})
 	if err != nil {
 		return bulk.Status{}, err

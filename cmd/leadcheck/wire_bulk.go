@@ -115,6 +115,7 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 		AllowPrivateWebhooks: cfg.AllowPrivateNetworks,
 		WebhookBackoff:       cfg.Bulk.WebhookBackoff,
 		WebhookTimeout:       15 * time.Second,
+		DNSRetryBudget:       cfg.Verdicts.BulkDNSRetryBudget,
 		Logger:               p.logger,
 	})
 	if err != nil {

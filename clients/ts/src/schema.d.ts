@@ -268,12 +268,12 @@ export interface components {
          * @description Machine-readable cause of the verdict.
          * @enum {string}
          */
-        Reason: "ok" | "invalid_syntax" | "too_long" | "invalid_domain" | "quoted_local_part" | "ip_literal" | "no_such_domain" | "null_mx" | "no_mail_server" | "disposable" | "role_account" | "dns_error" | "not_a_number" | "invalid_country_code" | "too_short" | "invalid_number" | "premium_rate" | "voip" | "shared_cost";
+        Reason: "ok" | "invalid_syntax" | "too_long" | "invalid_domain" | "quoted_local_part" | "ip_literal" | "no_such_domain" | "null_mx" | "no_mail_server" | "disposable" | "role_account" | "dns_error" | "not_a_number" | "invalid_country_code" | "too_short" | "invalid_number" | "premium_rate" | "voip" | "shared_cost" | "country_needed";
         /** @description One lead. At least one of `email`, `phone` and `domain` is required. */
         ValidateRequest: {
             email?: string;
             phone?: string;
-            /** @description ISO 3166-1 alpha-2 default region for national phone numbers. */
+            /** @description ISO 3166-1 alpha-2 default region for national phone numbers. Without it a national number is `unknown` / `country_needed`. */
             country?: string;
             domain?: string;
             name?: string;
@@ -511,7 +511,7 @@ export interface components {
             phone_column?: string;
             country_column?: string;
             domain_column?: string;
-            /** @description ISO 3166-1 alpha-2 region for national phone numbers without a country column. */
+            /** @description ISO 3166-1 alpha-2 region for national phone numbers without a country column (or with an unusable cell). Without either, a national number is `unknown` / `country_needed`. */
             default_country?: string;
             /**
              * @default auto
@@ -542,6 +542,14 @@ export interface components {
             invalid: number;
             risky: number;
             unknown: number;
+            /** @description Rows whose phone is in national form with no country to read it in (reason `country_needed`). They are counted in `unknown` too, unless another field made the row's verdict worse. */
+            country_needed: number;
+        };
+        BulkAdvice: {
+            /** @description Machine code of the advice: `set_default_country`. */
+            code: string;
+            /** @description What to do, in a sentence. */
+            message: string;
         };
         BulkJob: {
             id: string;
@@ -574,6 +582,8 @@ export interface components {
             /** @description Where to download the rows once completed. */
             results_url?: string;
             webhook?: components["schemas"]["WebhookState"];
+            /** @description Things to change in a new submission for better results, such as `default_country` when phones needed a country. */
+            advice?: components["schemas"]["BulkAdvice"][];
         };
         WebhookState: {
             url: string;
@@ -711,7 +721,7 @@ export interface components {
         EmailQuery: string;
         /** @description A phone number, in international form or national form with `country`. */
         PhoneQuery: string;
-        /** @description ISO 3166-1 alpha-2 region used for national phone numbers, e.g. `US`. */
+        /** @description ISO 3166-1 alpha-2 region used for national phone numbers, e.g. `US`. Without it a national number is `unknown` / `country_needed`. */
         CountryQuery: string;
         /** @description A bare domain to check for mail reception, e.g. `acme.com`. */
         DomainQuery: string;
@@ -732,7 +742,7 @@ export interface operations {
                 email?: components["parameters"]["EmailQuery"];
                 /** @description A phone number, in international form or national form with `country`. */
                 phone?: components["parameters"]["PhoneQuery"];
-                /** @description ISO 3166-1 alpha-2 region used for national phone numbers, e.g. `US`. */
+                /** @description ISO 3166-1 alpha-2 region used for national phone numbers, e.g. `US`. Without it a national number is `unknown` / `country_needed`. */
                 country?: components["parameters"]["CountryQuery"];
                 /** @description A bare domain to check for mail reception, e.g. `acme.com`. */
                 domain?: components["parameters"]["DomainQuery"];
