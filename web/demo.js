@@ -51,6 +51,17 @@
     ["valid", "risky", "unknown", "invalid"].forEach(function (v) {
       document.getElementById("count-" + v).textContent = counts[v] || 0;
     });
+    // Advice (such as "set default_country") says what a new upload
+    // should change; the country selector is where to do it here.
+    var advice = document.getElementById("bulk-advice");
+    var notes = (job.advice || []).map(function (a) {
+      return a.code === "set_default_country"
+        ? (counts.country_needed === 1 ? "1 phone number" : counts.country_needed + " phone numbers") +
+          " had no country to read them in; choose their country above and upload again."
+        : a.message;
+    });
+    advice.textContent = notes.join(" ");
+    advice.hidden = notes.length === 0;
   }
 
   // offerDownload shows the link to the results. A link cannot send the
@@ -104,6 +115,8 @@
     var file = document.getElementById("bulk-file").files[0];
     if (!file) return;
     var data = new FormData();
+    var country = document.getElementById("bulk-country").value;
+    if (country) data.append("default_country", country);
     data.append("file", file);
     panel.hidden = false;
     link.hidden = true;

@@ -29,6 +29,17 @@ describe("on-blur widget", () => {
     assert.equal(await status.locator(suggestion).count(), 0, "the suggestion is still shown");
   });
 
+  browserTest("without a country select, the phone's data-country is its country", async (page) => {
+    await page.evaluate(() => {
+      document.querySelector("#country").remove();
+      document.querySelector("#phone").setAttribute("data-country", "GB");
+    });
+    await page.fill("#phone", "020 7946 0958");
+    await page.press("#phone", "Tab");
+    assert.equal(await waitVerdict(page, "#phone", "valid"), "Looks good.");
+    assert.equal(await page.inputValue("#phone"), "+442079460958");
+  });
+
   browserTest("a phone in national format is rewritten in E.164", async (page) => {
     await page.selectOption("#country", "US");
     await page.fill("#phone", "(415) 555-0132");
