@@ -3,6 +3,7 @@ package bulk
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -22,14 +23,27 @@ import (
 // failure does not become an unknown row. A failure that outlasts the
 // retries is remembered for retry.budget at most, so the rows of a dead
 // domain do not cost a round of retries each, and a later row asks again.
+// When DNS itself seems down (outageDomains domains in a row failed for
+// good, with no fresh answer between), new failures are not retried until
+// a fresh answer comes: retrying every domain of a file through an outage
+// would cost a whole budget per domain and change no verdict.
 type domainMemo struct {
 	next  validate.DomainChecker
 	max   int
 	retry dnsRetry
-	mu    sync.RWMutex
+	// failedInARow counts domains that failed for good since the last
+	// fresh (not cached) answer.
+	failedInARow atomic.Int32
+	mu           sync.RWMutex
 	facts map[string]memoEntry
 	group singleflight.Group
 }
+
+// outageDomains is how many domains in a row must fail for good, with no
+// fresh answer between, before a job stops retrying: more than a few lame
+// domains next to each other in a file, fewer than the domains a job's
+// workers have in flight when its DNS server goes away.
+const outageDomains = 8
 
 // memoEntry is what the memo holds for a domain: the facts, and for a
 // failure the time after which it is asked again (zero for good facts).
@@ -60,10 +74,20 @@ func (m *domainMemo) CheckDomain(ctx context.Context, asciiDomain string) (valid
 		return e.facts, true
 	}
 	v, _, _ := m.group.Do(asciiDomain, func() (any, error) {
-		f, cached := m.retry.lookup(ctx, m.next, asciiDomain, ok)
+		retry := m.retry
+		if m.failedInARow.Load() >= outageDomains {
+			retry.budget = 0
+		}
+		f, cached := retry.lookup(ctx, m.next, asciiDomain, ok)
 		// Facts cut short by the job's own end are not remembered: they
 		// say nothing about the domain.
 		if ctx.Err() == nil {
+			switch {
+			case retryable(f):
+				m.failedInARow.Add(1)
+			case !cached:
+				m.failedInARow.Store(0)
+			}
 			e := memoEntry{facts: f}
 			if f.Status == validate.DNSError {
 				e.until = m.retry.now().Add(m.retry.budget)

@@ -168,3 +168,44 @@ func (e *testEnv) waitFor(caller, id string, limit time.Duration) Status {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRetriesPauseWhileDNSIsDown: once outageDomains domains in a row have
+// failed for good, a new failure is asked once, not retried; a fresh good
+// answer brings the retries back.
+func TestRetriesPauseWhileDNSIsDown(t *testing.T) {
+	t.Parallel()
+	var zone strings.Builder
+	zone.WriteString(testenv.MailZone)
+	zone.WriteString("$ORIGIN down.\n@ 300 IN SOA ns.down. h.down. 1 3600 600 86400 60\n")
+	const n = outageDomains + 4
+	for i := range n + 1 {
+		fmt.Fprintf(&zone, "d%d 300 IN MX 10 mx.d%d.down.\n", i, i)
+	}
+	fx := testenv.NewFixture(t, dnstest.Config{Zone: zone.String(), Behaviours: map[string]dnstest.Behaviour{"down": dnstest.Servfail()}}, 2*time.Second)
+	m := newDomainMemo(fx.Checker, 100, dnsRetry{budget: 30 * time.Millisecond, backoff: time.Millisecond, maxBackoff: 5 * time.Millisecond, now: time.Now})
+	ctx := context.Background()
+	mxQueries := func(i int) int { return fx.DNS.Queries(fmt.Sprintf("d%d.down", i), dns.TypeMX) }
+
+	for i := range n {
+		if f, _ := m.CheckDomain(ctx, fmt.Sprintf("d%d.down", i)); f.Status != validate.DNSError {
+			t.Fatalf("d%d.down: got %+v, want a dns error", i, f)
+		}
+	}
+	for i := range n {
+		switch got := mxQueries(i); {
+		case i < outageDomains && got < 2:
+			t.Errorf("d%d.down, before the outage is seen: got %d MX queries, want retries", i, got)
+		case i >= outageDomains && got != 1:
+			t.Errorf("d%d.down, during the outage: got %d MX queries, want 1", i, got)
+		}
+	}
+
+	// DNS answers again: a fresh answer ends the pause.
+	if f, cached := m.CheckDomain(ctx, "acme.test"); f.Status != validate.DNSOK || cached {
+		t.Fatalf("acme.test: got %+v cached=%v, want fresh ok facts", f, cached)
+	}
+	m.CheckDomain(ctx, fmt.Sprintf("d%d.down", n))
+	if got := mxQueries(n); got < 2 {
+		t.Errorf("after a fresh answer: got %d MX queries, want retries again", got)
+	}
+}
