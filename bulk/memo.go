@@ -35,8 +35,8 @@ type domainMemo struct {
 	// fresh (not cached) answer.
 	failedInARow atomic.Int32
 	mu           sync.RWMutex
-	facts map[string]memoEntry
-	group singleflight.Group
+	facts        map[string]memoEntry
+	group        singleflight.Group
 }
 
 // outageDomains is how many domains in a row must fail for good, with no
