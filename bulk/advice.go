@@ -10,13 +10,13 @@ import (
 // what its rows showed so far; nil when nothing.
 func adviceFor(r *record) []Advice {
 	if n := r.Counts.CountryNeeded; n > 0 {
-		rows := "rows have phone numbers"
+		rows := "rows have phone numbers in national form and no country to read them in, so they are"
 		if n == 1 {
-			rows = "row has a phone number"
+			rows = "row has a phone number in national form and no country to read it in, so it is"
 		}
 		return []Advice{{
 			Code: "set_default_country",
-			Message: fmt.Sprintf("%d %s in national form and no country to read them in, so they are unknown (country_needed); "+
+			Message: fmt.Sprintf("%d %s unknown (country_needed); "+
 				"submit the file again with default_country (such as US), add a country column, or write the numbers with their + country code", n, rows),
 		}}
 	}

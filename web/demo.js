@@ -56,8 +56,9 @@
     var advice = document.getElementById("bulk-advice");
     var notes = (job.advice || []).map(function (a) {
       return a.code === "set_default_country"
-        ? (counts.country_needed === 1 ? "1 phone number" : counts.country_needed + " phone numbers") +
-          " had no country to read them in; choose their country above and upload again."
+        ? (counts.country_needed === 1
+          ? "1 phone number had no country to read it in; choose its country above and upload again."
+          : counts.country_needed + " phone numbers had no country to read them in; choose their country above and upload again.")
         : a.message;
     });
     advice.textContent = notes.join(" ");
