@@ -116,6 +116,7 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 		WebhookBackoff:       cfg.Bulk.WebhookBackoff,
 		WebhookTimeout:       15 * time.Second,
 		Logger:               p.logger,
+		Metrics:              p.rec,
 	})
 	if err != nil {
 		return nil, err
