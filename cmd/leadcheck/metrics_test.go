@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -257,5 +258,58 @@ func TestMetricsCardinality(t *testing.T) {
 	}
 	if strings.Contains(page, ".many") {
 		t.Errorf("a domain shows in /metrics:\n%s", grepLines(page, ".many"))
+	}
+}
+
+// adminAddr is the address from the "admin listening" log line.
+func adminAddr(t *testing.T, logs *logWatcher) string {
+	t.Helper()
+	for line := range strings.SplitSeq(logs.text(), "\n") {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "admin listening" {
+			return rec.Addr
+		}
+	}
+	t.Fatalf("no admin listening line in:\n%s", logs.text())
+	return ""
+}
+
+// TestAdminAddr: with LEADCHECK_ADMIN_ADDR, /metrics and the profiler are
+// on the admin port and the main port answers 404 for both; the metrics
+// there still count the main port's traffic.
+func TestAdminAddr(t *testing.T) {
+	dnsSrv := dnstest.Start(t, dnstest.Config{Zone: zone})
+	srv := serveInProcess(t, map[string]string{"LEADCHECK_DNS": dnsSrv.Addr(), "LEADCHECK_ADMIN_ADDR": "127.0.0.1:0"})
+	admin := "http://" + adminAddr(t, srv.logs)
+	c := keyedClient(t, srv.base, "")
+	email := "jane@acme.test"
+	if r, err := c.ValidateQueryWithResponse(t.Context(), &client.ValidateQueryParams{Email: &email}); err != nil || r.StatusCode() != http.StatusOK {
+		t.Fatalf("validate: %v %v", r, err)
+	}
+	for _, path := range []string{"/metrics", "/debug/pprof/"} {
+		resp, err := http.Get(srv.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("main port %s: got %d, want 404", path, resp.StatusCode)
+		}
+	}
+	page := scrape(t, admin+"/metrics")
+	if got := sample(page, `leadcheck_http_requests_total{method="GET",route="/v1/validate",status="2xx"}`); got != "1" {
+		t.Errorf("admin /metrics: validate requests got %q, want 1", got)
+	}
+	if got := sample(page, `leadcheck_http_requests_total{method="GET",route="/metrics",status="4xx"}`); got != "1" {
+		t.Errorf("admin /metrics: main port's /metrics 404s got %q, want 1", got)
+	}
+	if prof := scrape(t, admin+"/debug/pprof/goroutine?debug=1"); !strings.Contains(prof, "goroutine profile:") {
+		t.Errorf("goroutine profile: got %.200q", prof)
+	}
+	if idx := scrape(t, admin+"/debug/pprof/"); !strings.Contains(idx, "heap") {
+		t.Errorf("pprof index: got %.200q", idx)
 	}
 }

@@ -58,6 +58,18 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	var admin *adminServer
+	publicMetrics := metricsHandler
+	if cfg.Metrics.AdminAddr != "" {
+		admin, err = newAdminServer(cfg.Metrics.AdminAddr, metricsHandler, logger)
+		if err != nil {
+			return err
+		}
+		defer admin.ln.Close() // for the returns before it serves
+		publicMetrics = nil // only on the admin port
+	}
+
 	srv := api.NewServer(api.Options{
 		APIKeys:         cfg.APIKeys,
 		CORSOrigins:     cfg.CORSOrigins,
@@ -70,7 +82,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		Bulk:     p.bulk,
 		Logger:   logger,
 		Spec:     leadcheck.OpenAPISpec,
-		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Metrics:  publicMetrics,
 		Recorder: rec,
 		Checks:   map[string]func() string{"redis": func() string { return string(p.domains.RedisStatus()) }},
 	})
@@ -92,6 +104,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if runBulk != nil {
 		g.Go(func() error { return runBulk(gctx) })
+	}
+	if admin != nil {
+		g.Go(func() error { return admin.run(gctx) })
 	}
 	g.Go(func() error {
 		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -1,9 +1,37 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
 	"github.com/leadcheck/leadcheck/bulk"
 	"github.com/leadcheck/leadcheck/internal/metrics"
 )
+
+// metricsSettings are the LEADCHECK_* variables of metrics, profiling and
+// readiness; settings() includes them.
+func metricsSettings() []setting {
+	return []setting{
+		{"LEADCHECK_ADMIN_ADDR", "admin-addr", "address of the admin port serving /metrics and /debug/pprof/, e.g. 127.0.0.1:9090; when set, the main port no longer serves /metrics (default: none)", func(c *config, v string) error {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return fmt.Errorf("%q is not host:port; use e.g. 127.0.0.1:9090", v)
+			}
+			c.Metrics.AdminAddr = v
+			return nil
+		}},
+	}
+}
+
+// metricsConfig holds the metrics settings (config.Metrics).
+type metricsConfig struct {
+	AdminAddr string
+}
 
 // registerJobMetrics exposes the bulk jobs by state, read at each scrape.
 func (p *parts) registerJobMetrics() error {
@@ -25,3 +53,48 @@ func (p *parts) registerJobMetrics() error {
 }
 
 var _ bulk.Metrics = (*metrics.Recorder)(nil)
+
+// adminServer serves /metrics and the Go profiler on LEADCHECK_ADMIN_ADDR,
+// a port meant for operators only (loopback or an internal network).
+type adminServer struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// newAdminServer listens on addr; it logs the address it got, so port 0
+// works in tests.
+func newAdminServer(addr string, metricsHandler http.Handler, logger *slog.Logger) (*adminServer, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler)
+	// The profiler's handlers, registered here rather than through the
+	// package's side effect on http.DefaultServeMux, which nothing serves.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (set LEADCHECK_ADMIN_ADDR to a free address)", addr, err)
+	}
+	logger.Info("admin listening", "addr", ln.Addr().String())
+	return &adminServer{ln: ln, srv: &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		// A CPU profile or trace takes ?seconds=N (30 by default).
+		WriteTimeout: 5 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}}, nil
+}
+
+// run serves until ctx ends, then closes at once: nothing on the admin
+// port is worth holding shutdown for.
+func (a *adminServer) run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { _ = a.srv.Close() })
+	defer stop()
+	if err := a.srv.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("admin server: %w", err)
+	}
+	return nil
+}
