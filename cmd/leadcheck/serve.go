@@ -67,7 +67,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 			return err
 		}
 		defer admin.ln.Close() // for the returns before it serves
-		publicMetrics = nil // only on the admin port
+		publicMetrics = nil    // only on the admin port
 	}
 
 	srv := api.NewServer(api.Options{
