@@ -48,9 +48,16 @@ type Deps struct {
 	Metrics http.Handler
 	// Recorder counts requests, verdicts and refusals; nil records nothing.
 	Recorder *metrics.Recorder
-	// Checks report the state of each dependency for /readyz: "ok",
-	// "disabled", or anything else for degraded.
-	Checks map[string]func() string
+	// Checks report the state of each dependency for /readyz.
+	Checks map[string]func() Check
+}
+
+// Check is the state of one dependency for /readyz: State "ok",
+// "disabled", or anything else for degraded, in which case Detail says
+// why and what to check.
+type Check struct {
+	State  string
+	Detail string
 }
 
 // Server is the HTTP API. It is an http.Handler.

@@ -58,6 +58,8 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 
+	ready := p.newRedisReadiness()
+	ready.probe(ctx)
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	var admin *adminServer
 	publicMetrics := metricsHandler
@@ -84,7 +86,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		Spec:     leadcheck.OpenAPISpec,
 		Metrics:  publicMetrics,
 		Recorder: rec,
-		Checks:   map[string]func() string{"redis": func() string { return string(p.domains.RedisStatus()) }},
+		Checks:   map[string]func() api.Check{"redis": ready.check},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -108,6 +110,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if admin != nil {
 		g.Go(func() error { return admin.run(gctx) })
 	}
+	g.Go(func() error { return ready.run(gctx) })
 	g.Go(func() error {
 		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)

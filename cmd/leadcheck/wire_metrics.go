@@ -8,9 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync/atomic"
 	"time"
 
+	"github.com/leadcheck/leadcheck/api"
 	"github.com/leadcheck/leadcheck/bulk"
+	"github.com/leadcheck/leadcheck/cache"
 	"github.com/leadcheck/leadcheck/internal/metrics"
 )
 
@@ -25,12 +28,15 @@ func metricsSettings() []setting {
 			c.Metrics.AdminAddr = v
 			return nil
 		}},
+		{"LEADCHECK_READY_CHECK_EVERY", "", "how often /readyz asks Redis itself whether it answers, password and database included (default 5s)",
+			durationSetter(func(c *config) *time.Duration { return &c.Metrics.ReadyCheckEvery })},
 	}
 }
 
 // metricsConfig holds the metrics settings (config.Metrics).
 type metricsConfig struct {
-	AdminAddr string
+	AdminAddr       string
+	ReadyCheckEvery time.Duration // 0: 5s
 }
 
 // registerJobMetrics exposes the bulk jobs by state, read at each scrape.
@@ -97,4 +103,79 @@ func (a *adminServer) run(ctx context.Context) error {
 		return fmt.Errorf("admin server: %w", err)
 	}
 	return nil
+}
+
+// redisReadiness is the truth /readyz tells about Redis: a PING at start
+// and every LEADCHECK_READY_CHECK_EVERY while running (so a wrong password
+// shows before the first request), and the cache's circuit breaker in
+// between (so failing traffic shows at once).
+type redisReadiness struct {
+	redis   *cache.Redis // nil: Redis is not configured
+	domains *cache.Domains
+	every   time.Duration
+	logger  *slog.Logger
+	// cause is why the last PING failed; "" after a PING that worked.
+	cause atomic.Pointer[string]
+}
+
+func (p *parts) newRedisReadiness() *redisReadiness {
+	every := p.cfg.Metrics.ReadyCheckEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	return &redisReadiness{redis: p.redis, domains: p.domains, every: every, logger: p.log()}
+}
+
+// probe PINGs Redis and logs when the answer changes: at start, the first
+// probe is always logged, so start-up says whether Redis is usable.
+func (r *redisReadiness) probe(ctx context.Context) {
+	if r.redis == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	cause := cache.DescribeRedisError(r.redis.Ping(ctx))
+	prev := r.cause.Swap(&cause)
+	if prev != nil && *prev == cause {
+		return
+	}
+	switch {
+	case cause != "":
+		r.logger.Warn("readiness: redis is degraded; the service goes on with its in-process cache", "cause", cause)
+	case prev == nil:
+		r.logger.Info("readiness: redis answers")
+	default:
+		r.logger.Info("readiness: redis answers again")
+	}
+}
+
+// run probes until ctx ends.
+func (r *redisReadiness) run(ctx context.Context) error {
+	if r.redis == nil {
+		return nil
+	}
+	t := time.NewTicker(r.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			r.probe(ctx)
+		}
+	}
+}
+
+// check is the "redis" entry of /readyz.
+func (r *redisReadiness) check() api.Check {
+	if r.redis == nil {
+		return api.Check{State: string(r.domains.RedisStatus())}
+	}
+	if c := r.cause.Load(); c != nil && *c != "" {
+		return api.Check{State: string(cache.StatusDegraded), Detail: *c}
+	}
+	if st := r.domains.RedisStatus(); st != cache.StatusOK {
+		return api.Check{State: string(st), Detail: "recent Redis requests failed, so the cache stopped using it (circuit breaker open); it tries again every few seconds"}
+	}
+	return api.Check{State: string(cache.StatusOK)}
 }
