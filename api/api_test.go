@@ -48,7 +48,7 @@ func newEnvDNSTimeout(t testing.TB, opts api.Options, dnsTimeout time.Duration) 
 		Engine: fx.Engine(),
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Spec:   leadcheck.OpenAPISpec,
-		Checks: map[string]func() string{"redis": func() string { return "disabled" }},
+		Checks: map[string]func() api.Check{"redis": func() api.Check { return api.Check{State: "disabled"} }},
 	})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)

@@ -73,7 +73,11 @@ func (h handlers) validateAndEnrich(c echo.Context, req validate.Request) error 
 func (h handlers) judge(ctx context.Context, req validate.Request) (validate.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.s.opts.ValidateTimeout)
 	defer cancel()
-	return h.s.deps.Engine.Validate(ctx, req)
+	res, err := h.s.deps.Engine.Validate(ctx, req)
+	if err == nil {
+		h.s.deps.Recorder.Validation(&res)
+	}
+	return res, err
 }
 
 // requestOf turns the JSON body into the engine's request.

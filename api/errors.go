@@ -36,6 +36,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	apiErr := s.toAPIError(err)
 	rid := requestIDOf(c)
+	if apiErr.Status != http.StatusInternalServerError {
+		s.deps.Recorder.Refusal(callerOf(c), apiErr.Code)
+	}
 	if apiErr.Status >= 500 {
 		loggerOf(c, s.logger).Error("request failed", "err", err, "status", apiErr.Status)
 	}

@@ -28,18 +28,30 @@ func (h handlers) Healthz(c echo.Context) error {
 
 func (h handlers) Readyz(c echo.Context) error {
 	checks := map[string]string{}
+	var details map[string]string
 	status := apigen.ReadinessStatusReady
 	for name, check := range h.s.deps.Checks {
-		state := check()
-		checks[name] = state
-		if state != "ok" && state != "disabled" {
+		got := check()
+		checks[name] = got.State
+		if got.State != "ok" && got.State != "disabled" {
 			status = apigen.ReadinessStatusDegraded
 		}
+		if got.Detail != "" {
+			if details == nil {
+				details = map[string]string{}
+			}
+			details[name] = got.Detail
+		}
+	}
+	body := apigen.Readiness{Status: status, Checks: checks}
+	if details != nil {
+		body.Details = &details
 	}
 	if !h.s.ready.Load() {
-		return c.JSON(http.StatusServiceUnavailable, apigen.Readiness{Status: apigen.ReadinessStatusStopping, Checks: checks})
+		body.Status = apigen.ReadinessStatusStopping
+		return c.JSON(http.StatusServiceUnavailable, body)
 	}
-	return c.JSON(http.StatusOK, apigen.Readiness{Status: status, Checks: checks})
+	return c.JSON(http.StatusOK, body)
 }
 
 func (h handlers) Metrics(c echo.Context) error {

@@ -14,7 +14,7 @@ func (s *Server) routes() {
 	e := s.echo
 	gen := &apigen.ServerInterfaceWrapper{Handler: handlers{s}}
 
-	e.Use(s.requestID, s.accessLog, middleware.Recover())
+	e.Use(s.requestID, s.httpMetrics, s.accessLog, middleware.Recover())
 	if len(s.opts.CORSOrigins) > 0 {
 		// Only when configured: Echo's CORS middleware with no origins
 		// would allow every origin.

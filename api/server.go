@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/leadcheck/leadcheck/internal/metrics"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -42,11 +43,21 @@ type Deps struct {
 	Logger *slog.Logger
 	// Spec is the OpenAPI document served at /openapi.yaml.
 	Spec []byte
-	// Metrics serves /metrics; nil answers 404.
+	// Metrics serves /metrics; nil answers 404 (as when the metrics are
+	// served on the admin address instead).
 	Metrics http.Handler
-	// Checks report the state of each dependency for /readyz: "ok",
-	// "disabled", or anything else for degraded.
-	Checks map[string]func() string
+	// Recorder counts requests, verdicts and refusals; nil records nothing.
+	Recorder *metrics.Recorder
+	// Checks report the state of each dependency for /readyz.
+	Checks map[string]func() Check
+}
+
+// Check is the state of one dependency for /readyz: State "ok",
+// "disabled", or anything else for degraded, in which case Detail says
+// why and what to check.
+type Check struct {
+	State  string
+	Detail string
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -57,6 +68,10 @@ type Server struct {
 	ready  atomic.Bool
 	keys   map[string]string // API key -> caller id
 	logger *slog.Logger
+
+	// routePatterns are the registered route patterns, the only values
+	// the route label of the HTTP metrics takes (with "unmatched").
+	routePatterns map[string]bool
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -85,6 +100,10 @@ func NewServer(opts Options, deps Deps) *Server {
 	e.HTTPErrorHandler = s.handleError
 	s.echo = e
 	s.routes()
+	s.routePatterns = map[string]bool{}
+	for _, r := range e.Routes() {
+		s.routePatterns[r.Path] = true
+	}
 	s.ready.Store(true)
 	return s
 }

@@ -61,6 +61,7 @@ func TestParseOptions(t *testing.T) {
 		{"defaults", nil, false, nil, false},
 		{"quick", []string{"-quick"}, true, nil, false},
 		{"only", []string{"-only", "b1, B6"}, false, []string{"B1", "B6"}, false},
+		{"cold-domain targets", []string{"-only", "b3c,B3R"}, false, []string{"B3c", "B3r"}, false},
 		{"unknown target", []string{"-only", "B9"}, false, nil, true},
 		{"bad env", []string{"-env", "NOEQUALS"}, false, nil, true},
 		{"stray argument", []string{"now"}, false, nil, true},
@@ -399,5 +400,29 @@ func TestCheckValidate(t *testing.T) {
 				t.Errorf("checkValidate: got %q, want ok=%v", msg, tt.wantOK)
 			}
 		})
+	}
+}
+
+// TestDNSFloor: the floor client asks each domain's five questions of the
+// fixture server and completes; how fast is not asserted.
+func TestDNSFloor(t *testing.T) {
+	t.Parallel()
+	var zone strings.Builder
+	if err := writeZone(&zone, 300, 0); err != nil {
+		t.Fatal(err)
+	}
+	srv := dnstest.Start(t, dnstest.Config{Zone: zone.String()})
+	domains := append(leadDomains(300), goneDomain(1))
+	run, err := dnsFloor(t.Context(), srv.Addr(), domains, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := srv.TotalQueries(), 5*len(domains); got != want+run.Resent {
+		t.Errorf("server saw %d questions, want %d (5 per domain) + %d resent", got, want, run.Resent)
+	}
+	for _, q := range floorQuestions {
+		if n := srv.Queries(q.prefix+leadDomain(7), q.qtype); n < 1 {
+			t.Errorf("%s%s %s not asked", q.prefix, leadDomain(7), dns.TypeToString[q.qtype])
+		}
 	}
 }

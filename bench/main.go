@@ -113,7 +113,7 @@ func quickSizes() sizes {
 }
 
 // scenarioIDs are the targets in the order they run.
-var scenarioIDs = []string{"B7", "B1", "B2", "B6", "B3", "B4", "B5"}
+var scenarioIDs = []string{"B7", "B1", "B2", "B6", "B3c", "B3", "B3r", "B4", "B5"}
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -151,7 +151,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	o.Only = map[string]bool{}
 	for _, id := range strings.Split(*only, ",") {
-		id = strings.ToUpper(strings.TrimSpace(id))
+		id = strings.TrimSpace(id)
+		if len(id) == 3 { // B3c, B3r: the letter stays lower case
+			id = strings.ToUpper(id[:2]) + strings.ToLower(id[2:])
+		} else {
+			id = strings.ToUpper(id)
+		}
 		if id == "" {
 			continue
 		}

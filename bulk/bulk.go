@@ -120,6 +120,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger gets one line per job event; never row contents.
 	Logger *slog.Logger
+	// Metrics counts rows and webhook attempts; nil counts nothing.
+	Metrics Metrics
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -445,10 +445,13 @@ func (s *Service) validateRow(ctx context.Context, spec *jobSpec, c *chunk, i in
 	if err != nil {
 		if !errors.As(err, &o.inputErr) {
 			o.err = fmt.Errorf("validate row %d: %w", o.number, err)
+		} else {
+			s.metrics().BulkRow(string(o.verdict()), nil)
 		}
 		return
 	}
 	o.result = res
+	s.metrics().BulkRow(string(res.Verdict), &o.result)
 	if spec.enrich != nil {
 		en := spec.enrich.EnrichResult(ctx, req, res)
 		o.enrichment = &en

@@ -302,6 +302,7 @@ func (s *Service) deliver(ctx context.Context, j *job) {
 		retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), sent)
 	}
 
+	s.metrics().WebhookAttempt(attempt.StatusCode, webhookFailure(err))
 	s.mu.Lock()
 	w.Attempts = append(w.Attempts, attempt)
 	switch {

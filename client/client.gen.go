@@ -660,7 +660,10 @@ type PolicyRecord struct {
 type Readiness struct {
 	// Checks State per dependency, e.g. {"redis": "degraded", "dns": "ok"}.
 	Checks map[string]string `json:"checks"`
-	Status ReadinessStatus   `json:"status"`
+
+	// Details Why each degraded dependency is degraded and what to check, e.g. {"redis": "authentication failed (Redis said WRONGPASS); check the user and password in LEADCHECK_REDIS_URL"}. Absent when nothing is degraded.
+	Details *map[string]string `json:"details,omitempty"`
+	Status  ReadinessStatus    `json:"status"`
 }
 
 // ReadinessStatus defines model for Readiness.Status.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ type config struct {
 	Enrich               enrichConfig
 	Bulk                 bulkConfig
 	Verdicts             verdictsConfig
+	Metrics              metricsConfig
 }
 
 func defaultConfig() config {
@@ -74,7 +76,13 @@ type setting struct {
 }
 
 func settings() []setting {
-	return append(append(append(coreSettings(), enrichSettings()...), bulkSettings()...), verdictSettings()...)
+	return slices.Concat(
+		coreSettings(),
+		enrichSettings(),
+		bulkSettings(),
+		verdictSettings(),
+		metricsSettings(),
+	)
 }
 
 func coreSettings() []setting {

@@ -19,6 +19,7 @@ import (
 	"github.com/leadcheck/leadcheck"
 	"github.com/leadcheck/leadcheck/api"
 	"github.com/leadcheck/leadcheck/cache"
+	"github.com/leadcheck/leadcheck/internal/metrics"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -37,7 +38,11 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	p := &parts{cfg: cfg, logger: logger, reg: reg}
+	rec, err := metrics.New(reg)
+	if err != nil {
+		return err
+	}
+	p := &parts{cfg: cfg, logger: logger, reg: reg, rec: rec}
 	if err := p.newEngine(); err != nil {
 		return err
 	}
@@ -48,6 +53,23 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	runBulk, err := p.newBulk()
 	if err != nil {
 		return err
+	}
+	if err := p.registerJobMetrics(); err != nil {
+		return err
+	}
+
+	ready := p.newRedisReadiness()
+	ready.probe(ctx)
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	var admin *adminServer
+	publicMetrics := metricsHandler
+	if cfg.Metrics.AdminAddr != "" {
+		admin, err = newAdminServer(cfg.Metrics.AdminAddr, metricsHandler, logger)
+		if err != nil {
+			return err
+		}
+		defer admin.ln.Close() // for the returns before it serves
+		publicMetrics = nil    // only on the admin port
 	}
 
 	srv := api.NewServer(api.Options{
@@ -62,8 +84,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		Bulk:     p.bulk,
 		Logger:   logger,
 		Spec:     leadcheck.OpenAPISpec,
-		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
-		Checks:   map[string]func() string{"redis": func() string { return string(p.domains.RedisStatus()) }},
+		Metrics:  publicMetrics,
+		Recorder: rec,
+		Checks:   map[string]func() api.Check{"redis": ready.check},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -84,6 +107,10 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if runBulk != nil {
 		g.Go(func() error { return runBulk(gctx) })
 	}
+	if admin != nil {
+		g.Go(func() error { return admin.run(gctx) })
+	}
+	g.Go(func() error { return ready.run(gctx) })
 	g.Go(func() error {
 		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
@@ -119,6 +146,7 @@ type parts struct {
 	cfg    config
 	logger *slog.Logger
 	reg    prometheus.Registerer // nil: no metrics (one-shot commands)
+	rec    *metrics.Recorder     // nil: no metrics
 
 	lists    *validate.Lists
 	redis    *cache.Redis // shared by the caches; nil without LEADCHECK_REDIS_URL
@@ -146,10 +174,11 @@ func (p *parts) newEngine() error {
 			return fmt.Errorf("read %s: %w (set LEADCHECK_DNS to resolvers such as 1.1.1.1:53)", cfg.ResolvConf, err)
 		}
 	}
-	resolver, err := validate.NewDNSResolver(servers, cfg.DNSTimeout)
+	dnsResolver, err := validate.NewDNSResolver(servers, cfg.DNSTimeout)
 	if err != nil {
 		return fmt.Errorf("dns: %w", err)
 	}
+	resolver := p.rec.Resolver(dnsResolver)
 	if cfg.RedisURL != "" {
 		// One pool and one circuit breaker for every cache, so /readyz sees
 		// one Redis state.

@@ -117,6 +117,7 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 		WebhookTimeout:       15 * time.Second,
 		DNSRetryBudget:       cfg.Verdicts.BulkDNSRetryBudget,
 		Logger:               p.logger,
+		Metrics:              p.rec,
 	})
 	if err != nil {
 		return nil, err

@@ -102,15 +102,17 @@ func RedisServerURL(port int) string {
 // once, as a crash would; it may be called more than once and runs when the
 // test ends. Calling RedisServer again with the same port brings Redis back
 // where the code under test expects it, empty. A test that needs this is
-// skipped where redis-server is not installed.
-func RedisServer(tb testing.TB, port int) (stop func()) {
+// skipped where redis-server is not installed. extra are more
+// redis-server arguments, such as "--requirepass", "secret" (the readiness
+// check then authenticates with that password).
+func RedisServer(tb testing.TB, port int, extra ...string) (stop func()) {
 	tb.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		tb.Skip("redis-server is not on PATH (scripts/test installs it); this test starts and kills its own Redis")
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}, extra...)
+	cmd := exec.Command("redis-server", args...)
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start redis-server: %v", err)
 	}
@@ -123,7 +125,13 @@ func RedisServer(tb testing.TB, port int) (stop func()) {
 	}
 	tb.Cleanup(stop)
 
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	password := ""
+	for i, a := range extra {
+		if a == "--requirepass" && i+1 < len(extra) {
+			password = extra[i+1]
+		}
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: password, MaxRetries: -1})
 	defer func() { _ = c.Close() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -614,6 +614,10 @@ export interface components {
             checks: {
                 [key: string]: string;
             };
+            /** @description Why each degraded dependency is degraded and what to check, e.g. {"redis": "authentication failed (Redis said WRONGPASS); check the user and password in LEADCHECK_REDIS_URL"}. Absent when nothing is degraded. */
+            details?: {
+                [key: string]: string;
+            };
         };
         ErrorResponse: {
             error: components["schemas"]["Error"];
