@@ -39,6 +39,10 @@ type Options struct {
 	WebhookURL string
 	// Enrich adds enrichment to every row (slower: it may fetch web sites).
 	Enrich bool
+	// Admit, when set, is asked with the file's row count once the file
+	// is scanned and before the job exists; its error refuses the upload
+	// (a quota the file would pass). It is not a form field.
+	Admit func(ctx context.Context, rows int) error
 }
 
 // checked is Options after checkOptions: what the job keeps.
@@ -390,6 +394,11 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	}
 	if stats.Rows == 0 {
 		return Status{}, invalid("file", "no_rows", "the file has no data rows; send a file with at least one lead")
+	}
+	if o.Admit != nil {
+		if err := o.Admit(ctx, stats.Rows); err != nil {
+			return Status{}, err
+		}
 	}
 	now := s.cfg.Now().UTC()
 	rec := record{

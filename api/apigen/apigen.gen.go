@@ -269,6 +269,24 @@ func (e Reason) Valid() bool {
 	}
 }
 
+// Defines values for UsageKind.
+const (
+	UsageKindPublishable UsageKind = "publishable"
+	UsageKindSecret      UsageKind = "secret"
+)
+
+// Valid indicates whether the value is a known member of the UsageKind enum.
+func (e UsageKind) Valid() bool {
+	switch e {
+	case UsageKindPublishable:
+		return true
+	case UsageKindSecret:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Verdict.
 const (
 	VerdictInvalid Verdict = "invalid"
@@ -654,6 +672,39 @@ type ReadinessStatus string
 // Reason Machine-readable cause of the verdict.
 type Reason string
 
+// Usage defines model for Usage.
+type Usage struct {
+	// BulkRowsPerDay Bulk rows a UTC day on top of the quota; 0 is no limit.
+	BulkRowsPerDay *int64 `json:"bulk_rows_per_day,omitempty"`
+	BulkRowsToday  int64  `json:"bulk_rows_today"`
+	Burst          int    `json:"burst"`
+
+	// DailyQuota Validations plus bulk rows a UTC day; 0 is no limit.
+	DailyQuota     int64     `json:"daily_quota"`
+	Kind           UsageKind `json:"kind"`
+	MaxQueuedJobs  *int      `json:"max_queued_jobs,omitempty"`
+	MaxRunningJobs *int      `json:"max_running_jobs,omitempty"`
+
+	// Name The key's name from the keys file (never the key).
+	Name string `json:"name"`
+
+	// Origins The origins a publishable key answers.
+	Origins *[]string `json:"origins,omitempty"`
+
+	// Rate Requests allowed, e.g. `100/s` or `30/m` (per client IP for publishable keys).
+	Rate string `json:"rate"`
+
+	// RemainingToday What is left of the daily quota; null when there is no quota.
+	RemainingToday *int64 `json:"remaining_today"`
+
+	// ResetsAt The next 00:00 UTC, when the day's counts start again.
+	ResetsAt  time.Time `json:"resets_at"`
+	UsedToday int64     `json:"used_today"`
+}
+
+// UsageKind defines model for Usage.Kind.
+type UsageKind string
+
 // ValidateOptions defines model for ValidateOptions.
 type ValidateOptions struct {
 	// Enrich Add `enrichment` to the answer (slower on a cold domain; see /v1/enrich).
@@ -741,14 +792,23 @@ type BadRequest = ErrorResponse
 // Conflict defines model for Conflict.
 type Conflict = ErrorResponse
 
+// Forbidden defines model for Forbidden.
+type Forbidden = ErrorResponse
+
 // InternalError defines model for InternalError.
 type InternalError = ErrorResponse
 
 // NotFound defines model for NotFound.
 type NotFound = ErrorResponse
 
+// Overloaded defines model for Overloaded.
+type Overloaded = ErrorResponse
+
 // TooLarge defines model for TooLarge.
 type TooLarge = ErrorResponse
+
+// TooManyRequests defines model for TooManyRequests.
+type TooManyRequests = ErrorResponse
 
 // Unauthorized defines model for Unauthorized.
 type Unauthorized = ErrorResponse
@@ -844,6 +904,9 @@ type ServerInterface interface {
 	// EnrichLead Learn what a lead's email domain and phone tell
 	// (POST /v1/enrich)
 	EnrichLead(ctx echo.Context) error
+	// GetUsage The calling key's limits and today's use
+	// (GET /v1/usage)
+	GetUsage(ctx echo.Context) error
 	// ValidateQuery Validate one lead given in the query string
 	// (GET /v1/validate)
 	ValidateQuery(ctx echo.Context, params ValidateQueryParams) error
@@ -1021,6 +1084,15 @@ func (w *ServerInterfaceWrapper) EnrichLead(ctx echo.Context) error {
 	return err
 }
 
+// GetUsage converts echo context to params.
+func (w *ServerInterfaceWrapper) GetUsage(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetUsage(ctx)
+	return err
+}
+
 // ValidateQuery converts echo context to params.
 func (w *ServerInterfaceWrapper) ValidateQuery(ctx echo.Context) error {
 	var err error
@@ -1128,6 +1200,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/validate", wrapper.ValidateQuery, options.OperationMiddlewares["validateQuery"]...)
 	router.POST(options.BaseURL+"/v1/validate", wrapper.ValidateLead, options.OperationMiddlewares["validateLead"]...)
 	router.POST(options.BaseURL+"/v1/enrich", wrapper.EnrichLead, options.OperationMiddlewares["enrichLead"]...)
+	router.GET(options.BaseURL+"/v1/usage", wrapper.GetUsage, options.OperationMiddlewares["getUsage"]...)
 	router.GET(options.BaseURL+"/v1/bulk", wrapper.ListBulkJobs, options.OperationMiddlewares["listBulkJobs"]...)
 	router.POST(options.BaseURL+"/v1/bulk", wrapper.CreateBulkJob, options.OperationMiddlewares["createBulkJob"]...)
 	router.DELETE(options.BaseURL+"/v1/bulk/:id", wrapper.DeleteBulkJob, options.OperationMiddlewares["deleteBulkJob"]...)
@@ -1148,124 +1221,138 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3/chs3kvCroOb7qiJ9O6Ik2/JmpUp9K8t2okSytJKceMt0keBMk4SJASYARhTj09W9wz3Evcc9yj3J",
-	"VQOYXySGlGLHtXt1/8gkBwM0uhv9u+FPUSKzXAoQRkeHn6Ip0BSU/XgFvxagzelL/JKCThTLDZMiOoxu",
-	"pkBYSuSYmCnTRLmRMaFcS8IEgVtQC8LlhHAmgNCRLAxhphfFkU6mkFGc0ixyiA4jbRQTk+j+/j6Ocqpo",
-	"BsYDcCILYdTibwWoxSoMp9cX5On+8+c7+4TyfEp3nhAFEyYFKTSkZCwVERTHUk7yqRRARJGNQOmYQG/S",
-	"I8O310MEiOFkv9o14kjQDGFK3MotcDN6dwZiYqbR4f7ek2fxCvxx9FJmlIkOeI/JiCogqR1DjCTJFJKZ",
-	"hTOjjBMFCdixJXw0yaCXyKwTSjfVY4F8hat1wSgIWGBomirQFao+UgF/3QiPffWx4PwoR10c9lGOkMsU",
-	"mEIJSMloQS4vrm/I7u3+7qjgswqOnJppDQZLozhClmQK0ujQqAI6YHoehOgSmaWTiE1WipHXmTCgKk4b",
-	"S5WRJuvZH+bMTMnQc1Un/uzUj8PfPe5U51JosEfmBU39scVviRQGhP1I85yzxAK1+1HjXj5FcEeznIP9",
-	"qJRU7pUUF8iY1kxMBmMGHNHp/q1JnIHWdIIjJ+wWCDWEA9WGIG7k2DFR7HElFak41UuKAcPJ/jLeT56M",
-	"ntJn6QE8H/95z2K/3vz/VTCODqP/s1tLqF33VO++Qniv/M4dHgISSuSFIQkVQhoyAvKxSCeQHpGh3c2Q",
-	"INo1YYZQkZKh39KQaLrQZD6lBg+pBpESJrQBmiLdGvLx3Y5H9c5p2gWvH75by1IL64kUY86ShxDpC+LD",
-	"nidNEBtMEEq0oQaIwZ1SzuVcO2m+Zc+8Al1wo5Ga1L5pxzFNtGGcE1UIwcQEiTumjEO63Yvu4+jUHQb+",
-	"quanr7G7YzIqJkQKIgtFNEvhiJgplHoJhcgUeK7JmCE17fbxOZcTbcF+I81rWYj060H8RlqkWsHgMJuS",
-	"LZQb0pCFLJR2+LyR8oyqCXxdRinxNpLpAknOEQSFcHq8sQyV+X0cvRW0MFOp2G/wdZF3fHlKZrCIkQGp",
-	"IIWYCTkXKH965Boclakmw3c7x5enOz/B4pD0i729p8kMFvYDDPHV4bEH38J5SF4AVaBWhvq96iLPpTKQ",
-	"nkPK6I2VxV+TLiU9kEl+vL54Y8H6mXKWUvMF8V/OuAmcW1ApS1DoO674giKyUgROqxV89qMc4cdcyRyU",
-	"YU7dJZIXmbAfaZoyp3IvW0OWNGZoH34WazfGaGUoyeGwpcRi4pV3XBpwGc1zSFFF4N7dJrxGwXO8vzOi",
-	"aIYykcId6G0yRvmC6PEAydFHSAwCZGfWG4nikH3iBuNrCpDqA2qpjWYGfoqQcDuGZRDFq3uv1HwbCb9M",
-	"F3YXKJGcNI/JfAoCD1HKLNSi4JyO0Fhw9tTq1IYONCRSpHp1gVfasAyhJX4IKYRhvFoURKpjMlYy83I7",
-	"AWGIogbWrO1sMLv2Xc4U6EehYswE09P1+Nu46fKtkPWagoHEWBZAM8QNJVuJvo2JsX/uTExEimczJvh3",
-	"uxcClKVBNnY2Y+BBrmQCWkM6UHLePAJoqE4cwhSdTBoD2sBfoSUwn0oNxBpKjvVJysZjULqmkuP5IzKD",
-	"3JlQY26nbeyiuaSzJwaF4iEGBAV4llI5F1zS1LEBAiJFgicUDVXTmrvesTZUmc+kJNpCxcZDiILo2o28",
-	"jyMjDeUdSPzJq6ME7FbGjAOZUk1GAIIosDtUsphMjwjCRkYwlmodtzdQOYfRVMrZJmB/ccMQXoicp1D6",
-	"RO+dk+Q3vcIzlUxqSZkPAdnlJfMZcw5HWzp/lCP7LzOQPQi1KOPvq1WoUnRhWR3uzCAplA7JrkuqtdX0",
-	"bsDQOtSIcnyL5HQCR4SONMqTUk+ho4IPAsy0hCW7g659X0EiVbpG+Ywp1xAvISWFMS24GZQhhtARBqFY",
-	"Mm2MrubyQ0dScqCiKQcaruKTvb0Ah6sa3Iogv1NpXgin7fHsLzShqtahW2u1Zmw1ZGzPMxWl9bYg0kxB",
-	"eUGiCdPbQUWZMXHqIN9fZRJ/KEr5sp6uJS66SHtdSQMQRYZv/FpAATaw4Bwfe0a8UEL/2GpN/JGKBPDj",
-	"hwAJcOq3Ocq3kCljMTVwiOwgwgrrPDQk1h0Nsy6ILAyhJbE8LYOiNgVr+0PgIF44178fxf2I9KMj+/df",
-	"+hHSuB8ZOupHR0QL1CKpsy7csQyvY9llHTIsnzUGtIH5obbHyLI15sKW4CNdboYjZ58tK7eNcD7mpKIO",
-	"WIX05PrnmNzYP+9uYvLmJRr2CDP+GxOZO6LxBZn8xtDkRDgqHTdigtoQ0gpkU6oHbhMt6CJaGBnFFV/7",
-	"r6hqLBtzDUHWfbCYscy1jnBLB7WNje/BaEKJZhMBqYv2WRI0DUWydW2oSKlKiVdxenuzKLfYD533EyeL",
-	"XllKZt55WpbZDRg/dXFr8BGnYlLQSdhU43IiH2fcaZkwyj9DdF8qaW2Rt1dnGl0dAWYu1YxscSZmkKKI",
-	"NnNmDKiYjGkCIylnMZkwMy1GsQ2E0YmiWUwWsjDFCMKSOkhbNIpR7TqDiCZGkzmafdYawoMXEzo2oIiC",
-	"lClIjN5MVY/5EF1fvrm+sjZngJ4ZVckmg+RScpYsnJJf6ztR450mx6rOqEI33b7hQ+jn7w7J9aurn18f",
-	"n56FzfwM3XVmBtnd6iJvJDl/R7zWOnL5gokEXbqfDg3faIJG5/Hu8fHxMdm6en1CDp4+2Sf/+R8Hvf0m",
-	"oRpCya32IAvt/F3IOMvuBuMydBawTgrOgzu6qaAmeTHi6Irhwbe28Pk7B/yfD/YOtq1nQZMEcqOJkHbv",
-	"4a3ofPxYmuoVPS9naILfVQFrR/UPm/iwsqQrdNR7b9PWotwBG3tGDHKvBaCLgalOGBusETsp07nUzo0I",
-	"0SUVG8ldn5/1Em6soGMR6/gG36nSB59Cdir10ap10F25UTZOJFWpmliGVNxHxZQx4b7thVwoH7p6YNBl",
-	"1XuyO6unqaD26GgRoAQxRGabjHvN6UQHpFSLhssBb3Qf53ROFzs+V0dyJW9ZCip8OkoyLc+Dv9tDNZJ3",
-	"1RRka2LPWYJCWRaGSzlzX3q9XockUTIMKP6O9owBmhEuEzRAqTJki4mxjImmHHRMhFSQ88W6BXRm8sKM",
-	"vw0Lk8bMPkJ6fH1yenpEpOALokHdlsYuuT6/uXx78/pbL1Z8YjqwYDHyuHXB1bWLJlQpZmXY8E+GToah",
-	"KZdNkgCrWCwuLd3YeicPPVRSdEphJsjxDqcj4GQrL8QikSls26hV2EBn6WAhi0GGGwvOm0ilXABsjEK9",
-	"5NLKnPPrImtpwtkMCCVmkUuXcZoD5zsuph/g6wYcv1uQtSE+k3NQO4n1Et4Khrv3EAaXHZdHdm1Mvz7c",
-	"a6Wh5aJNcnL5WKFLAiIB69rlIHMORNMFExOXu2SazJUUE6s/y2xmKoO7EehO8DKHs0RKxbIM0pp+LmPV",
-	"oF+NOGQjoyv8IfMc+URbdU5mALm2w/CdIDj/7BrAUnyt1F/jayQ0mYbpUEB9eHwAxZvRCbq5letqZwhL",
-	"NP/apk2vukTIi5TxjSYiZXzpLVdI0GE3J7LgKfHpeQ5UCRN7hl3YKomH2KX1gt/TPGSi5qAewE+XdlQb",
-	"eleRselFHNR8b4lVShSs5wSEfYUZ1tlJeJqalquvzChJXG273MWHtSetTZxzmkyZQDZLwTswqKwGpSiO",
-	"Sa20UHcP5jDSzEBMDMtAFiYmU2PygTOLY2KkHNgkMg42g6nJuPsxo2IxqPy9mIy4TGaQDqr6o1Togfej",
-	"hBy46CFOkckR82un1NDNnqJFV+OUlqgNUqV09ZZDdCl04moH3ViHD4uvVgUNes63lLN04LI9I5kuBhVS",
-	"whrGVdx8WpOed9kZ634W3MSVdFCA0l+K8MSdOsWeyDkIE1QcrSK+ACPVdT2bgq8WjTUcrZc7qVHloleo",
-	"UvnlG9PrK5AsO3f1mj8A5Wa6uljQYXyodxha6Pzd6iJTqU1Hag/GoFDrt7Td84ODpwfr9d0SQHaF1nxB",
-	"2NrSfIODEnAyyzDLKgu/PD++OiG5dccPiQJcMia/FlRRYZiwB1vAEemX0rMfLbG3kH4SFxVZE0V+pNda",
-	"yrhuqVhWvjq/qXaaqkCWfXb+jiCayxrKiZQTDoO5VDOd0wRikrFESS3HZvD0+UFMNPDxAN+ANC7rWYK7",
-	"KtcblFHCqo4v+t4uQn4pFwkeVdlFLw1JoZhZDCbUwJwGyx/HjBvAqaxLxRJAo2+spDBNnIzkHWiydc4y",
-	"SKg2MblUUo5zyVC/v0DFnBQpdc6el1saILxdH9ZZ5aHry9eEco5cw9mYgTokO5TzmPyr/fv/7d8/Uc6R",
-	"jZCdQjyEk3RyUDjY2GCRZWLE3T5d6ICtmBwBlSPGLC1P/FKOQ86JLpSLp04KNM6ZPvI1KFQBEXALCjUP",
-	"ugqeM5lghlFuQ6u1uRwUHnV9xZgpbQadQWn077qfctr97opmqHYbRNeSoRWwndEHV91O1sCWA4RdeaDp",
-	"N5okhVKoAp3HgsNrvepTZjaPLwXYp+Q3r2cfVnXi0nGBLDanCZDGb3Ua21caWyHSj66pIK8VFQnTiYzJ",
-	"yXE/Cp4aBGCAsLUTvqvjWrbyEj0ak3TSoyvw8DuSlF6AuB0Hd1UnSVMIV7bA/vNnbZn4p/1n+wcHBwd7",
-	"+3t7wcB7p1/equx+dBxz7Yu51Jp1Ks6v4gAbX75Y+Q/Wora13neQDjgT7S8DqQbVGCM5H3hZlyvIWJEN",
-	"FDU2dDWlCtJB4kyMW8nyyhehfOCFCrovE/tvQYUblpS15V73BR0Wa0SHkfbHOfRu0QbRPGDrXPxWpmHl",
-	"cFQZk6UyuTuaGL6wwsUppfJMzJhICdwx3UqKNXbPpZwV+cDXIQQl3M27G+KGVUV+Wrq893c28YsrCZIB",
-	"FfoQLX70y5EU4RWd8ba61PXl60MLcz+inPcjkkEypYJp3wbBjK5VNtkKq+ztnrPu3Ez5d95U7PA9SiRv",
-	"yABbpIeIdQU0ZQJ0IAhvm3Q+p1bGll+RHBRJIQeB2m3hpfmnfoSur+5Hh6QfpTBRNIW0H8X4Tfif5awf",
-	"3QeTrKu+CBqg6PmXU0W+Ns7Vq2gj87wdiNiUzfK778DZutBB5Q6ThBYaSj72p6vXqECwGbfSPdYLYeid",
-	"FTBywKWFu3xWmV+/FtKgULIa3fv1LB9wZkBRlCBCDnSRTOs36lSckANbOOISAiFLbUATq2YiG1x2wQf7",
-	"ohnQWnyVQLU0kgNbT6UDyQ+pRV5bUHrR2JSXIZFXVmNfWAw/ttysu0BlybJPUzKEyrYalpllKvQcj6m2",
-	"cV4iha0T4qkP/x6h3W4bsty72x1pjxX2qWvMq26ltbsKF6D1yPFS59HQapFhTIY26jV0vT0O2CHxvYrI",
-	"570oXrFYquDopr6r+FHmjcf85losb5RvWLr2ajePhTJqu3looMKnY6SsOfEhbQQl4zbjqQ9oDFzDMnUo",
-	"qNHCVgbOPcNUO29nwKKyizGqckdVmMJrZVd2W6q3yAUnolrPRLffWd20f0Ty7/zT5QIODwR+fF8GdKLs",
-	"br/XWL4Zzdnfu//QrKVwMFTVE3467wqH4URF2oZS5+N9kt1Zr7ipMFDkNvioiZIqr9WM7fjVXcjEf3FR",
-	"hBKuKjNb/tDKnNofa0s7anWTRlX+y/4etbNRK2NL09ipDW/4Wmu3sv+8vXa/8fFjEy+uq/nlm+tSKo5g",
-	"inZZQ7E9PBVTn+K1uctmGUjzPG/MOzbeaXnMD8ukPC75Ua9VeSJtHO7917/9O1LBJwPnoKtwkQti2/d0",
-	"j1xRMQFNxpJzOW8i9rAvvD4lezFRTM8WZB+nfbZXRcvIwV5M3Jg/+xV7fdEKdPzhecHafXCoiEu+CtlQ",
-	"P9drtfE1tLsYHpKECtsNw26hR4YeA8NDMmecW/t8LtUsJpqObfuEk0a9vhhaDOFAqWaajAqbEKZkDnTm",
-	"NefQYw1XaabhUkgYmqFCyDnZcjEko4C60mwHwbbDa2nClQ6Sf4rHFJff4Mu1O5pWLO9ysnADi50/+Khc",
-	"Mviwc8plMj5iRzU9fTnqsTGQ5aFijN/TqtXRqtIZA1naSUfjRqs5JACo3cHDuzeWdh5IwqbA2S0o6CoU",
-	"hDsz8Mt+ViPPg+r/cVBc73IVQY1o+DVu0aMlZz/B4oeqqtpqT19kXXXxVx2nNVXdewjdyPaXVq2YFgnu",
-	"p2rw1JjcdVwyMZaBShWgqZNy1oa0Bm4t4ntkiNa4fw5D1/Tu4pV47ssGjb7wHRpOD/kyS6vW3OChl2RD",
-	"67v6VKNIq7gkTnbYF15SxbVwiokXPra/thQyDXnjIgykHzXFTl94uUOEnPcjsoVqNmXusYNr+4g0pRFr",
-	"CqReX/TFK6uf7cFBaffj9cWbQzL81HdnCd3pT32bfXQutg/euS92g+5jnY7sR/f3QyfqOEvA25yezuen",
-	"N5FnN0szfbi7K3MQWhYqgZ5Uk13/0m7G3JFgxkYkEXXWs3bhJu11ZG+/t+fMaxA0Z9Fh9LS313tqY2Vm",
-	"ahlwF/9MwB4PPK+WA07RTnoJmbws06mNCyGe7O0t9QUbuDO7U5PxdkNw4GaJpXTDzflZr3UyosP3H9DW",
-	"yzKKnpDvesykq/Leoo7h6gswkG3mLJ2AL/KgZFTwGSlsRwzJqQC+jefAmqDvozmMog+43i5O2vuo127+",
-	"2oL6wO1/pLfU7e2RSPiR3lK30mZUuPdKO6dCzDfabdvuN7jdqU0+/9a53R/88417/f0t4D7/3dH47dsF",
-	"8ZAV+XpEnLFbsJG1eqMy136jGRjFkm66nvvnDyNqzr1B/Qh6+hXKCyEulczATKHQBKf0Tbvrd9h4J6vg",
-	"Xd2rP9W9BXUnL7jhCzfoOofkcdQtZ13ZeqXQgoTE9Y4vT0kqkwK1R4wi9e/Hmw8609U7wd3aSGSTg5fs",
-	"2yd7e0MynzLuspdlLhnNXe9b1RpOx+h5CeeDXUHKkPH6IkWLf6v5tg972q4IZpCoOyWnWiN82xUj2lsU",
-	"NF3ovphPWTK1dYkuY1oGTntkeLD3tISwjKGiQtPTwtjPuLxTDW0SXrmd/4Fns45WB6hql3cX16hbsBdE",
-	"HOw9/Tprv5HG1kAsyFYTZamiTDAx2V7PVNXUca0t3A01ckyAJtNGAD3Ic/5WqM7Ddca08V3Gtue5cdfY",
-	"+2UGxTHW8EGJHZN97012XNxkeyJbFzdVwdYne53u536oTCeUuBk2GqCHpT7JFdwyWeiqkzl4j5lrmu64",
-	"UirUwHf/4Q/k3Ga3eIB/LoRvEJNj8lGO3NU8z9z6oWkrOHcb117ZV/Y3v9K6ucaekges077eyHJzS+Un",
-	"lHNQ32gLfkwEzF2dntJNMWm59IPLAgeEo+sQJtRdGkA1GWYFNwyl1C4qpJ2UGjokW84mH+Ko4fYhqRpJ",
-	"+0JDxhLJpdjRgGxuS4pu3t2QLbTsbykvXEaKMwHbzZ5Tao3mvrBeW6j5NCZvb17vfItj8cP+c3dWX1yc",
-	"98iFcrdluSmGNrtlG9bQ8n7f6/U+3A975MQ3iqO4bfTcJjLLpGjdo9IXW33X3ODs8lc79WcbdnIfz21O",
-	"2n32Nwbil16vt00KwVH643ToIhx7/4YadzNDJWc+ytERySXnZHgmHWu7iwRyJScKtA5J+hN7NUJ5b0FV",
-	"xvhCpovHXb5Wdea//1QG+Fbinj4Y165mQHFRvSDhr5OMUdu0E91/ePBVas2rDJCjA8zmEkmJTH0ld9nJ",
-	"7Ld4U3q59S5lYsDsaPTUskdc69ZokL9v++zo7d+viKYnX1o0BS8Xs11CkB5VXchME3cfwNJ1RyXvdF5n",
-	"+I0u20PfXp2tvw0z/pz75b6W0Hy2/3TzS9UdZvaFg4esErho60uI6OtilDFTSlYr70bUJFNUOP4Q2lNf",
-	"256rUrthaex+Yum9ozUHF0Zb9kvx96aEaHHvs1U+cW+kX1XzPXOArH+puiHvS9DhxF6S4e8VZOPyMkEX",
-	"FXDItAa8jwzgr/76oJAWDRp734PpxPve15Aa/sT/D6fkcVuqIaVKlRk0eNo2d2jdesiuuxrWqrLWkdst",
-	"maHTvUz07dB3mrmknVRswgQtr/tAf18qtDRsHCrP7b0SZgp9Mayic4P/NyyvtTkiCXBub6bI0cPRUwBD",
-	"5jZ+qQqBRhq1wYKCU7Rs+iJXYEvnnI1BiWZiwoHY0pUeOTXOqdTlY2dVvbg4J1qSV3cJ8L6wC/kwp33e",
-	"I0N3Xdiw6jZFjVTtzZeMUZ+SHBec90UjUuxiAdbyU3IeMmn8qbmqDtsSwUI+hg/TB72fKNG3jTyR++b2",
-	"EKxCWr1Thi/cNWClqaarjKC21whltLZx/c2lLiQduyD0dpdr1EzUBa/b/Wzf6G7H73RtSCp2wStEzeNC",
-	"Vzf+hjR/CXFeGMfS/9gS59neXza/UF2P+yVE1MvySjlaXyPnpZa/7OzLiqm64irs3l3TrLyaGH276kbr",
-	"KmXTI6WfstJiEjsZ5W4uKgMpBNcpVH2tlu8KbbejVFeEzGHUF65ZjxJXl7tj70lyLQTVC3XPblyJFOuF",
-	"fKP7wlfax2VNkx1QlsPrIzL0bTvN25Tb6R7X7Vk1e5I3NrUzpoxrMgJXNEgRWIKw2ouHuZyj0TZScgbB",
-	"2JurXzgDmn6OO9Z0wXqpfIgb9uiLVf2pe4iP8+WslVaP6oo8se1/dSLRt+N+uTuv/9cnCYqnM0SzOyC0",
-	"bEJx59s32FubylYJGuDNhJEXNJVLUgqQTrPIRqimQHOXkxu7szTXoPTDCin7IlhJGTiJJaf/zSvdx0nU",
-	"xn9RgDbBhtGN+/ofMLr1n0o8YHzz/3ToMgDWU7++oPmfKZxZQl1XDkzYLYgyU2atKeKtk5onKx5shjfD",
-	"rPG5YrqqwI3eXkfxxsDZ1rP9g21ycHCw87Vk9j8gV/yTycYuHqSuuCPMdygNXZVBu2RgqUxbJLxIfQh4",
-	"6O579wl7rZLv+lGv16un6UckpYbuzGDxXT+6fPvi7PT6h+MXZ68GP736Oz6EMSh3V7ybatfNVd40jzI8",
-	"o2rWF9bw8+7M0M5Z+Zvf9R0T9yNXOrPyNHdB72GPnFD0Rq2pRoW7PNV5gUQApH1h/0cB/wsT5OzV8cuT",
-	"H16d/DQ4ubi6HlxcnX5/+uY6JLd/sTv+x6ulkGJnxItmZM5XklgthupMr5ZStOdcLt96/wGlf1mQZb+h",
-	"fPc3RdkX6uKew91daw9PpTaH3+59u2d1gV/v02oOltt6tSa4clxxca/hhZZ8u+r7/tIyCYLGQOtOhvI/",
-	"4XFWwep8rxkHF6GxMU/QMamufS6l+ogms4kqb6r3M1q3KJyZ9DQo3YOqxqXxNtJi9WVXXxJbH8Umfas5",
-	"kL0UTXBXGvi4MZPMNXpZ/x0AAP//",
+	"7H1rchs50uBVELUb0dJOiaJsy9MjhWM/Wba71W3Z+iR52l80HSRYlSRhVQHVAEoUx6uNvcMeYu+xR9mT",
+	"bGQC9SJBUuqHZ76J+SORLDwSyES+kfUlSlReKAnSmujoSzQDnoKmj5fcwluRC4tfUjCJFoUVSkZH0U8z",
+	"bpkwLIOJZWrCgCczlmFbxmXK7AyYgUTJ1LBSWpExYZkGA9bEDHrTHhsNIs0tDKJj/eIvfzm2Lw5GvSiO",
+	"TDKDnON8dlFAdBQZq4WcRvf3cQPOhcpEslgF6noG7AYW3xgHiWE7Z6+v37CZtQUvBKv7s4mALDW7K6D8",
+	"8uKg3z+evziI2SBKucgW9ONhv08/f/v8Wb+/HUz4pQRjz16FARQp7pedCcO0axkznhnFhGRwC3rBMjVl",
+	"mZDA+FiVlgm7fUarFycTC3p1yiuPBavYnAvLxjBRGpEjUyGnjE+5kMHxhbQwBR3d4wwF1zwH6+niVJXS",
+	"6sW/l6ADWDi7es+eHjx/vnfAeFbM+N4TpmEqlGSlgZRNlGaSY1uesWKmJDBZ5mPQNWV8uKI9FjjYLzRH",
+	"HEmeI1CJm7kDb87v3oKc2ll0dNB/8iwObNArlXMh18B7wsZcA0upDe5TMoPkhuDMuciYhgSobQUfT3Lo",
+	"JSpfC6Ub6rFAvsbZ1sEoGRAwPE01mHqrPnMJ/7YVHur6WHB+UON1JPxZjZGMNdhSS0jZeMEu3l9ds/3b",
+	"g/1xmd3UcBTczhowRBrFEdK80JBGR1aXsAam50GILpBY1iKxTUoxHiYkYF1T2kTpnLVJj36YCztjI09V",
+	"a/ePhn7c/t3jSk2hpAE6Mi956vkCfkuUtCDpIy+KTCQE1P5ng2v5EsEdz4sM6KPWSrsuKU6QC2OEnA6J",
+	"g0Vx5P43KM7BGD7FllNxC4xblgE3luHeIJvGZrHfK6VZTameFQ0FDvaXyUHyZPyUP0sP4fnkz33a/Wbx",
+	"/1XDJDqK/st+Izj23VOz/xrhvfQrd/sQYIGyKC1LuJQKGRL7XKZTSI/ZiFYzYrjthnlRMvJLGjHDF4bN",
+	"UfBYRQyMCWks8BTx1hJbH/f8Vu+dpevg9c33G2ZNsJ4qOclE8hAk/Y77QefJMNwNIRlnxnILzOJKeZap",
+	"uXHiYofOvAZTZtYgNjn1tF4UGyuyjOlSSmTsSrMJFxmku73oPo7eKD0WaQry667sBhYs5wtaWqpoGUds",
+	"dAOLoVR2SIuDdMR2OCvKcSbMjI8z10vhRmhVWiBObCDRYPGJ2cW1jZQWUyFXhhlrNTegWcGnQGNI5lqS",
+	"SoIDpwrcVmfCWLc5Z45TZK+bw/Y1NuiEjcspAqlKzYxI4ZiA9EcROewMssKwiUBSJ9rA55maGgL7nbJv",
+	"VCnTrwfxO0UUR1zTkV3KdpCpKssWqtTG7ef7W9CZ4il8RdBGqp50dMSsUizncsFueSZSmtDg/k0yMZ0h",
+	"N3QnCvkHlwkcoyzTC8ZRh2Ij0qf2SKEaVWrsEo9pNdnOYmrtjOC+Vuot11P4uiexoqqxShekuCMIGrHo",
+	"qQoVY8LetVLnXC48ZzRfEYWohQ8JEDrNtlbn8cExK0CzJBMgLTu7IK6wxDRQox/9UirLh3CXAKQ0DBoC",
+	"pMszeuTYh1VqiAQy/KzGxjeqWCdKnV9KKFGzKbMbJHmz22M/ofr8INpom00bKaNu2LZu9hrz5kGdffPK",
+	"Dvh1RPlB8tLOlBZ/g6/LT04uzhB1MWKFS1bKG6nmEvWVHrsCx/i4YaOPeycXZ3s/wuKIDcp+/2lyAwv6",
+	"ACNC6IkHn+A8Yi+Ba9ArTYnAP0hTFoXSFtJzSAW/Jt3tax7G6hAi3/zh6v07AuuvjlX9jvtfjbgNnFvQ",
+	"qUg8WwTUGH83lapWHJ0WXGY3P6gxfiy0KkBbAZ7BZGUu6SNPU+FU9ItOkyUNO7QOPwrZmTFaJVplcNRR",
+	"emPmlf24MvhyXhSQokqJa3eL8BooiraDvTFHs1XIFO7A7LIJilzcHg+QGn+GhE4wjWy2IsVt9qlrjN00",
+	"INaHnLCNZgl+ihBxe1bkEMWra6/NgmWvzIJWgULaaX8xm89A4iFKBUEtyyxDflnZX6tDWz70fG11gtfG",
+	"ihyhXfLuVJOCTE3MJlrlXpVJkFsj+94wt7PZaO67Qmgwj9qKiZDCzDbv39ZFV71C1m4KFhJLJIBmi2vK",
+	"dhJzGzNLf+5szGSKZzNm+He3FwJUpEEydjZm4EGhVQLGQDpEnTbkmYkjzafTVoMu8JdoOcxnyoBzeDnS",
+	"Z6mYTECbBkuO5o/ZDRTO5JpkNGxrFe0pnf0xLHUWIkDQgGcpVXOJ2pgjAwREyQRPKBq2tjN2s2Jjuba/",
+	"EZNoO5VbDyEyoivX8j6OrLI8W7OJP3pxlAAtZSIyYDNu2BhAMg20Qq3K6eyYIWzev7aB2ltbOYfxTKmb",
+	"bcD+5JohvBA5z0LlQ/nZOVX8oldopuZJHS7zKcC7PGd+K5yDosudUQHC/8JC/qCtRR5/X8/Cteakn0i4",
+	"s8Ok1CbEuy64MSTpXYMRKXi45diL7LljxscG+Uklp7hxDwLEtLRLtIJ1676EROl0g/CZ8MxAvLQpKUx4",
+	"mdlh5ZIMHWGQWiSzVut6LN90rFQGXLb5QMu19KTfD1C4bsCtEfIrheZ76aT9MWnPjOtGhu5slJoxSciY",
+	"zjOXlfa2YMrOQHtGYpgwu0FBmQt55iA/WCUSfygq/rIZr9VerEPtVc0NQJY59nCKfRRHXtunM+KZUhRH",
+	"Tmrij2gX4sdPARTg0B8K5G8hVYZ2aug2cg0SVkjnoS709d5zsspVaRmvkOVxGWS1KTg7K3AQ3ztX4SCK",
+	"BxEbRMf0938MIsTxILJ8PIiOmZEoRVKnXbhjGZ6HyGXTZhCdtRp0gfm+0cfYsjbm4ijgPeNuhGOnny0L",
+	"t61wPuakogxYhfT06q8xu6Y/H69j9u4VKvYIM/6PmSoc0rIFm/5NoMqJcNQybiwkJ5fzCmQzboZuER3o",
+	"Il5aFcU1XfuvKGqIjDMDQdJ9MJsh4tqEuKWD2t2N78AaxpkRUwmpiw4QCtqKItu5slymXKfMizizu52V",
+	"0+6Hzvup40WvCZO5N56WeXYLxi/rqDX4KONyWvJpWFXL1FQ9TrkzKhE8+w2s+0Ir0kU+XL41aOpIsHOl",
+	"b9hOJuQNpMii7VxYCzpmE57AWKmbmE2FnZXj2Dm+pprnMVuo0pZjCHPqIG5RKSb/KilEPLGGzVHtI20I",
+	"D17sHWkaUqEhsWY7Vv3Oh/D66t3VJemcAXzmXCfbFBLnH3FCfqPtxK03mhypOqUKzXTq4UNu5x+P2NXr",
+	"y7++OTl7G1bzczTXhR3md6uTvFPs/CPzUuvYxRenCkxlfrpt+MYwVDpP9k9OTk7YzuWbU3b49MkB+7//",
+	"57B30EZUiym52R6koZ1/DCln+d1wUnmTA9pJmWXBFV3XUFfeOMCDT7rw+UcH/J8P+4e7ZFnwJIHCGiYV",
+	"rT28FFNMHotTsyLn1Q2q4Hd1gMth/dM2Oqw16Xo7mrV3cUtb7oCNPSEGqZcAWEfA3CRCDDewnVSYQhln",
+	"RoTwksqt6G7Oz2YON9GwZhIyfIN96nDjl5Ceyr23ahN0l64V+YmUrkSTyBGLByiYciHdt37IhPKuqwc6",
+	"XVatJ1pZM0wNtd+ODgIqEENopuD9m4xPTYBLdXC4HANC83HO53yx52P7rNDqVqSgw6ejQtPyOPg7Haqx",
+	"uquHYDtTOmcJMmVV2kypG/el1+ut4SRahQHF31GfscBzlqkEFVCuLdsRcqJiZngGJmZSaSiyxaYJTG6L",
+	"0k6+DTOT1sjeQ3pydXp2dsyUzBbMgL6tlF12dX598eH6zbeerfhMmcCE5djvrXOubpw04VoL4mGjP1k+",
+	"HYWGXFZJAqRCu7g0dWvpa2nooZxiLRcWkp3sZXwMGdspSrlIVAq75LUKK+giHS5UOcxxYcFxE6W1c4BN",
+	"kKlXVFqrc35eJC3DMnEDjDO7KJSLUM8hy/acTz9A1y04fjUj60L8Vs1B7yVkJXyQAlfvIQxOO6mO7Eaf",
+	"fnO4N3JDoqJtfHL5WKFJAjJxYe4CVJEBM3wh5NTlOgjD5lr5sFSV/ZCq4GokmhNZFcNZQqUWeQ5pgz8X",
+	"xG3hr9k4JCNr6v1D4jn2sef6nNwAFIaaYZ8gOP/ZJQBhfCPX32BrJDyZhfFQQnN4vAPFq9EJmrm16Uoj",
+	"hDma77Zt0asmEdIiF9lWFZGLbKmXSzxaozcnqsxS5tN5MuBa2tgT7IKyqh6ilzYTfseLkIpagH4APV1Q",
+	"qy70LoNrW0ds1O63RCrVFmymBIR9hRg26Ul4mtqaq8/kqlBcL7taxaeNJ62LnHOezIREMkvBGzAorIYV",
+	"K45ZI7RQdg/nMDbCQsysyEGVNqbs2aFTi2NmlRpS5gA2tsOZzTP3I8XSa3svZuNMJTeQDut8xVSaobej",
+	"pBo67yEOkaux8HOn3PLtliJtV+uUVlsbxEpl6i276FJYu1d7aMa6/aD96mTcoeVMKSVDF+0Zq3QxrDcl",
+	"LGFcht6XDTkZLjpD5meZ2bjmDhqQ+ysZHnitTKETOQdpg4Kjk1UcIKQmD3Cb85W2sYGj03ktNupY9ApW",
+	"art8a3h9BZJl466Z83vgmZ2tThY0GB9qHYYmOv+4OslMGbsmtAcT0Cj1O9Lu+eHh08PN8m4JIJqhM14Q",
+	"ti4332KgBIzMys2ySsKvzk8uT1lB5vgR04BTxuyXkmsurZB0sCUcs0HFPQfREnlL5QdxXpENXuRHWq0V",
+	"j1vPFatUfGc3NUZT7ciiZ+cfGW5zlXM9VWqawXCu9I0peAIxy0WilVETO3z6/DBmBrLJEHtAGlf5LMFV",
+	"VfMNKy9hnfcbfUeTsJ+qSYJHVa3Dl4Gk1MIuhlNuYc6D6dITkVnAocikEglQepxW0rb3ZKzuwLCdc5FD",
+	"wo2N2YVWalIogfL9JQrmpEy5M/Y83zIA4eV6t84qDV1dvGE8y5BqMjERoI/YHs+ymP1P+vvf6e+feJYh",
+	"GSE5hWgIB1lLQWFnY4tElpERr7fpQgdsReUIiBw5EWl14pdiHGrOTKmdP3VaonIuzLHPQeEamIRb0Ch5",
+	"0FTwlCmksIJn5Fpt1OUg82jyKyZCGztc65RG+27904yv77siGerVBrdrSdEK6M5og+v1RtaQ0gHCpjzw",
+	"9BvDklJrFIHOYsHmjVz1ITOK4ysJ9JT9zcvZh2WduHBcIIqd8QRY67cmjO1vJhATGURXXLI3mstEmETF",
+	"7PRkEAVPDQIwRNi6Ad/Vdh1deQkfrUHW4mOd4+FXBCk9A3ErDq6qCZKmEM5sgYPnz7o88U8Hzw4ODw8P",
+	"+wf9ftDxvtYu79wEebQfc2PHQhkj1grOr2IAW5++WNsPpFHT3ZA7SIeZkN0vQ6WHdRursmzoeV2hIRdl",
+	"PtTckutqxjWkw8SpGLdKFLUtwrOhZypovkzpf8mla5ZUd1G87AsaLKREhzftjzPo3aQtpHnANpn4nUjD",
+	"yuGoIyZLaXJ3PLHZgpiLE0rVmbgRMmVwJ0wnKNZafabUTVkMfR5CkMNdf7xmrlmd5GeUi3u/oMAvziRZ",
+	"DlyaI9T40S5HVIRnLNbcpry6eHNEMA8inmWDiOWQzLgUxl+bEtY0IpvthEX2bs9pd26k4oVXFdfYHtUm",
+	"b4kA06aHkHUJPBUSTMAJT5f6fkuuDKVfUQ56CgVIlG4Lz82/DCI0fc0gOmKDKIWp5imkg4hukUr/s7oZ",
+	"RPfBIOuqLYIKKFr+1VCRz41z+SrGqqLoOiK2RbP86tfs2SbXQW0Os4SXBio69qer18pAoIhbZR6bhbT8",
+	"jhiMGmaK4K6e1erXL6WyyJRIonu7XhTDTFjQHDmIVENTJrOmRxOKk2pIiSMuIBDS1IY8ITETkXPZOR+o",
+	"ox3yhn1VQHUkkgPbzJQDyTdpWF6XUXrW2OaXIZb3oZIwXcIcl9kNZesNC9DDNKStvyyzG5dEydmH61OW",
+	"crofZVVRoYNuNhyzvleG/WWOljIjpH3+LJjP2cxvlZ/9Qb10x7ZtPaK7FkOCaHUpf23dxymy0rgbFt21",
+	"/bp1IGdtnyF3Ywyx1VwSCeIl53dDlxU2rBIdV0fHRj5jbEOrSjtedy1ddvy7lHNHSRw7TsP3P4bTh901",
+	"NhMe3j9kq/fouDRz0KbjhN2iPMZ0HT6QT+xvBDF/4a66hHzQ7+8bdwvjaX8/H7GdB9zUWSMB8JzjHte0",
+	"uLnsAMUvmrs9Pgd3xTikh0E62p6k66oWDNdlh1N2ar9/1O8j+bZsjJQjxl3+LSPu3Vy2f5iNURpIH3Eo",
+	"l3i/t2PpWHiMVse2e0Y7E63iYJVDtPckJFGqayfvaZ8em1e7PhNvyYWRpmwEtRE5qlJoHMGzHUMBLXeP",
+	"NFFZ6uNcx8wA0E1113d3TXx37apa17g3riqcadtjJ0tXskekLo9iNiL3/shdenbAjpivEoFI7UXximlW",
+	"R4G2XUiPH2XH+Z3fnnTqvQ9bpm7cd9vbQhWe2t40kMq4pqVqKPEh96Uqwm0Hjh5QMWEDyTQ+79bd/ipC",
+	"6AmmXnk31B9V5R2iOkhe+2O9+eFYV6XHR84LGzUKdXT7gpTwg2NWvPBPlzPVPBD48efKcx3ldwe91vRt",
+	"t/VB//5TO2nMwVCnifnhvM8vDCdaDF0oTTE5YPkduf/amjHqli06am9JHcBvO7H97M437L84d2kFV52C",
+	"Uv3QSRGhHxuXQtQpsxHVgX76PeqG3VfaVj4Apx97C5/M+trQ9Ybp/dbHj40wu3oyr95dVVxxDDPhy/NU",
+	"l/4eHHNuTvHGJI12vlv7PG9NsGj16bgGHxYyflyUt5mrdrl097D///7X/0Ys+KyHOZha33DROupneuyS",
+	"yykYNlGoE7U39mggveHA+jHTwtws2AEO+6xfhwXYYT92V9TZn/2MvYHseHT/8ASIxk/itiKu6Coo2pu5",
+	"lu5u0ypGRyzhkq79iVvosZHfgdERm4ssI0fEXOmbmBk+oXtijhv1BnJEO4QNlb5Bs4D0PM7mwG+85Bz5",
+	"XcNZ2vkGKSQC7W0p1bxWpTVwdwfFQbDr9rUyDipPkH+KxxSn3+K06l7dXLHkqsHCN/Vo/OCjasrgw7VD",
+	"LqPxEStq8Onz7k+shbwIZZ39mjupa+7krXX2Lq1kjVbZuQUXAJRW8PBraksrDxhBKWTiFjSsy4iGOzv0",
+	"0/6mG4sPuuiEjeJmlasb1Ar7XeES/bYU4kdYfF9fHyHp6W+T1OWN6qv1DVZdPzL06SJ9feecNsH9VDee",
+	"WVu4q+VCTlQgJQ942irEQQpuw+J7bITauH8OI1cNyAVm8NxXN9EG0l9Fc3LI55M765YajzwnG5GTzudU",
+	"yLQOwOBgRwPpOVXcMKeYeeZDJmzFZFr8xrlS2SBqs52B9HyHSTUfRGwHxWwq3GMH1+4xa3Mj0WZIvYEc",
+	"yNckn+ngILf74er9uyM2+jJwZ2kQHbEvA0qzcL5EH6VwX2iB7mOTdzGI7u9HjtVlIgGvc3o8n59dR57c",
+	"CGfmaH9fFSCNKnUCPaWn+77Tvq9JYYWl0AtuHbkQnV/deBnZO+j1nXoNkhciOoqe9vq9pxQUsDMiwH38",
+	"MwU6HnheiQLOUE96Bbm6qPJGWpWynvT7SwUQLNzZ/ZnNs27lg0DJraW46vX5217nZERHP39CXS/POVpC",
+	"/np3rtx1lh3uCK6pDIZkMxfpFHw2G3fuqpKu/rGCS8h28RyQCvpzNIdx9Ann28dBe5/NxsVfEagPXP5n",
+	"fsvd2h65CT/wW+5m2r4Vrl/tV6k25hvvpaP1Bpc7oyybv61d7vf++da1/vpaFz7RZ02FC38vGg9ZWWze",
+	"iLfiFiiE0CxUFcYvNAerRbIer+f++cOQWmReoX4EPv0MVTGoC61ysDMoDcMhfXWCzSts9clreFfX6k91",
+	"b8HdyQsu+L1rdFVA8jjsVqOuLL0WaEFE4nwnF2csVUmJ0iNGlvofJ9sPujB1n+BqKeTSpuAl/fZJvz9i",
+	"85nIwBc3dUkzqO5626pVaipGy0s6G+wSUoGEN5Apavw77d4+vkPXv4RFpO5VlEpK+K7LuqZyMYYvzEDO",
+	"ZyKZUQK2Sw2pIkQ9NjrsP60grIJFKNDMrLT0Gad3oqGLwku38j/wbDZhuQBWaXpX0U/fAlXCOew//Tpz",
+	"v1OWkr0WbKe9Zal2HtDdzURVDx030sKV7qsK4jaRwiDN+XKZaw/XW2GsL6dAxR1aRVh/XiZQbEOKD3Ls",
+	"mB14a3JNRUsKrHQqWtbO1if9tebnQcjpHHKKj1qVHkaVPCk03ApVmrpkQ7DAq6sOsabWZuim8v2nP5By",
+	"22UxAvTzXvqbsGpCVcKIep+5+UPD1nDut+qBUpeD7V06Jbqo09PtnZq6j9jjyV+291gu/0bn8QEr6hZR",
+	"pHPTUS4SnmWgvzG0UTGTMHepzy4gUR0OOg+fXGJNgA27oguMu7AZN2yUl5kVyA/3UfTtpdzyEdtx2v8I",
+	"W412j1h9N38gDeQiUZmSewbwQFGW5vXHa7aDNsQtz0oX5M+EhN32NX5O6vlAkn0Yus8fsw/Xb/a+xbb4",
+	"4eC54wov35/32HvtCpa6IUaUMEB3gFHH/7nX6326H/XYqa+9gYy9VcYgUXmuZKc01UDuDNx9MWcBvN5r",
+	"PpODy308pzQf99kXbcYvvV5vl5UyQzmDw6ExcuItKW5dsZuao31W42NWqCxjo7fKHSJXm6XQaqrBmJBM",
+	"OaVqM1UpmDoz/KVKF4+rf1sXO/n5S+VKXPGwerdfN0EMGVPdQcG/TXPB6R5kdP/pwdVs29VhkKIDxOZC",
+	"VolK/eWYqjiEX+J1ZU83q1SJBbtn0CbMH1FZt1Vz5L7rHbC6hPsVJvjk92aCwRKmdPES0uO6sIMwvnbi",
+	"UgW5inbWVpT+xlQ37j9cvt1W8fw3lPj9B2bPB08fxJ5d9VDqcPgQuALVDv+ewuCqHNNrAhwPJ8465jaZ",
+	"oRD1x534S6NPr8qHlva0/0Wk946qMnCuwWVbG39v86LOOXm2SpGuR/qPLs0d6Jt71DWC/54YP6VaSr5c",
+	"tZhUhVadT8Whjcwf71fBX32VuZBmEFSVvwO7FsP9r8EJPRf7F838TjRz0pUJSBOVwhFUF7u2UWjepsm+",
+	"e7cBKQIdNrJfkd1aN0Bibkf+6rMLrrrMK17Vn2JCMqVRTyN/YVFQoSM7g4Ec1V7U4X8bVXXWjlkCWUal",
+	"kgq0RM0MwLI5+Zl1KVHF5eTUKTOOeuFAFhool9tpaJwZIaeZywCEHjuzzvg31WOnk758f86MYq/vEsgG",
+	"kiby7mh63mMjV79yVJc/sHVWGc+qHObqzS6TMssGsuXRdz4b0pu1mocUQn8+L+tjvYSwkC3owylBKzVK",
+	"zG0rnue+uTUE02JXi5xlC5d2WCm6po7cGqprl/PGQvCl913oIHbBgt11Jmw7oBp8X8RvtmHv9vxKN7oO",
+	"Y+dkxK15nIvx2pfs9G/RKErrSPqfjrf1H8Db6jdC/D2Z4auqmipvKqh6/ujrfP6+DLHJwQub4Vc8r97i",
+	"gTZ4/fKXOojXY5U9uXK7Mnbc0BXtq1xrDOcpdVNR0hdE6N7ErKtjzWE8kO6eOmfuSsoe5da623N1h6Zc",
+	"RVwzL7IWvzED6S+ZxVWWGzWoboKZYzbyN1bbLx7pBgBdoYO6zgF7R8G+CReZYWNw+fIcgWUIK72jI1Nz",
+	"VHnHWt1A0BvrMlreAk9/i9ncNpV7qXqIufzomuL+fD/EFv39NLBOeYYVzkXpwU1o2Vei+P1eD/Mv2/Hv",
+	"bDu+RYS6o8irm56Ok/gqNqQnUoaqhawdrPQsrTYdy+o2RlDPW0rZx1FvhExjMlNQJYgZpVI7C6ZJQI99",
+	"zR47kDPuCtEzSppmOx+uT3ebUgwuy9r02KkytpWjHladPpgHBcp//bFyE6x/iU/zSj1cQWmg9w/vtg46",
+	"oIWcri6HEPQNYWtdmKYSbBsJJpkBL1z2wMTx+LkBbR6W8j2QwZzvAD1UHPjfvdr5OEnfesscasVbWrde",
+	"ufaA1p33Aj6gffu1fOtU4M1Yb96Z8a/Ai+eXdfh0c6/WO5q6R6Xa0iYBaypuQVYJB2TsMG88NKelPiDt",
+	"2E2Ybn+rblNfZIg+XEXx1qjAzrODw112eHi497UUnX8Okv2nVSj+qAPCXQJf+FCgHHGZZN20sKWrODLJ",
+	"ytQH30bu5UU+Kcvo5MUg6vV6zTCDiKXc8r0bWLwYRBcfXr49u/r+5OXb18MfX/8HPoQJaPfiIzfUvhur",
+	"em0Syr6c65uBJFPOu0JGNGbtq3oxcCdsELn0yJWnhQs3jnrslGeZN764dG8C8O/ekwDpQNIb4/wvQrK3",
+	"r09enX7/+vTH4en7y6vh+8uz787eXYUk3k+04n+8fDkl98ZZ2Y5U+GxBkv+oCJjVdLnumMspuj9/QrlZ",
+	"Jd3SN5SMvuwpdWgSOI/298nCnSljj77tf9snKernW729yTPKSW6DqyY1FfdaHqyKblf9Zj91VO+g0t0p",
+	"MFa9gdZp36vjvREZOC2MYkBgYla/w6QSOWOe3Ex19dolPyI5OsLZJx4HlcFf5zG2eiMuVju7HMKYvA6U",
+	"2FOPgeSleYKrMpBNWiOhmnj/6f7/BwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

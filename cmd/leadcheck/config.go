@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leadcheck/leadcheck/internal/keys"
 )
 
 // config is every setting of the service, loaded once in run: defaults,
@@ -41,6 +43,9 @@ type config struct {
 	CacheErrorTTL        time.Duration
 	Enrich               enrichConfig
 	Bulk                 bulkConfig
+	// APIKeysSet: LEADCHECK_API_KEYS is set, even to nothing.
+	APIKeysSet bool
+	Keys       keysConfig
 }
 
 func defaultConfig() config {
@@ -59,6 +64,7 @@ func defaultConfig() config {
 		CacheMaxTTL:      24 * time.Hour,
 		CacheNegativeTTL: time.Hour,
 		CacheErrorTTL:    5 * time.Second,
+		Keys:             keysConfig{Defaults: keys.DefaultLimits()},
 	}
 }
 
@@ -73,7 +79,7 @@ type setting struct {
 }
 
 func settings() []setting {
-	return append(append(coreSettings(), enrichSettings()...), bulkSettings()...)
+	return append(append(append(coreSettings(), enrichSettings()...), bulkSettings()...), keysSettings()...)
 }
 
 func coreSettings() []setting {
@@ -95,8 +101,11 @@ func coreSettings() []setting {
 		}},
 		{"LEADCHECK_CACHE_PREFIX", "", "Redis key prefix, so deployments can share a Redis (default leadcheck:)", func(c *config, v string) error { c.CachePrefix = v; return nil }},
 		{"LEADCHECK_DATA_DIR", "data-dir", "where bulk uploads, results and job state live (default ./data)", func(c *config, v string) error { c.DataDir = v; return nil }},
-		{"LEADCHECK_API_KEYS", "", "comma-separated API keys; unset means open mode", func(c *config, v string) error {
-			c.APIKeys = splitList(v)
+		{"LEADCHECK_API_KEYS", "", "comma-separated secret API keys with the default limits; unset (and no LEADCHECK_KEYS_FILE) means open mode", func(c *config, v string) error {
+			c.APIKeys, c.APIKeysSet = splitList(v), true
+			if len(c.APIKeys) == 0 {
+				return errors.New("it is set but holds no key; list keys separated by commas, or unset it for open mode")
+			}
 			return nil
 		}},
 		{"LEADCHECK_CORS_ORIGINS", "cors-origins", "comma-separated browser origins allowed to call the API (https://www.acme.com); * allows any", func(c *config, v string) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/leadcheck/leadcheck"
 	"github.com/leadcheck/leadcheck/api"
 	"github.com/leadcheck/leadcheck/cache"
+	"github.com/leadcheck/leadcheck/internal/keys"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -28,8 +29,14 @@ import (
 func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	start := time.Now()
 	logger := newLogger(cfg, stdout)
-	if len(cfg.APIKeys) == 0 {
-		logger.Warn("open mode: LEADCHECK_API_KEYS is not set, so anyone who can reach this port can use the API; set it before exposing the service")
+	keySet, err := loadKeys(cfg)
+	if err != nil {
+		return err
+	}
+	if keySet.Len() == 0 {
+		logger.Warn("open mode: neither LEADCHECK_KEYS_FILE nor LEADCHECK_API_KEYS is set, so anyone who can reach this port can use the API without limits; set one before exposing the service")
+	} else {
+		logger.Info("keys loaded", "keys", keySet.Len())
 	}
 	// go-redis logs through a package-level logger; route it into ours so
 	// every line is structured (it never logs values, only connection events).
@@ -45,13 +52,17 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := p.newEnricher(); err != nil {
 		return err
 	}
+	p.keys = keySet
+	limiter, closeLimiter := p.newLimiter()
+	defer closeLimiter()
 	runBulk, err := p.newBulk()
 	if err != nil {
 		return err
 	}
 
 	srv := api.NewServer(api.Options{
-		APIKeys:         cfg.APIKeys,
+		Keys:            keySet,
+		TrustedProxies:  cfg.Keys.TrustedProxies,
 		CORSOrigins:     cfg.CORSOrigins,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		MaxUploadBytes:  cfg.Bulk.MaxUploadBytes,
@@ -64,6 +75,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		Spec:     leadcheck.OpenAPISpec,
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Checks:   map[string]func() string{"redis": func() string { return string(p.domains.RedisStatus()) }},
+		Limiter:  limiter,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -126,6 +138,7 @@ type parts struct {
 	engine   *validate.Engine
 	enricher api.Enricher
 	bulk     api.BulkService
+	keys     *keys.Set // nil in open mode
 }
 
 // newEngine builds the validation engine behind the two-tier cache.
