@@ -68,10 +68,10 @@ type Deps struct {
 
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
-	echo   *echo.Echo
-	opts   Options
-	deps   Deps
-	ready  atomic.Bool
+	echo    *echo.Echo
+	opts    Options
+	deps    Deps
+	ready   atomic.Bool
 	keys    *keys.Set
 	limiter *limits.Limiter
 	now     func() time.Time
