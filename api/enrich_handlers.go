@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/leadcheck/leadcheck/api/apigen"
+	"github.com/leadcheck/leadcheck/internal/shed"
 	"github.com/leadcheck/leadcheck/enrich"
 	"github.com/leadcheck/leadcheck/validate"
 )
@@ -73,7 +74,13 @@ func (h handlers) validateAndEnrich(c echo.Context, req validate.Request) error 
 func (h handlers) judge(ctx context.Context, req validate.Request) (validate.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.s.opts.ValidateTimeout)
 	defer cancel()
-	return h.s.deps.Engine.Validate(ctx, req)
+	res, err := h.s.deps.Engine.Validate(ctx, req)
+	if err == nil && shed.Refused(ctx) {
+		// A lookup was not even asked: the "unknown" it left says nothing
+		// about the lead.
+		return res, errOverloaded
+	}
+	return res, err
 }
 
 // requestOf turns the JSON body into the engine's request.

@@ -251,3 +251,21 @@ func (h handlers) GetUsage(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, u)
 }
+
+// errOverloaded refuses a validation past the real-time bounds.
+var errOverloaded = &Error{Status: http.StatusServiceUnavailable, Code: "overloaded", RetryAfter: 1,
+	Message: "too many validations are in flight on this server; retry after Retry-After seconds"}
+
+// shedding takes a validation slot for the request, or refuses it with 503
+// overloaded; its lookups are then bounded too (see package shed).
+func (s *Server) shedding(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, release, ok := s.deps.Gate.Enter(c.Request().Context())
+		if !ok {
+			return errOverloaded
+		}
+		defer release()
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
+}

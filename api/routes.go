@@ -46,9 +46,9 @@ func (s *Server) routes() {
 	// Echo group with middleware answers 404 where a wrong method deserves
 	// 405. Publishable keys: validate and usage only; secret keys: all.
 	validateKey, secretKey, bulkKey := s.keyed(accessValidate), s.keyed(accessEnrich), s.keyed(accessBulk)
-	e.GET("/v1/validate", gen.ValidateQuery, validateKey, small)
-	e.POST("/v1/validate", gen.ValidateLead, validateKey, small)
-	e.POST("/v1/enrich", gen.EnrichLead, secretKey, small)
+	e.GET("/v1/validate", gen.ValidateQuery, validateKey, s.shedding, small)
+	e.POST("/v1/validate", gen.ValidateLead, validateKey, s.shedding, small)
+	e.POST("/v1/enrich", gen.EnrichLead, secretKey, s.shedding, small)
 	e.GET("/v1/usage", gen.GetUsage, s.keyed(accessUsage), small)
 
 	e.POST("/v1/bulk", gen.CreateBulkJob, bulkKey, upload)

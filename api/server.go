@@ -17,6 +17,7 @@ import (
 
 	"github.com/leadcheck/leadcheck/internal/keys"
 	"github.com/leadcheck/leadcheck/internal/limits"
+	"github.com/leadcheck/leadcheck/internal/shed"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -62,6 +63,9 @@ type Deps struct {
 	// Limiter enforces the keys' rates and quotas; nil keeps them in
 	// process.
 	Limiter *limits.Limiter
+	// Gate bounds the validations and lookups in flight on the real-time
+	// path (503 overloaded past it); nil bounds nothing.
+	Gate *shed.Gate
 	// Now is the clock of quotas; default time.Now.
 	Now func() time.Time
 }

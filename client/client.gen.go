@@ -3039,6 +3039,11 @@ type EnrichLeadResponse429Headers struct {
 	RetryAfter      *int
 }
 
+// EnrichLeadResponse503Headers the declared response headers of an HTTP 503 response for EnrichLead
+type EnrichLeadResponse503Headers struct {
+	RetryAfter *int
+}
+
 type EnrichLeadResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3058,12 +3063,16 @@ type EnrichLeadResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Overloaded
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *EnrichLeadResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *EnrichLeadResponse400Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *EnrichLeadResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EnrichLeadResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3104,6 +3113,11 @@ func (r EnrichLeadResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r EnrichLeadResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r EnrichLeadResponse) GetJSON503() *Overloaded {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4514,6 +4528,13 @@ func ParseEnrichLeadResponse(rsp *http.Response) (*EnrichLeadResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Overloaded
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -4561,6 +4582,16 @@ func ParseEnrichLeadResponse(rsp *http.Response) (*EnrichLeadResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers EnrichLeadResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

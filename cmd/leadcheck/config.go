@@ -64,7 +64,7 @@ func defaultConfig() config {
 		CacheMaxTTL:      24 * time.Hour,
 		CacheNegativeTTL: time.Hour,
 		CacheErrorTTL:    5 * time.Second,
-		Keys:             keysConfig{Defaults: keys.DefaultLimits()},
+		Keys:             keysConfig{Defaults: keys.DefaultLimits(), MaxValidations: 1024, MaxLookups: 256},
 	}
 }
 

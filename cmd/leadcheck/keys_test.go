@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -221,5 +222,118 @@ func TestRedisKilledMidRun(t *testing.T) {
 	}
 	if counts[200] > 3 || counts[429] < 17 {
 		t.Errorf("without Redis: got %v, want at most 3×200 and the rest 429", counts)
+	}
+}
+
+// TestLoadShedding floods a real server process with validations of
+// domains whose DNS never answers, and counts its goroutines and open
+// files before, during and after: during the flood they stay within what
+// the connections themselves need plus the lookup bound, the overflow is
+// answered 503 overloaded with Retry-After, a cached validation keeps
+// answering, and afterwards both return to where they were.
+func TestLoadShedding(t *testing.T) {
+	t.Parallel()
+	dns := dnstest.Start(t, dnstest.Config{Zone: zone, Behaviours: map[string]dnstest.Behaviour{"slow.test": dnstest.Blackhole()}})
+	p := startProcess(t, map[string]string{
+		"LEADCHECK_DNS": dns.Addr(), "LEADCHECK_DNS_TIMEOUT": "2s", "LEADCHECK_VALIDATE_TIMEOUT": "3s",
+		"LEADCHECK_MAX_VALIDATIONS_IN_FLIGHT": "64", "LEADCHECK_MAX_LOOKUPS_IN_FLIGHT": "16",
+	})
+	const conns = 300
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns}, Timeout: 20 * time.Second}
+	defer hc.CloseIdleConnections()
+	get := func(query string) (int, string) {
+		resp, err := hc.Get(p.base + "/v1/validate?" + query)
+		if err != nil {
+			t.Error(err)
+			return 0, ""
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	if st, _ := get("email=jane@acme.test"); st != 200 {
+		t.Fatalf("warm-up: got %d", st)
+	}
+	pid := p.cmd.Process.Pid
+	goroutines := func() int {
+		resp, err := http.Get(p.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := regexp.MustCompile(`(?m)^go_goroutines (\d+)`).FindSubmatch(b)
+		if m == nil {
+			t.Fatal("no go_goroutines in /metrics")
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		return n
+	}
+	openFiles := func() int {
+		fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(fds)
+	}
+	g0, f0 := goroutines(), openFiles()
+
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	badRetry := 0
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, ra := get("email=jane@d" + strconv.Itoa(i) + ".slow.test")
+			mu.Lock()
+			statuses[st]++
+			if st == 503 && ra == "" {
+				badRetry++
+			}
+			mu.Unlock()
+		}()
+	}
+	// While the flood is in flight (lookups take the 2s timeout), measure
+	// and ask for a cached lead.
+	time.Sleep(700 * time.Millisecond)
+	g1, f1 := goroutines(), openFiles()
+	if st, _ := get("email=jane@acme.test"); st != 200 {
+		t.Errorf("cached validation during the flood: got %d, want 200", st)
+	}
+	wg.Wait()
+
+	t.Logf("before: %d goroutines, %d files; during: %d goroutines, %d files; statuses %v", g0, f0, g1, f1, statuses)
+	if statuses[503] == 0 || badRetry > 0 {
+		t.Errorf("got statuses %v (%d 503s without Retry-After), want 503 overloaded with Retry-After past the bounds", statuses, badRetry)
+	}
+	for st, n := range statuses {
+		if st != 200 && st != 503 {
+			t.Errorf("%d answers were %d", n, st)
+		}
+	}
+	// Each connection costs the server about two goroutines and one file;
+	// the bound of 16 lookups adds a few sockets and goroutines each.
+	// Without the bounds every one of the 300 validations holds its own
+	// lookups: measured, 2,400 goroutines and 1,800 files.
+	if g1 > g0+2*conns+200 {
+		t.Errorf("goroutines during the flood: %d (from %d), want at most %d", g1, g0, g0+2*conns+200)
+	}
+	if f1 > f0+conns+16*6+50 {
+		t.Errorf("open files during the flood: %d (from %d), want at most %d", f1, f0, f0+conns+16*6+50)
+	}
+	hc.CloseIdleConnections()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		g2, f2 := goroutines(), openFiles()
+		if g2 <= g0+10 && f2 <= f0+5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("after the flood: %d goroutines and %d files, want back to about %d and %d", g2, f2, g0, f0)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/leadcheck/leadcheck/api"
 	"github.com/leadcheck/leadcheck/cache"
 	"github.com/leadcheck/leadcheck/internal/keys"
+	"github.com/leadcheck/leadcheck/internal/shed"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -44,7 +45,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	p := &parts{cfg: cfg, logger: logger, reg: reg}
+	p := &parts{cfg: cfg, logger: logger, reg: reg, gate: shed.New(cfg.Keys.MaxValidations, cfg.Keys.MaxLookups)}
 	if err := p.newEngine(); err != nil {
 		return err
 	}
@@ -76,6 +77,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Checks:   map[string]func() string{"redis": func() string { return string(p.domains.RedisStatus()) }},
 		Limiter:  limiter,
+		Gate:     p.gate,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -138,7 +140,8 @@ type parts struct {
 	engine   *validate.Engine
 	enricher api.Enricher
 	bulk     api.BulkService
-	keys     *keys.Set // nil in open mode
+	keys     *keys.Set  // nil in open mode
+	gate     *shed.Gate // nil: the real-time path is not bounded (one-shot commands)
 }
 
 // newEngine builds the validation engine behind the two-tier cache.
@@ -181,7 +184,7 @@ func (p *parts) newEngine() error {
 		NegativeTTL: cfg.CacheNegativeTTL,
 		ErrorTTL:    cfg.CacheErrorTTL,
 		Logger:      p.logger,
-	}, validate.DNSChecker{Resolver: resolver}, p.reg)
+	}, p.gate.Checker(validate.DNSChecker{Resolver: resolver}), p.reg)
 	if err != nil {
 		p.close()
 		return fmt.Errorf("cache: %w", err)

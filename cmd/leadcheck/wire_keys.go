@@ -47,6 +47,8 @@ func keysSettings() []setting {
 			c.Keys.Defaults.SecretRate = r
 			return err
 		}},
+		{"LEADCHECK_MAX_VALIDATIONS_IN_FLIGHT", "", "validations and enrichments the API runs at once; past it, 503 overloaded (default 1024)", positiveInt(func(c *config) *int { return &c.Keys.MaxValidations })},
+		{"LEADCHECK_MAX_LOOKUPS_IN_FLIGHT", "", "domains the real-time API resolves at once; a validation that needs one more is answered 503 overloaded (default 256)", positiveInt(func(c *config) *int { return &c.Keys.MaxLookups })},
 	}
 }
 
@@ -55,6 +57,8 @@ type keysConfig struct {
 	File           string
 	TrustedProxies []netip.Prefix
 	Defaults       keys.Defaults
+	MaxValidations int
+	MaxLookups     int
 }
 
 // setButEmpty is what getenvOf makes of a keys variable that is set to
