@@ -7,8 +7,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/leadcheck/leadcheck/api/apigen"
-	"github.com/leadcheck/leadcheck/internal/shed"
 	"github.com/leadcheck/leadcheck/enrich"
+	"github.com/leadcheck/leadcheck/internal/shed"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
