@@ -91,6 +91,8 @@ func fromBulkError(e *bulk.Error) *Error {
 		status = http.StatusNotFound
 	case bulk.KindConflict:
 		status = http.StatusConflict
+	case bulk.KindTooMany:
+		return &Error{Status: http.StatusTooManyRequests, Code: e.Code, Field: e.Field, Message: e.Message, RetryAfter: 30}
 	}
 	return &Error{Status: status, Code: e.Code, Field: e.Field, Message: e.Message}
 }

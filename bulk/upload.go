@@ -382,6 +382,12 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	if err != nil {
 		return Status{}, err
 	}
+	s.mu.Lock()
+	err = s.checkQueuedLocked(caller)
+	s.mu.Unlock()
+	if err != nil {
+		return Status{}, err
+	}
 	if err := u.f.Sync(); err != nil {
 		return Status{}, fmt.Errorf("submit: %w", err)
 	}
@@ -431,6 +437,8 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 		return Status{}, fmt.Errorf("submit: create job: %w", err)
 	}
 	u.done = true
+	// The queued cap was checked before the scan; a burst of uploads of
+	// one caller may pass it by the few that were scanned at once.
 	j := &job{rec: rec}
 	s.mu.Lock()
 	s.jobs[rec.ID] = j

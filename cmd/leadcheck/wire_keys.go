@@ -143,3 +143,18 @@ func (p *parts) newLimiter() (*limits.Limiter, func()) {
 		}
 	}
 }
+
+// jobLimits gives bulk each key's caps on running and queued jobs; callers
+// that are no key (open mode) have none.
+func jobLimits(set *keys.Set) func(caller string) (int, int) {
+	if set.Len() == 0 {
+		return nil
+	}
+	return func(caller string) (int, int) {
+		k, ok := set.Named(caller)
+		if !ok {
+			return 0, 0
+		}
+		return k.MaxRunningJobs, k.MaxQueuedJobs
+	}
+}

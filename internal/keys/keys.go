@@ -152,7 +152,8 @@ func DefaultLimits() Defaults {
 // Set is the keys a server accepts. The zero Set (and nil) holds none:
 // open mode. It is safe for concurrent use once built.
 type Set struct {
-	keys []*Key
+	keys   []*Key
+	byName map[string]*Key
 }
 
 // Len is the number of keys.
@@ -205,12 +206,11 @@ func (s *Set) Origins() []string {
 
 // Named returns the key called name.
 func (s *Set) Named(name string) (*Key, bool) {
-	for _, k := range s.Keys() {
-		if k.Name == name {
-			return k, true
-		}
+	if s == nil {
+		return nil, false
 	}
-	return nil, false
+	k, ok := s.byName[name]
+	return k, ok
 }
 
 // FromList builds the secret keys of LEADCHECK_API_KEYS: a comma-separated
@@ -238,14 +238,15 @@ func Merge(a, b *Set) (*Set, error) {
 	return out, nil
 }
 
+// checkUnique refuses a name or a key used twice, and indexes the names.
 func (s *Set) checkUnique(where string) error {
-	names := map[string]bool{}
+	s.byName = map[string]*Key{}
 	digests := map[[sha256.Size]byte]string{}
 	for _, k := range s.keys {
-		if names[k.Name] {
+		if s.byName[k.Name] != nil {
 			return fmt.Errorf("%s: the name %q is used twice; give every key its own name", where, k.Name)
 		}
-		names[k.Name] = true
+		s.byName[k.Name] = k
 		if other, ok := digests[k.digest]; ok {
 			return fmt.Errorf("%s: keys %q and %q are the same key; remove one or generate a new key with leadcheck keys new", where, other, k.Name)
 		}
