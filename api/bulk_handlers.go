@@ -73,6 +73,9 @@ func (h handlers) CreateBulkJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if k := keyOf(c); k != nil {
+		opts.Admit = func(ctx context.Context, rows int) error { return h.s.admitBulkRows(ctx, k, rows) }
+	}
 	st, err := svc.Submit(r.Context(), callerOf(c), up, opts)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/leadcheck/leadcheck/api/apigen"
 	"github.com/leadcheck/leadcheck/enrich"
+	"github.com/leadcheck/leadcheck/internal/shed"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -74,6 +75,11 @@ func (h handlers) judge(ctx context.Context, req validate.Request) (validate.Res
 	ctx, cancel := context.WithTimeout(ctx, h.s.opts.ValidateTimeout)
 	defer cancel()
 	res, err := h.s.deps.Engine.Validate(ctx, req)
+	if err == nil && shed.Refused(ctx) {
+		// A lookup was not even asked: the "unknown" it left says nothing
+		// about the lead.
+		return res, errOverloaded
+	}
 	if err == nil {
 		h.s.deps.Recorder.Validation(&res)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,6 +20,8 @@ type Error struct {
 	Code    string
 	Field   string
 	Message string
+	// RetryAfter, in seconds, is sent as Retry-After when positive.
+	RetryAfter int
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
@@ -41,6 +44,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if apiErr.Status >= 500 {
 		loggerOf(c, s.logger).Error("request failed", "err", err, "status", apiErr.Status)
+	}
+	if apiErr.RetryAfter > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(apiErr.RetryAfter))
 	}
 	body := apigen.ErrorResponse{Error: apigen.Error{Code: apiErr.Code, Message: apiErr.Message, RequestId: rid}}
 	if apiErr.Field != "" {
@@ -88,6 +94,8 @@ func fromBulkError(e *bulk.Error) *Error {
 		status = http.StatusNotFound
 	case bulk.KindConflict:
 		status = http.StatusConflict
+	case bulk.KindTooMany:
+		return &Error{Status: http.StatusTooManyRequests, Code: e.Code, Field: e.Field, Message: e.Message, RetryAfter: 30}
 	}
 	return &Error{Status: status, Code: e.Code, Field: e.Field, Message: e.Message}
 }

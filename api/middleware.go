@@ -2,12 +2,9 @@ package api
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,18 +15,13 @@ const headerRequestID = "X-Request-Id"
 // callerKey is where requireKey leaves the caller's id for handlers.
 const callerKey = "caller"
 
-// callerOf identifies the caller for ownership (bulk jobs): a short digest of
-// its API key, never the key itself; "" in open mode, where all callers are
-// one.
+// callerOf identifies the caller for ownership (bulk jobs), logs and
+// metrics: the name of its key from the keys file (a stable id that is
+// never the key nor a hash of it); "" in open mode, where all callers are
+// one. It is the one function that names a caller.
 func callerOf(c echo.Context) string {
 	id, _ := c.Get(callerKey).(string)
 	return id
-}
-
-// keyDigest is the caller id of an API key.
-func keyDigest(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:8])
 }
 
 // requestID gives every request an id: the caller's X-Request-Id when it is
@@ -117,33 +109,5 @@ func limitBody(limit int64) echo.MiddlewareFunc {
 			r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
 			return next(c)
 		}
-	}
-}
-
-// requireKey checks the API key when keys are configured. Keys come in
-// X-API-Key or as a bearer token; comparison is constant-time.
-func (s *Server) requireKey(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if len(s.keys) == 0 {
-			return next(c)
-		}
-		key := c.Request().Header.Get("X-API-Key")
-		if key == "" {
-			if auth := c.Request().Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-				key = strings.TrimSpace(auth[7:])
-			}
-		}
-		if key == "" {
-			return &Error{Status: http.StatusUnauthorized, Code: "missing_api_key",
-				Message: "this server needs an API key; send it in X-API-Key or Authorization: Bearer"}
-		}
-		for k, owner := range s.keys {
-			if subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 {
-				c.Set(callerKey, owner)
-				return next(c)
-			}
-		}
-		return &Error{Status: http.StatusUnauthorized, Code: "invalid_api_key",
-			Message: "the API key is not valid; check it or ask the operator for one"}
 	}
 }

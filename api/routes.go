@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4/middleware"
 
@@ -15,14 +16,17 @@ func (s *Server) routes() {
 	gen := &apigen.ServerInterfaceWrapper{Handler: handlers{s}}
 
 	e.Use(s.requestID, s.httpMetrics, s.accessLog, middleware.Recover())
-	if len(s.opts.CORSOrigins) > 0 {
+	// Preflights carry no key, so they are answered for every origin any
+	// publishable key lists plus LEADCHECK_CORS_ORIGINS; the real request
+	// is then held to its own key's origins (keyed).
+	if corsOrigins := slices.Concat(s.opts.CORSOrigins, s.keys.Origins()); len(corsOrigins) > 0 {
 		// Only when configured: Echo's CORS middleware with no origins
 		// would allow every origin.
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
-			AllowOrigins:  s.opts.CORSOrigins,
+			AllowOrigins:  corsOrigins,
 			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodDelete},
 			AllowHeaders:  []string{"Content-Type", "X-API-Key", "Authorization", headerRequestID},
-			ExposeHeaders: []string{headerRequestID, "Location"},
+			ExposeHeaders: []string{headerRequestID, "Location", "Retry-After", "RateLimit", "RateLimit-Policy"},
 			MaxAge:        600,
 		}))
 	}
@@ -37,16 +41,19 @@ func (s *Server) routes() {
 	e.GET("/metrics", gen.Metrics)
 	e.GET("/openapi.yaml", gen.OpenapiSpec)
 
-	// Keyed when LEADCHECK_API_KEYS is set. The key check is per route, not
-	// on a group: an Echo group with middleware answers 404 where a wrong
-	// method deserves 405.
-	e.GET("/v1/validate", gen.ValidateQuery, s.requireKey, small)
-	e.POST("/v1/validate", gen.ValidateLead, s.requireKey, small)
-	e.POST("/v1/enrich", gen.EnrichLead, s.requireKey, small)
+	// Keyed when keys are configured (LEADCHECK_KEYS_FILE,
+	// LEADCHECK_API_KEYS). The key check is per route, not on a group: an
+	// Echo group with middleware answers 404 where a wrong method deserves
+	// 405. Publishable keys: validate and usage only; secret keys: all.
+	validateKey, secretKey, bulkKey := s.keyed(accessValidate), s.keyed(accessEnrich), s.keyed(accessBulk)
+	e.GET("/v1/validate", gen.ValidateQuery, validateKey, s.shedding, small)
+	e.POST("/v1/validate", gen.ValidateLead, validateKey, s.shedding, small)
+	e.POST("/v1/enrich", gen.EnrichLead, secretKey, s.shedding, small)
+	e.GET("/v1/usage", gen.GetUsage, s.keyed(accessUsage), small)
 
-	e.POST("/v1/bulk", gen.CreateBulkJob, s.requireKey, upload)
-	e.GET("/v1/bulk", gen.ListBulkJobs, s.requireKey, small)
-	e.GET("/v1/bulk/:id", gen.GetBulkJob, s.requireKey, small)
-	e.DELETE("/v1/bulk/:id", gen.DeleteBulkJob, s.requireKey, small)
-	e.GET("/v1/bulk/:id/results", gen.GetBulkResults, s.requireKey, small)
+	e.POST("/v1/bulk", gen.CreateBulkJob, bulkKey, upload)
+	e.GET("/v1/bulk", gen.ListBulkJobs, bulkKey, small)
+	e.GET("/v1/bulk/:id", gen.GetBulkJob, bulkKey, small)
+	e.DELETE("/v1/bulk/:id", gen.DeleteBulkJob, bulkKey, small)
+	e.GET("/v1/bulk/:id/results", gen.GetBulkResults, bulkKey, small)
 }

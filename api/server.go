@@ -6,20 +6,33 @@ package api
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/leadcheck/leadcheck/internal/metrics"
+	"github.com/leadcheck/leadcheck/internal/keys"
+	"github.com/leadcheck/leadcheck/internal/limits"
+	"github.com/leadcheck/leadcheck/internal/shed"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
 // Options are the knobs of the HTTP layer. Zero values get defaults.
 type Options struct {
-	// APIKeys are the accepted keys; empty means open mode.
+	// APIKeys are accepted secret keys with the default limits (the
+	// LEADCHECK_API_KEYS shorthand); Keys, when set, is used instead.
+	// Neither means open mode.
 	APIKeys []string
+	// Keys are the accepted keys with their kinds, origins and limits.
+	Keys *keys.Set
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (for per-IP limits); empty believes no header.
+	TrustedProxies []netip.Prefix
 	// MaxBodyBytes bounds a JSON request body; default 64 KiB.
 	MaxBodyBytes int64
 	// MaxUploadBytes bounds a bulk upload (POST /v1/bulk); default 1 GiB.
@@ -50,6 +63,14 @@ type Deps struct {
 	Recorder *metrics.Recorder
 	// Checks report the state of each dependency for /readyz.
 	Checks map[string]func() Check
+	// Limiter enforces the keys' rates and quotas; nil keeps them in
+	// process.
+	Limiter *limits.Limiter
+	// Gate bounds the validations and lookups in flight on the real-time
+	// path (503 overloaded past it); nil bounds nothing.
+	Gate *shed.Gate
+	// Now is the clock of quotas; default time.Now.
+	Now func() time.Time
 }
 
 // Check is the state of one dependency for /readyz: State "ok",
@@ -62,12 +83,14 @@ type Check struct {
 
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
-	echo   *echo.Echo
-	opts   Options
-	deps   Deps
-	ready  atomic.Bool
-	keys   map[string]string // API key -> caller id
-	logger *slog.Logger
+	echo    *echo.Echo
+	opts    Options
+	deps    Deps
+	ready   atomic.Bool
+	keys    *keys.Set
+	limiter *limits.Limiter
+	now     func() time.Time
+	logger  *slog.Logger
 
 	// routePatterns are the registered route patterns, the only values
 	// the route label of the HTTP metrics takes (with "unmatched").
@@ -90,11 +113,24 @@ func NewServer(opts Options, deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, deps: deps, logger: deps.Logger, keys: map[string]string{}}
-	for _, k := range opts.APIKeys {
-		s.keys[k] = keyDigest(k)
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Limiter == nil {
+		deps.Limiter = limits.New(limits.Config{Now: deps.Now, Logger: deps.Logger})
+	}
+	s := &Server{opts: opts, deps: deps, logger: deps.Logger, keys: opts.Keys, limiter: deps.Limiter, now: deps.Now}
+	if s.keys == nil && len(opts.APIKeys) > 0 {
+		set, err := keys.FromList(strings.Join(opts.APIKeys, ","), keys.DefaultLimits())
+		if err != nil {
+			// Callers check keys at start-up (cmd/leadcheck); a list that
+			// slips through is a programming error, not an open server.
+			panic("api: " + err.Error())
+		}
+		s.keys = set
 	}
 	e := echo.New()
+	e.IPExtractor = ipExtractor(opts.TrustedProxies)
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
@@ -114,3 +150,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 // Drain makes /readyz answer 503 so load balancers stop sending traffic
 // before the listener closes.
 func (s *Server) Drain() { s.ready.Store(false) }
+
+// prefixToIPNet converts for Echo's IP extractor, which takes net.IPNet.
+func prefixToIPNet(p netip.Prefix) *net.IPNet {
+	p = p.Masked()
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}

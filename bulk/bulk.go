@@ -63,9 +63,13 @@ type Config struct {
 	// waits on DNS far more than on CPU, so it is well above the core
 	// count. Default 64.
 	Workers int
-	// ConcurrentJobs is how many jobs run at once; the rest wait in FIFO
-	// order. Default 2.
+	// ConcurrentJobs is how many jobs run at once; the rest wait, shared
+	// fairly between callers (see nextJob). Default 4.
 	ConcurrentJobs int
+	// JobLimits gives a caller's caps on running and queued jobs (0: no
+	// cap); nil caps nobody. Keep ConcurrentJobs above the running cap, so
+	// that one caller cannot take every slot.
+	JobLimits func(caller string) (maxRunning, maxQueued int)
 	// MaxRows refuses files with more data rows. Default 2,000,000.
 	MaxRows int
 	// MaxFieldBytes refuses files with a longer cell. Default 64 KiB.
@@ -135,7 +139,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Workers = 64
 	}
 	if c.ConcurrentJobs <= 0 {
-		c.ConcurrentJobs = 2
+		c.ConcurrentJobs = 4
 	}
 	if c.MaxRows <= 0 {
 		c.MaxRows = 2_000_000
@@ -205,6 +209,9 @@ const (
 	KindNotFound
 	// KindConflict: the job's state does not allow this yet, or any more.
 	KindConflict
+	// KindTooMany: the caller has as many jobs as it may; wait for one to
+	// finish.
+	KindTooMany
 )
 
 // Error is a refusal with a machine code and a message for people that
@@ -235,7 +242,7 @@ type Service struct {
 
 	mu    sync.Mutex
 	jobs  map[string]*job
-	queue []string // ids waiting for a runner slot, oldest first
+	queue []string // ids waiting for a runner slot, oldest first; see pickLocked
 
 	queued   chan struct{} // a job was queued (capacity 1)
 	webhooks chan struct{} // a webhook became due (capacity 1)
@@ -359,13 +366,7 @@ func (s *Service) nextJob(ctx context.Context) (*job, bool) {
 			return nil, false
 		}
 		s.mu.Lock()
-		for len(s.queue) > 0 {
-			id := s.queue[0]
-			s.queue = s.queue[1:]
-			j := s.jobs[id]
-			if j == nil || j.running || (j.rec.Status != StatusQueued && j.rec.Status != StatusRunning) {
-				continue // deleted or canceled while it waited
-			}
+		if j := s.pickLocked(); j != nil {
 			j.running = true
 			j.done = make(chan struct{})
 			more := len(s.queue) > 0
@@ -382,6 +383,71 @@ func (s *Service) nextJob(ctx context.Context) (*job, bool) {
 		case <-s.queued:
 		}
 	}
+}
+
+// pickLocked takes the next job off the queue, fairly between callers:
+// the queued job of the caller with the fewest running jobs, the oldest
+// among equals, skipping callers at their running cap. So a caller with
+// jobs waiting gets a slot before one that already runs a job, and one
+// caller's backlog cannot hold another's job behind it. It drops entries
+// of jobs deleted or canceled while they waited. Call with s.mu held.
+func (s *Service) pickLocked() *job {
+	running := map[string]int{}
+	for _, j := range s.jobs {
+		if j.running {
+			running[j.rec.Caller]++
+		}
+	}
+	live := s.queue[:0]
+	best, bestRunning := -1, 0
+	for _, id := range s.queue {
+		j := s.jobs[id]
+		if j == nil || j.running || (j.rec.Status != StatusQueued && j.rec.Status != StatusRunning) {
+			continue
+		}
+		live = append(live, id)
+		c := j.rec.Caller
+		if maxRunning, _ := s.jobLimits(c); maxRunning > 0 && running[c] >= maxRunning {
+			continue
+		}
+		if best < 0 || running[c] < bestRunning {
+			best, bestRunning = len(live)-1, running[c]
+		}
+	}
+	s.queue = live
+	if best < 0 {
+		return nil
+	}
+	j := s.jobs[s.queue[best]]
+	s.queue = slices.Delete(s.queue, best, best+1)
+	return j
+}
+
+func (s *Service) jobLimits(caller string) (maxRunning, maxQueued int) {
+	if s.cfg.JobLimits == nil {
+		return 0, 0
+	}
+	return s.cfg.JobLimits(caller)
+}
+
+// checkQueuedLocked refuses a new job of caller past its queued cap. Call
+// with s.mu held.
+func (s *Service) checkQueuedLocked(caller string) error {
+	_, maxQueued := s.jobLimits(caller)
+	if maxQueued <= 0 {
+		return nil
+	}
+	queued := 0
+	for _, j := range s.jobs {
+		if j.rec.Caller == caller && j.rec.Status == StatusQueued && !j.running {
+			queued++
+		}
+	}
+	if queued >= maxQueued {
+		return &Error{Kind: KindTooMany, Code: "too_many_jobs",
+			Message: fmt.Sprintf("this key has %d jobs waiting, as many as it may; wait for one to start, or delete one", queued)}
+	}
+	return nil
 }
 
 // runSweeper deletes expired jobs every SweepEvery.

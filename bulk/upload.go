@@ -39,6 +39,10 @@ type Options struct {
 	WebhookURL string
 	// Enrich adds enrichment to every row (slower: it may fetch web sites).
 	Enrich bool
+	// Admit, when set, is asked with the file's row count once the file
+	// is scanned and before the job exists; its error refuses the upload
+	// (a quota the file would pass). It is not a form field.
+	Admit func(ctx context.Context, rows int) error
 }
 
 // checked is Options after checkOptions: what the job keeps.
@@ -378,6 +382,12 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	if err != nil {
 		return Status{}, err
 	}
+	s.mu.Lock()
+	err = s.checkQueuedLocked(caller)
+	s.mu.Unlock()
+	if err != nil {
+		return Status{}, err
+	}
 	if err := u.f.Sync(); err != nil {
 		return Status{}, fmt.Errorf("submit: %w", err)
 	}
@@ -390,6 +400,11 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	}
 	if stats.Rows == 0 {
 		return Status{}, invalid("file", "no_rows", "the file has no data rows; send a file with at least one lead")
+	}
+	if o.Admit != nil {
+		if err := o.Admit(ctx, stats.Rows); err != nil {
+			return Status{}, err
+		}
 	}
 	now := s.cfg.Now().UTC()
 	rec := record{
@@ -422,6 +437,8 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 		return Status{}, fmt.Errorf("submit: create job: %w", err)
 	}
 	u.done = true
+	// The queued cap was checked before the scan; a burst of uploads of
+	// one caller may pass it by the few that were scanned at once.
 	j := &job{rec: rec}
 	s.mu.Lock()
 	s.jobs[rec.ID] = j

@@ -272,6 +272,24 @@ func (e Reason) Valid() bool {
 	}
 }
 
+// Defines values for UsageKind.
+const (
+	UsageKindPublishable UsageKind = "publishable"
+	UsageKindSecret      UsageKind = "secret"
+)
+
+// Valid indicates whether the value is a known member of the UsageKind enum.
+func (e UsageKind) Valid() bool {
+	switch e {
+	case UsageKindPublishable:
+		return true
+	case UsageKindSecret:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Verdict.
 const (
 	VerdictInvalid Verdict = "invalid"
@@ -672,6 +690,39 @@ type ReadinessStatus string
 // Reason Machine-readable cause of the verdict.
 type Reason string
 
+// Usage defines model for Usage.
+type Usage struct {
+	// BulkRowsPerDay Bulk rows a UTC day on top of the quota; 0 is no limit.
+	BulkRowsPerDay *int64 `json:"bulk_rows_per_day,omitempty"`
+	BulkRowsToday  int64  `json:"bulk_rows_today"`
+	Burst          int    `json:"burst"`
+
+	// DailyQuota Validations plus bulk rows a UTC day; 0 is no limit.
+	DailyQuota     int64     `json:"daily_quota"`
+	Kind           UsageKind `json:"kind"`
+	MaxQueuedJobs  *int      `json:"max_queued_jobs,omitempty"`
+	MaxRunningJobs *int      `json:"max_running_jobs,omitempty"`
+
+	// Name The key's name from the keys file (never the key).
+	Name string `json:"name"`
+
+	// Origins The origins a publishable key answers.
+	Origins *[]string `json:"origins,omitempty"`
+
+	// Rate Requests allowed, e.g. `100/s` or `30/m` (per client IP for publishable keys).
+	Rate string `json:"rate"`
+
+	// RemainingToday What is left of the daily quota; null when there is no quota.
+	RemainingToday *int64 `json:"remaining_today"`
+
+	// ResetsAt The next 00:00 UTC, when the day's counts start again.
+	ResetsAt  time.Time `json:"resets_at"`
+	UsedToday int64     `json:"used_today"`
+}
+
+// UsageKind defines model for Usage.Kind.
+type UsageKind string
+
 // ValidateOptions defines model for ValidateOptions.
 type ValidateOptions struct {
 	// Enrich Add `enrichment` to the answer (slower on a cold domain; see /v1/enrich).
@@ -761,14 +812,23 @@ type BadRequest = ErrorResponse
 // Conflict defines model for Conflict.
 type Conflict = ErrorResponse
 
+// Forbidden defines model for Forbidden.
+type Forbidden = ErrorResponse
+
 // InternalError defines model for InternalError.
 type InternalError = ErrorResponse
 
 // NotFound defines model for NotFound.
 type NotFound = ErrorResponse
 
+// Overloaded defines model for Overloaded.
+type Overloaded = ErrorResponse
+
 // TooLarge defines model for TooLarge.
 type TooLarge = ErrorResponse
+
+// TooManyRequests defines model for TooManyRequests.
+type TooManyRequests = ErrorResponse
 
 // Unauthorized defines model for Unauthorized.
 type Unauthorized = ErrorResponse
@@ -864,6 +924,9 @@ type ServerInterface interface {
 	// EnrichLead Learn what a lead's email domain and phone tell
 	// (POST /v1/enrich)
 	EnrichLead(ctx echo.Context) error
+	// GetUsage The calling key's limits and today's use
+	// (GET /v1/usage)
+	GetUsage(ctx echo.Context) error
 	// ValidateQuery Validate one lead given in the query string
 	// (GET /v1/validate)
 	ValidateQuery(ctx echo.Context, params ValidateQueryParams) error
@@ -1041,6 +1104,15 @@ func (w *ServerInterfaceWrapper) EnrichLead(ctx echo.Context) error {
 	return err
 }
 
+// GetUsage converts echo context to params.
+func (w *ServerInterfaceWrapper) GetUsage(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetUsage(ctx)
+	return err
+}
+
 // ValidateQuery converts echo context to params.
 func (w *ServerInterfaceWrapper) ValidateQuery(ctx echo.Context) error {
 	var err error
@@ -1148,6 +1220,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/validate", wrapper.ValidateQuery, options.OperationMiddlewares["validateQuery"]...)
 	router.POST(options.BaseURL+"/v1/validate", wrapper.ValidateLead, options.OperationMiddlewares["validateLead"]...)
 	router.POST(options.BaseURL+"/v1/enrich", wrapper.EnrichLead, options.OperationMiddlewares["enrichLead"]...)
+	router.GET(options.BaseURL+"/v1/usage", wrapper.GetUsage, options.OperationMiddlewares["getUsage"]...)
 	router.GET(options.BaseURL+"/v1/bulk", wrapper.ListBulkJobs, options.OperationMiddlewares["listBulkJobs"]...)
 	router.POST(options.BaseURL+"/v1/bulk", wrapper.CreateBulkJob, options.OperationMiddlewares["createBulkJob"]...)
 	router.DELETE(options.BaseURL+"/v1/bulk/:id", wrapper.DeleteBulkJob, options.OperationMiddlewares["deleteBulkJob"]...)
@@ -1168,129 +1241,143 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3/chs50tiroCapWik3oiTb8u0n1VY+WbZ3tSvZ+iR57SvTRYIzTRLWDDALYETxHKXyDnmIvEceJU+S",
-	"6gbmFwmS0trnukvlH5vkYIBGo9G/u/UlSlReKAnSmujwSzQFnoKmj5fwRwnGnr7ELymYRIvCCiWjw+h6",
-	"CkykTI2ZnQrDtBsZM54ZxYRkcAt6zjI1YZmQwPhIlZYJ24viyCRTyDlOaecFRIeRsVrISXR/fx9HBdc8",
-	"B+sBOFGltHr+HyXo+TIMp1dv2dP958939hnPiinfecI0TISSrDSQsrHSTHIcyzNWTJUEJst8BNrEDHqT",
-	"Hhu+uxr22Hthpw44xpvxbiQThg1LeSPVTA7ZLhsmDqCBBEghHeJ2BILyB0EYR5LnuCM/rLPZnN+dgZzY",
-	"aXS4v/fkWby0+zh6qXIu5IrdHrMR18BSGsOsYskUkhvaZc5FxjQkQGOr3fEkh16i8pVQuqkeC+QrXG0V",
-	"jJIBAcPTVIOpEf2ZS/j3jfDQq48F51c1WkWfn9UIaVSDLbWElI3m7OLt1TXbvd3fHZXZTQ1Hwe20AUOk",
-	"URwhQQsNaXRodQkrYHoehOgCSW3lIbYJMcabIqQFXdPdWOmctQmXfpgJO62JbyX+aOrH4e8ed2oKJQ3Q",
-	"hXvBU3/p8VuipAVJH3lRZCIhoHY/G9zLlwjueF5kQB+1Vtq9kuICuTBGyMlgLCBDdLr/myPOwRg+wZET",
-	"cQuMW5YBN5YhbtTYEVHscaU0qynV85mBwMn+bbyfPBk95c/SA3g+/useYb/Z/H/WMI4Oo/+02/C3XffU",
-	"7L5CeC/9zh0eAvxNFqVlCZdSWTYC9rlMJ5AesSHtZsgQ7Yb4hkzZ0G9pyAyfGzabcouX1IBMmZDGAk/x",
-	"3Frc9cOOR/XOaboKXj98t+HEBOuJkuNMJA85pG+ID7pPhiE2hGScGcstMIs75VmmZsbJgi268xpMmVmD",
-	"p8npTRonDDNWZBnTpZRCTvBwx1xkkG73ovs4OnWXIXvV0NP32N0xG5UTpiRTpWZGpHDE7BQqqYZMZApZ",
-	"YdhY4GnS9vF5piaGwH6j7GtVyvT7QfxGEVKJMTjMpmwL+YaybK5KbRw+r5U643oC35dQKryNVDrHI88Q",
-	"BI1weryJHFWB+zh6J3lpp0qLv8P3Rd7xxSm7gXmMBMgl8zIe+U+PXYE7ZW7Y8MPO8cXpzm8wP2T9cm/v",
-	"aXIDc/oAQ3x1eOzBJzgP2QvgGvTSUL9XUxaF0hbSc0gFvyZe/D3PpToPJJJfr96+IbB+55lIuf2G+K9m",
-	"3ATOLehUJMj0HVV8QxZZCwIn1crs5ji9FQnhu9CqAG2Fk3hOYC3K6XOeTFFvxadOyQXGaYZDNjRgBymM",
-	"eZnZQVsmLwjXlpRbnP69lw6pij0rBcR7AoFp7tvKyEcHbzP1p3q8Gn2GxOKyuN1f1Wh5r7zGweJhCDkx",
-	"TqfkcgIOJgkzZsoRiXIlSdEcgbWgK94eM1MmU7omi+hgsylIJ78Nc8oy48w/Jf3FQm42EVLr3O7rfXKt",
-	"+Ry/Jyorc+k3lgqnL110Nrx0IstE6GchkyFGFVGrDA47GkhcAR5X2nfOiwJSRBgShqNArw4gE97fGXG0",
-	"QIRM4Q7MNhujcGidbXNWNPNGRPzubsqJG4yvacArO+B0VVFHxE8R3rodK3IIUWOtoy3S4px2geLEieLY",
-	"nZ6wLBUEtSyzjI9Q03PK8PLUlg8MJEqmZnmBV8aKHKFlfggrpRVZvSjI1MRsrFXuhW4C0jLNLaxZ2ynQ",
-	"tPZdITSYR6FiLKQw0/X427jp6q2Q6ZGChcQSCaAO6YayrcTcxszSP3c2ZjJFxhoz/Hc7yEFEGiRjp/AH",
-	"HhRaJWAMpAOtZu0rgFbGxCFM88mkNaAL/CWqcbOpMsBIy3Wkz1IxHoM2zSk5mj9iN1A4/Xec0bStXbSX",
-	"dAxjUOosRICgwXHDmcwUTx0ZICBKJnhD0cqwnbmbHRvLtf3Kk0RFtnwQN7pyI5EbKcuzFUj8zesSCdBW",
-	"xiIDNuWGjQAk00A71KqcTI8YwsZGMFZ6HbW3UDmD0VSpm03AvnfDEF5YkiFk4fpNL9FMzZM6XGaNnDkT",
-	"zlrsyprPakT/P5jRo8QKcHkJd3aQlNqEeNcFN4bkjxswJCGFKMe3WMEncMT4CIVrrWSglYkPNkta2sGq",
-	"fV9ConS6RviMeWYgXkDKgpgMXmGQWiTT1uh6Lj90pFQGXLb5QMvOf7K3F6Bw3YBbH8ifFJpvpVPV8O7P",
-	"DeO6kaFba6VmTBIypvvMZaV6z5myU9CekRgmzHZQUOZCnjrI95eJxF+Kir+sP9cKF6uO9qrmBiDLHN/4",
-	"o4QSyCvkrFa6I54pRXHkpCb+yGUC+PFT4Ahw6ncF8reQEurcig6RKw5hiXQe6g1d7Qgl+1GVttHN/FmS",
-	"GkPGJRlHpUGmxBLIsu3GYwoCTy7+c27TwAbJLITANX/rvEL9KO5HrB8d0b//rR8hBfUjy0f96IgZiTIq",
-	"dbqLu/ThdYgY16GaqLg1oAvML422xxZ1vcpUcE5QN8OR0/4WRedGOB/DB1DCLEN6cvV7zK7pnw/XMXvz",
-	"Em0+hBn/j5kq3KFlczb5u0CFFuGoJehISE7exSXIptwM3CY60EW8tCqK61vjv6Igo0uSGQhejAczMSLd",
-	"dQe3wAa62PgZrEFLS0wkpM4RTEfQVkPZ1pXlMuU6ZV6Amu3NgoKwH+ImJ47TvaKTzL1dvSgRWjB+WUWt",
-	"wUcZl5PSm5fLD9VEPU51NCoRPPsKwXChFWk67y7PDBpSEuxM6Ru2lQl5AykKADsTaEDGbMwTGCl1E7OJ",
-	"sNNyFJOPlE80z2M2V6UtRxCWA8GzRZUbhbpTt3hiDZuhUkm6Fl68mPGxs1xToSGxZvOpesyHzvXlm6tL",
-	"0mgD55lznWxSdy5UJpK5UyHWWmbcepPMkapT2ZC70hs+unL+4ZBdvbr8/fXx6VnYiMiLTCTCDvK75UXe",
-	"KHb+gXmZeORCSRMFpjJuHRp+MAxV2uPd4+PjY7Z1+fqEHTx9ss/+9/866O23D6rFlNxqD9L/zj+EVL/8",
-	"bjCuvKoB3afMsuCOrmuoWVGOMjT08OKTpn3+wQH/14O9g22yW3iSQGENk4r2Ht6KKcaPPVOzpEWoG1Tw",
-	"7+pYhjv1T5vosNbTa3Q0e++eLaHcARt7QgxSLwGwioC5SYQYrGE7qTCFMs5ICZ1LKjced3N/1nO4sYYV",
-	"i5BZHXyn5XMLaMHcOzLXQXfpRpELUelKNIkcT3EfBVMupPu2FzLQvFfzgS6dZduMdtZMU0Pt0dE5gArE",
-	"0DFTnPZ1xicmwKU6Z7gYC0HjdMZnfL7jw7is0OpWpKDDt6M6psV58He6VCN1V0/BtiZ0zxJkyqq0mVI3",
-	"7kuv11vBSbQKA4q/oz5jgecsUwmqt1xbtiXkWMXM8AxMzKTSUGTzdQuY3BalHf8YZiatmb3z/Pjq5PT0",
-	"iCmZzZkBfVup0uzq/Pri3fXrHz1b8RkPgQXLkcet87uvXTThWgviYcO/WD4ZhqZcVEkCpEJYXFi6tfWV",
-	"NPRQTrGSCwvJjncyPoKMbRWlnCcqhW3yiYUVdJEO5qoc5Lix4LyJ0tq518bI1CsqrdU5vy6SlmGZuAHG",
-	"mZ0XygUjZ5BlOy7cE6DrFhx/mpF1IT5TM9A7CVkJ76SgkIIbG1x2XF3ZteGe5nKv5YZERZv45OK1qoIR",
-	"ZDgWoIoMmOFzIScurC0Mm2klJyQ/Z3UoI7gbieZEVoX3Fo5SizyHtDk/F8xsnV+DOCQja2r8IfEc+Rhs",
-	"fU9uAApDw/CdIDj/6hKATnwt119jayQ8mYbPoYTm8nj3jFejEzRza9OVZghzNP/apk0vm0RIi1xkG1VE",
-	"LrKFt1yOyQq9OVFlljKfuZEB19LGnmAfHoBqFvyZFyEVtQD9AHq6oFFd6F2yzqYXcVD7vQVSqVCwnhIQ",
-	"9iViWKcn4W1qa64+aac64nrb1S4+rb1pqyOr3oBBYTWoWHHMGqGFsnswg5ERFmJmRQ6qtDGbWlsMnFoc",
-	"M6vUgPILcLAdTG2euR9zLueD2t6L2ShTyQ2kgzo1LZVm4O0oqQbON4lT5Gok/Nopt3yzpUjoat3SdbHZ",
-	"OrHlEVHoHTRjHT4IX53kKrScb3km0oGLJY1UOh/USAlLGJeM9WVN5oaL/ZD5WWY2rrmDBuT+SsKfiHfP",
-	"QNqg4OhkhwYIqUn5+vK44Hjn5ZWnUacpLJ1KbZdvzLxYgmTRuGvW/AV4ZqfLiwUNxodah6GFzj8sLzJV",
-	"xq4IHMIYNEr9jrR7fnDw9GC9vFsAiFbozBeErcvNNxgoASOzcrMsk/DL8+PLE1aQOX7INOCSMfuj5JpL",
-	"KyRdbAlHrF9xz360QN5S+UmcV2SNF/mRVmvF41ZzxSql2tlNjdFUO7Lo2fkHhmiu0msnSk0yGMyUvjEF",
-	"TyBmuUi0MmpsB0+fH8TMQDYe4BuQxlWqU3BX1XqDyktYp3hGP9Mi7H21SPCqqlXnZSAptbDzwYRbmPFg",
-	"ZuxYZBZwKjKpREJpKGOtpG3jZKTuwLCtc5FDwo2N2YVWalwogfL9BQrmpEy5M/Y83zIA4e16t84yDV1d",
-	"vGY8y5BqMjEWoA/ZDs+ymP13+ve/0r9/4VmGZITkFKIhnGQlBYWdjS0SWTyMeLVNF7pgSypHQOTIsUir",
-	"G78Q41AzZkrt/KmTEpVzYY58hgvXwCTcgkbJg6aCp0whhRU8I9dqoy4HmUeTvTEW2tjBSqc02nern2Z8",
-	"9btLkqHebRBdC4pWQHdGG1yvNrIGlGwQNuWBpz8YlpRaowh0FgsOb+RqFTibcpKu9JT93cvZh+W0uGBf",
-	"IEae8QRY67cmSO6T0ImJ9KMrLtlrzWUiTKJidnLcj4K3BgEYIGzdcPLyuI6uvHAerUlWnscqx8OfCIF6",
-	"BuJ2HNxVE4JNIZw3A/vPn3V54l/2n+0fHBwc7O3v7QUd7yvt8k7S/6P9mGtfLJQxYqXg/C4GsPWZrbX9",
-	"QBo1lQHcQTrIhOx+GSg9qMdYlWUDz+sKDbko84HmllxXU64hHSROxbhVoqhtEZ4NPFNB82VC/5dcumFJ",
-	"VXbgZV/QYCElOoy0f5xB7xZtHZoHbJ2J34k0LF2OOmKykIR3xxObzYm5OKFU3YkbIVMGd8J0gmKt3WdK",
-	"3ZTFwGc5BDnc9Ydr5obVKYRGubj3TxT4xZUky4FLc4gaP9rleBThFZ3ytrzU1cXrQ4K5H/Es60csh2TK",
-	"pTC+QkZY04hsthUW2ds9p925mYqfvKq4wvaokLwhAkxIDx3WJfBUSDABJzzVb31NJg4ld7ECNEuhAInS",
-	"be65+Zd+hKav6UeHrB+lMNE8hbQfxfhN+p/VTT+6DwZZU7BcZF8D2/vpnAFPpqxauwUj6kf1z21TkDAS",
-	"3AEvkYCsz0evgqJblziCGS5S9v7y7ZufL46vrraPfGUcHm9pQNMSBTdmhlQvJDt7dfzy5JdXJ78NLl+9",
-	"PL0avLs8Q0SwY5cpRjJZKjtFVbQFahBTy1Ybqupz1NP8a5HPUXR5Q8aqoui6bDbF/TydrKCudU6W2nHA",
-	"El6aOpHd86FeK1eDYpOVI8HMpeV3xIrVIFMEd/WsVlT/KJVF9k26j/eAiGKQCQuaI6+VamDKZNq80QQt",
-	"pRpQio0LnYR02gFPSCBH5IZ3bhp60Q54w+groDqy24FtpsqB5Ic0wqErUrwQ6UqWbrpSUFpUNQ5vCeWP",
-	"zQNcnduzYBSlKRtCrZYOq6A8l2aGHM6Qi5wpSQlcWeo950do8lCZo3t3e0XEaImemsqNugZw7a7CmYE9",
-	"drxQzzckATyM2ZAchkNXMeeAHTJfP4yE34viJWWv9itvqmaMH6UZesxvTpL7+hLhzYA37oTNY6Fyl28e",
-	"GkitWjFSNXT8kNKeiuzbjuwHFOuuIbjGB9cqK60iFp7c6p13Q49RVVkc1UG72j/k1SGXTV3pFZHzCkWN",
-	"gI9ufyKlYP+IFT/5p4uZMx4I/Pix8qRF+d1+r7V82422v3f/qZ3E4mCo01b8dN4HEYYTNZgulKYY77P8",
-	"jtwRbfmDHLxFR22U1AHFtlPNr+58Vf6Lc99UcNUh8eqHTsiafmxMnKhT4R3VgUf6PeqGAZfGVjaJk0Le",
-	"4iAzo1a8vaJ8v/HxYyNerk/ByzdXFU8dwRQV4pacfHgMrLnFa4PG7fyb9n3eGPBtvdNxVTwshPW4qFOz",
-	"Vm0CdnG493/+x//EU/BR2BmY2k/nogf0numxSy4nYNhYZZmatRF72JdePLO9mGlhbuZsH6d9tle7KdnB",
-	"XszcmL/6FXt92fEw/cMDso3d5lARV3QVUsl+b9bq4mtIuxgesoRLKnISt9BjQ4+B4SGbiSwjw2im9E3M",
-	"DB9TVYzjRr2+HBKGcKDSN4aNSorEczYDfuPlbi2IDrvxzxQSgfq/lGrGtpzzzmrgLuPeQbDt8FpphJVl",
-	"6p/iNcXlNxjR3UK1lXnuXrFaV33kRLBA8ELNEKSqM9YJR7yqy95y3GRJDm/32PUU5r5eoZSuOKsluq1S",
-	"SHUZGMO4dEUJjpBznkJVk/SDqdnCTOlOlkGL4CqkheuvCI/BRxVqgw9XTrlIrhtPbo2G2xCyT4A+thby",
-	"IpT+82dKD1eUXq30ui1sbUUhUqfYKQAo7eDh1UgLOw+E/VPIxC1oWJWaCnd24Jf9qsK0B9Wz4KC42eUy",
-	"glrxlyvcokdLIX6D+S91Hj+pDT6tv24pUpe/N6fq3kPoRlTsXteFExLcT/XgqbWFK/8WcqwCuVF4cW+d",
-	"EohaONoFjWzrsSEaMf45DF0HDuchR4ZXFRz1pa84cgLYJ/aSPHeDh/7ODslb4oPbMq094TjZYV96Fh03",
-	"XDlmnutSsX/FK1qM1vm0WD9q89u+9AyXSTXrR2wL9YtUuMcOru0j1mbDos2Je33Zl69IMaGLg1zw16u3",
-	"bw7Z8Evf3aV+dMi+9Cne7Zw63l3svtAG3ccmAN6P7u+HjsdnIgGvbPtzPj+9jjy50ZmZw91dVYA0qtQJ",
-	"9JSe7PqXdnPhroSw5ANH1JGHwjk4jVcOevu9PWdXgOSFiA6jp7293lPyztopEeAu/jMBuh54X4kCTlFB",
-	"fAm5uqgC+K3uNE/29haaFFi4s7tTm2fd7gSBNjcLAa7r87Ne52ZEhx8/oZKb5xwNSF/FmytXV7DFHcE1",
-	"AgjJZibSCfi0Is5GZXbDSqrwYgWXkG3jPSDd+2M0g1H0CdfbxUl7n83azV8RqA/c/md+y93eHomEX/kt",
-	"dyttRoV7r1LwasT8YNy2ab/B7U4p3eHvK7f7i3++ca9/vh+Fz7hY0YXCl7/iJSuL9Yg4E7dAvtxmo6ow",
-	"fqM5WC2S1ed67p8/7FCLzFsSjzhPv0LVneZCqxzsFErDcEpfhL5+h6138hre5b36W92bc3fzght+6wZd",
-	"FZA87nSrWZe2Xgu04EHiescXpyxVSYnSI0aW+rfjzRddmPqd4G7Jo9um4AXF/sne3pDNpiJzWmKVvYB6",
-	"vjcqGwlnYjQ5pTM+nftamL5M0dTZar/t3cdUhyMsHupORalkfWy79Fdq6WL43PTlbCqSKWXCuhh97bdm",
-	"w4O9pxWElS8aBZqZlpY+4/JONHSP8NLt/B94N5v4SOBUaXnXRUvfAnWrOdh7+n3WfqMsmRVzttVGWaq5",
-	"kEJOttcTVT113EgL1y5Ljau4SBUOCdKcb1G38nKdCWN91TzV8LfaJn5cJFAcQ4oPcuyY7XszekUXOarC",
-	"7XSRq33UT/ZW2t37ocSwUKhw2CroH1bypNBwK1Rp6sr8YFNF1wRgRX+7UMno/ad/IOW2ux8E6Oet9CWJ",
-	"asw+q5HrE/bMrR+atoZzt9WDj17Z3/xKp40W3ZIHrNPttUbU3BH5Cc8y0D8YAj9mEmYuM1SbNpskKv3k",
-	"8g4CzNFVvDPummBww4Z5mVmBXGoXBdJOyi0fsi2nkw9x1HD7kNWly31pIBeJypTcMYBkTkls1x+u2RZq",
-	"9rc8K10MNBMStttVzpyU5r4kqy1U7hyzd9evd37Esfhh/7m7qy/envfYW+1a97kphhSNpBJJ1Lw/9nq9",
-	"T/fDHjvxjQ+Q3baqvBOV50p2+gL15VbfldM4vfzVTvOZ/G3u4zllQbjPvvkpfun1etuVbwKnQxPh2Ns3",
-	"3LpOIzWf+axGR6xQWcaGZ8qRtmuMUWg10WBMiNOfUKuPqg9HnTj7QqXzx3WCrDtNfPxSeTaXHL7eC9nN",
-	"n0F2Ub+g4N8nueBUJhbdf3pwX8d2aw6k6ACxufhbolJfO1DVzvstXldWbrNLlViwOwYttfwRPSZbDR/u",
-	"uzY7Wvv3S6zpybdmTcFOh1SXBulRXfcuDHP9LRZ6r1W0s7K36g+mKkh+d3m2vrFv/DXNLr8X03y2/3Tz",
-	"S3VDRXrh4CGrBLr+fQsWfVWOcgpIEmclfjfiNpmiwPGXkG59o3suc+2WprH7RaT37qwzcG60RbsUf29z",
-	"iA71PlumE/dG+l0l3zMHyPqX6nad3+IcTqjpi29yKsZVZ1PnFXDIJAXeewbwV98OKyRFg8rez2BX4n3v",
-	"e3ANf+P/Hz/J4y5Xo7QhLzKDCk9X5w6t2wzZdX2qSZR1rtxuRQwrzcvE3A59baOLViotJkLyqsEM2vtK",
-	"pz7RiRcFdTKxU+jLYe2dG/yXYdWm6Yj6+FAvlAItHDMFsGxG/ktdSlTSODkLyoyjZtOXhQZK1vQdgZgR",
-	"cpIBoxSgHju1zqg01WOnVb14e86MYq/uEsj6khbybk563mND1/5uWNc3o0Sq9+aTFLmPxY7LLOvLlqfY",
-	"+QJI89NqFlJp/K25rC/bwoGFbAzvpg9aP1FiblsBMvfN7SGYzbXcxSibu7Z2lapm6lCoobZYOW90XN9G",
-	"2bmkY+eE3l5lGrUjlMHe319tG93t+J2udUnFznmFqHmc6+rad/zzHdGL0jqS/ufmOM/2/m3zC3Wv7m/B",
-	"ol5WLRJ50xbRcy3fvO/bsqkmUS1s3l3xvOqTjrZd3V6/Dtn0WGWnLBU1xY5HuV5ZlSOF4TqlbtrE+Trk",
-	"bgFU3ZRmBqO+dOWhnLlM8B3qzOWKVuoXmirxuGYpZIX8YPrS13bEVSoYDagKMMwRG/pCsXZr9264x9UX",
-	"1+XF7A2FdsZcZIaNwCVfcgSWIazUBT1TM1TaRlrdQND35hI3zoCnX2OOtU2wXqoeYoY9usuzv3UPsXG+",
-	"nbbSqYoOpB9z2wok+gLwb9eA///bJEH2dIZodheEV2VP7n77lg6kU1Fmh4WsHTDyjKY2SSoGslItIg/V",
-	"FHjhYnJjd5dmhhI2H5J/2pfBBNTATawo/T+80H0cR239vRTUCTaMbv3xkAeM7vx9nAeMb/+BmVUKwPrT",
-	"b7rF/yu5Myuom8yBibgFWUXKSJtiXjtpaLKmwbZ7M0waX8um68Tl6N1VFG90nG092z/YZgcHBzvfi2f/",
-	"E1LFvxhvXEWD3CV3hOkOuaHLMuimDCxkt8skK1PvAh66Pz7hA/ZGJz/1o16v10zTj1jKLd+5gflP/eji",
-	"3Yuz06tfjl+cvRr89upv+BDGoN0frnBT7bq5qj97gTw85/qmL0nx8+bMkOas7c2f+o6I+5FLnVl6Wjin",
-	"97DHTjhao6SqVXl3zgqkPxzQl/TnTfwvneqdk7eXV4O3l6c/n765CvHt97Tjf75cCiV3RlnZ9sz5TBKS",
-	"YijOzHIqRXfOxfStj5+Q+1cJWfQN+bvvTUYvNMk9h7u7pA9PlbGHP+79uEeywK/3ZTkGm1G+WhtcNa6p",
-	"uNeyQiu6XbZ933dUgqAy0OkCUv1FMKcVLM/3WmTgPDTk8wQTs7qNecXVRzy5mejqLy/4GcksCkcm/RlU",
-	"5kGd49J6G89i+WWXXxKTjUJB33oOJC/NE9yVgWzcmkkVBq2s/xsAAP//",
+	"7H1rchs50uBVELUb0dJOiaJsy9MjhWM/tWx3q1uy9Ulyt79oOkiwKknCKgLVAEoUx6uNvcMeYu+xR9mT",
+	"bGQC9SLBh2yPZ76J+SORLDwSyES+kfUpStQ0VxKkNdHRp2gCPAVNH6+4hXMxFRa/pGASLXIrlIyOot8m",
+	"3DJhWAYjy9SIAU8mLMO2jMuU2QkwA4mSqWGFtCJjwjINBqyJGXTGHTboRZpb6EXH+sVf/nJsXxwMOlEc",
+	"mWQCU47z2XkO0VFkrBZyHD08xDU4lyoTyXwZqJsJsFuYf2ccJIbtnL26ec0m1uY8F6zqz0YCstTsLoHy",
+	"x4uDbvd49uIgZr0o5SKb04+H3S79/P3zZ93uZjDhjwKMPXsZBlCkuF92IgzTrmXMeGYUE5LBHeg5y9SY",
+	"ZUIC40NVWCbs5hmtnp+MLOjlKa89FqxiMy4sG8JIaUSOTIUcMz7mQgbHF9LCGHT0gDPkXPMpWE8Xp6qQ",
+	"Vs//vQAdwMLZ9Vv29OD5870DxrN8wveeMA1joSQrDKRspDSTHNvyjOUTJYHJYjoEXVHGu+tBh/0m7MSt",
+	"nvG6vWuJhDco5K1UMzlg+2yQOID6EiCFlDAkEJQ/CMI4knyKS/LNWqud8vtzkGM7iY4Ouk+exYHtfamm",
+	"XMgVqz1hQ66BpdQGdzmZQHJLq5xykTENCVDbcnU8mUInUdOVULqhHgvkK5xtFYySAQHD01SDqTb6I5fw",
+	"bxvhoa6PBednNVx1AD6qIR4CDbbQElI2nLPLt9c3bP/uYH9YZLcVHDm3kxoMkUZxhCdGaEijI6sLWAHT",
+	"8yBEl0hqK5HYJMQYjyKSv67obqT0lDUJl36YCTupiG/l/tHQj9u/B1ypyZU0QAfuB556roLfEiUtSPrI",
+	"8zwTCQG1/9HgWj5FcM+neQb0UWulXZcUJ5gKY4Qc94n/RXHk/tconoIxfIwtx+IOGLcsA24sw71BJo/N",
+	"Yr9XSrOKUj0j6wsc7C+jg+TJ8Cl/lh7C89Gfu7T79eL/q4ZRdBT9l/1a7Oy7p2b/FcJ75Vfu9iHAQGVe",
+	"WJZwKRWyM/axSMeQHrMBrWbAcNsN84Jo4Jc0YIbPDZuh2LKK2B8T0ljgKeKtIfTe7/mt3jtLV8Hrm+/X",
+	"rJ5gPVVylIlkGyR9xf2g82QY7oaQjDNjuQVmcaU8y9TMOGGzQ2degykyaxCbnHpaL8iNFVnGdCEligWl",
+	"2YiLDNLdTvQQR6+VHoo0BfltV3YLczblc1paqmgZR2xwC/O+VLZPi4N0wHY4y4thJsyEDzPXS+FGaFVY",
+	"IE5sINFg8YnZxbUNlBZjIZeGGWo1M6BZzsdAY0jmWpJCgwOnCtxWZ8JYtzlnjlNkr+rD9i026IQNizEC",
+	"qQrNjEjhmID0RxE57ASy3LCRQFIn2sDnmRobAvuNsq9VIdNvB/EbRRRHXNORXcp2kKkqy+aq0Mbt59s7",
+	"0JniKXxD0AaqmnRwxKxSbMrlnN3xTKQ0ocH9G2ViPEFu6E4U8g8uEzhGWabnjKMGxgakje2ROjYoleAF",
+	"HtNospnFVLodwX2j1DnXY/i2J7GkqqFK56T2IwgaseipCtVqwt6NUhdczj1nNN8QhajD9wkQOs22Mgbw",
+	"wTHLQbMkEyAtO7skrrDANNAeGPxRKMv7cJ84TZLtoBlBlgCjR459WKX6SCD9j2pofKOSdaLU+aOAAjWb",
+	"IrtFkje7HfYbKt9b0UbT6FpLGVXDpm20VxtHW3X2zUsr4vOI8p3khZ0oLf4K35afnFyeIepixAqXzNsE",
+	"qK902DU4xscNG7zfO7k82/sF5kesV3S7T5NbmNMHGBBCTzz4BOcR+wG4Br3UlAj8nTRFnittIb2AVPAb",
+	"0t2+5WEsDyHyzZ+v374hsH51rOor7n854iZw7kCnIvFsEVBj/GoqVaU4Oi24yG5P0juR0H7nWuWgrQBT",
+	"K7iLev0FTyZoSONTZ3UD4zTCERsYsP0URrzIbL+pwy8o4w2tOOgEsYqlKvaqF+C+JxAY5qFpvPzu4K2H",
+	"/lC1V8OPkNCRxuX+rIbLa+XVHiwiQ8ixcTYol2NwMEmYMVMMSfVXkhjfECxKKq8LxswUyYSOyeJ2sNkE",
+	"pNP3DXPGNePMPyV7x8LUbCKkBt4eqnVyrTmxnURlxVT6haXC2VeXrQUvYWSZCP0o5GKI0aTUKoOjlsUS",
+	"l4DHpbU+5XkOKW4YEoajQG8+oF5ysDfkBtBOSOEezC4bob7UwG2NKxp540b86k7KqWuM3TTgke1zOqpo",
+	"U+KnCE/dnhVTCFFjZdMt0uKcVoEallPdY4c9YVkqCGpZZBkKu9J4Xh7a8r4XSssTvDJWTBHaBcdeOSnI",
+	"1MRspNXU66EJilqUvWvmdgY3zX2fCw3mUVsxElKYyfr927joslfIVZGChcQSCaDN6ZqyncTcxczSn3sb",
+	"M5kiY40Z/t0NchCRBsnYOQgCD3KtEjAG0j4aJCGnXBxpPh43GrSBv0KzbzZRBpyv05E+S8VoBNrUWHI0",
+	"f8xuIXf28iijYRuraE7pGEa/0FmIAEGD44Yziaq0IwMERMkET+g0z8C2xq5XbCzX9gsxiYZvsRU3unYt",
+	"kRspy7MVm/iL1yUSoKWMRAZswg0bAkimgVaoVTGeHDOEzbtW11B7YytnMJwodbsJ2N9cM4QXlmQIecT8",
+	"opdopuJJLS6zRs6cC+ddassa1F7x/9aMHiVWgMtLuLf9pNAmxLsuuTEkf1yDAQkp3HLsRcb4MeNDFK6V",
+	"ksGNe7BZ0tIKVq37ChKl0zXCZ8QzA/HCpiyIyeARBqlFMmm0rsbyTYdKZcBlkw80/IJPut0Ahesa3Aoh",
+	"nyk030qnqh2T6cO4rmXozlqpGZOEjOk8c1mq3nOm7AS0ZySGCbMbFJRTIc8c5AfLROIPRclf1uO13ItV",
+	"qL2uuAHIYoo9nFUWxZE31eiMeKYUxZGTmvgjGvX48UMABTj0uxz5W0gJdWEIt5ErkLBEOttGT1YHTsil",
+	"ogpb62Yel6TGkL+FjKPCkK2bQJbt1hEWEIi5+PPCLIEFOhM8cMzfOi9yL4p7EetFx/T3f/QipKBeZPmw",
+	"Fx0zI1FGpU53cYc+PA8R47qtJipuNGgD81Ot7bFFXa80FVzQxI1w7LS/RdG5Ec7H8AGUMMuQnl7/GrMb",
+	"+vP+JmZvXqLNhzDj/5ip3CEtm7PxXwUqtAhHJUGHQnKKRixBNuGm7xbRgi7ihVVRXJ0a/xUFGR2SzEDw",
+	"YGzNxIh01yFugQ20d+NHsAYtLTGWkLrAEaGgqYaynWvLZcp1yrwANbubBQXtfoibnDpO94owOfV29aJE",
+	"aMD4aRW1Bh9lXI4Lb14uP1Rj9TjV0ahE8OwLBMOlVqTpvLs6N2hISbAzpW/ZTibkLaQoAOxMoAEZsxFP",
+	"YKjUbczGwk6KYex8omPNpzGbq8IWQwjLgSBuUeUm1zupWzyxhs1QqSRdCw9e7H2sGlKhIbFmM1b9zofw",
+	"+vLN9RVptAF8TrlONqk7znXmVIi1lhm33iRzpOpUNuSu1MNHYy/eH7HrV1e/vj45Ow8bEdM8E4mw/en9",
+	"8iRvFLt4z7xMPHah57ECUxq3bhu+MwxV2pP9k5OTE7Zz9fqUHT59csD+7/857Bw0EdVgSm62rfS/i/ch",
+	"1W963x+VgYaA7lNkWXBFNxXUpaMW8OCTpn3x3gH/58Pu4S7ZLTxJILeGSUVrDy/F5KPH4tQsaRHqFhX8",
+	"+yr26bD+YRMdVnp6tR312tu4pS13wMaeEIPUSwCsImBuEiH6a9hOKkyujDNSQnhJ5UZ01+dnPYcbaVgx",
+	"CZnVwT4Nn1tAC+bekbkOuivXilyISpeiSUwRiwcomKZCum/dkIHmvZpbunSWbTNaWT1MBbXfjhYCShBD",
+	"aKa8jtcZH5sAl2rhcDE8iMbpjM/4fM+nfbBcqzuRgg6fjhJNi+Pg73Sohuq+GoLtjOmcJciUVWEzpW7d",
+	"l06ns4KTaBUGFH9HfcYCn7JMJajecm3ZjpAjFTPDMzAxk0pDns3XTWCmNi/s6PswM2mM7J3nJ9enZ2fH",
+	"TMlszgzou1KVZtcXN5fvbl5/79mKT8EKTFgM/d46v/vaSROutSAeNviT5eNBaMhFlSRAKrSLC1M3lr6S",
+	"hrblFCu5sJDsZC/jQ8jYTl7IeaJS2CWfWFhBF2l/ror+FBcWHDdRWjv32giZekmllTrn50XSMiwTt8A4",
+	"s/NcueSFGWTZngv3BOi6AcdnM7I2xOdqBnovISvhnRQUUnBtg9OOyiO7NtxTH+613JCoaBOfXDxWZTDC",
+	"xTpB5Rkww+dCjl0ajDBsppWPWM6qUEZwNRLNiawM7y2gUovpFNIafy6+38BfvXFIRtZU+4fEc+zTEqpz",
+	"cguQG2qGfYLg/GeXAITxtVx/ja2R8GQSxkMB9eHx7hmvRido5lamK40Q5mi+26ZFL5tESItcZBtVRC6y",
+	"hV4uJ22F3pyoIkuZz/TKgGtpY0+w2weg6gl/5HlIRc1Bb0FPl9SqDb1L7tvUERs1+y2QSrkF6ykBYV8i",
+	"hnV6Ep6mpubqk/xKFFfLLlfxYe1JWx1Z9QYMCqt+yYpjVgstlN39GQyNsBAzK6agChtTWnbfqcUxs0r1",
+	"KakEG9v+xE4z9yOlWVT2XsyGmUpuIe1XqaypNH1vR0nVd75JHGKqhsLPnXLLN1uKtF2NU7ouNlvlej0i",
+	"Cr2HZqzbD9qvVjImWs6UbdR3saShSuf9alPCEsYlb35ak67jYj9kfhaZjSvuoAG5v5LwGfHuGUgbFByt",
+	"dPUAIdUpop8eFxxvdV6JjSpNYQkrlV2+MfNiCZJF466e8yfgmZ0sTxY0GLe1DkMTXbxfnmSijF0ROIQR",
+	"aJT6LWn3/PDw6eF6ebcAEM3QGi8IW5ubbzBQAkZm6WZZJuGXFydXpywnc/yIacApY/ZHwTWXVkg62BKO",
+	"Wa/knr1ogbyl8oM4r8gaL/IjrdaSx63miuUdD2c31UZT5ciiZxfvGW5zmY4/VmqcQX+m9K3JeQIxm4pE",
+	"K6NGtv/0+WHMDGSjPvaANC5TnYKrKufrl17CKiU8+pEmYb+VkwSPqlqFLwNJoYWd98fcwowHM+lHIrOA",
+	"Q5FJJRJKQxlpJW1zT4bqHgzbuRBTSLixMbvUSo1yJVC+/4CCOSlS7ow9z7cMQHi53q2zTEPXl68ZzzKk",
+	"mkyMBOgjtsezLGb/k/7+d/r7J55lSEZITiEawkFWUlDY2dggkUVkxKttutABW1I5AiJHjkRanviFGIea",
+	"MVNo508dF6icC3PsM1y4BibhDjRKHjQVPGUKKazgGblWa3U5yDzq7I2R0Mb2Vzql0b5b/TTjq/suSYZq",
+	"tcHtWlC0Aroz2uB6tZHVp2SDsCkPPP3OsKTQGkWgs1iweS1Xy8DZhJN0pafsr17ObpfT4oJ9gRh5xhNg",
+	"jd/qILm/tEJMpBddc8leay4TYRIVs9OTXhQ8NQhAH2Frh5OX27V05QV8NAZZiY9VjofPCIF6BuJWHFxV",
+	"HYJNIZw3AwfPn7V54p8Onh0cHh4edg+63aDjfaVd3rok9Gg/5tqOuTJGrBSc38QAtj6ztbIfSKOma0P3",
+	"kPYzIdtf+kr3qzZWZVnf87pcw1QU077mllxXE64h7SdOxbhTIq9sEZ71PVNB82VM/wsuXbOkvKbkZV/Q",
+	"YCElOrxpfzuD3k3aQJoHbJ2J34o0LB2OKmKykIR3zxObzYm5OKFUnolbIVMG98K0gmKN1WdK3RZ532c5",
+	"BDnczfsb5ppVKYRGubj3Cwr84kySTYFLc4QaP9rliIrwjPmKa7rXl6+PCOZexLOsF7EpJBMuhfE36oQ1",
+	"tchmO2GRvdtx2p0bKX/hVcUVtke5yRsiwLTpIWRdAU+FBBNwwtN9zy/JxKHkLrqekEIOEqXb3HPzT70I",
+	"TV/Ti45YL0phrHkKaS+i68nS/6xue9FDMMiaguUi+xLYfpvM3dXucu4GjKgfVT83TUHakeAKeIEEZH0+",
+	"ehkU3bnCFsxwkbLfrt6++fHy5Pp699jfpEX0FgY0TZFzY2ZI9UKy81cnL09/enX6S//q1cuz6/67q3Pc",
+	"CHbiMsVIJktlJ6iKNkAN7tSy1Yaq+hz1NN8t8jmKLm/IWJXnbZfNprifp5MV1LXOyVI5DljCC1Mlsns+",
+	"1GnkalBssnQkmLm0/J5YsepniuAun1WK6h+Fssi+SffxHhCR9zNhQXPktVL1TZFM6h510FKqPqXYuNBJ",
+	"SKft84QEckRueOemoY62z2tGXwLVkt0ObDNRDiTfpBYObZHihUhbsrTTlYLS4l0pnNtnelhkt5RG2c9B",
+	"99OQofNDkd267FbO3t2cspTTrUOr8hI/dF/omHW9HeGvSDX0QCHt82fBRNt6fqv87Fv10i23QOMR3WDq",
+	"E0TLS/m1ccstzwrj7i211/Z560Ch1DxU7h4moq++ehXEy5Tf9126Xr/MQF0eHRv5VL41rUrDYlWpCNly",
+	"jVMyJOW/7DjjyP8Yzut2l0NNeHj/kC3fTuXSzECblv96g94dU4mKQKK3v2fH/DXW8mr/Qbe7b9zdpqfd",
+	"/emA7Wxx/22F8MSDj3tc0eL6UiAU+qlvzPnk6CW7mh4G6Whz9rSrJNJflbZPacPd7lG3i+TbMM9Sjhh3",
+	"idGM2HldAGM786wwkD7iUC4IA+8CoGPhMVoe2/YZbU20jINlDtHck5CIKS9zvaV9emzC8+okxgXvT5qy",
+	"AVT296DMPnIEz3YMxQLd7exEZakPER4zA0D1H1zf3RWh8ZWrahRHWLuqcAp0h50sFDoYkKUxiNmAIiMD",
+	"V0rAATtgvnILIrUTxUtWbRVA21TmIX6UCex3fnM28JfXTtkMeO033dwWyrjg5qaBHNIVLVVNx9vcYSzJ",
+	"vhmx26KKyRqCq4MNjXobZWjWk1u18naORVSWXImq7ITKEe7tPsf4SgMqcu7vqLZkorsXZP0cHLP8hX+6",
+	"mCLogcCPv5chg2h6f9BpTN+MFxx0Hz40s/UcDFV+nh/OO1vDcKKp1obS5KMDNr0nv2tT0UZVtUFHzS2p",
+	"Miea0QM/u3PK+y/OT13CVeX+lD+0cnPox9qXE7VK30RVhgX9HrXzHZbals4Xp2571wr5UyoPg/cIPGx8",
+	"/NjQvqsQ9fLNdclThzARvuBWeRF362B/fYrXZsc0Ew2b53ljZkujT8snu12s/nHh9XquytfV3sPu//tf",
+	"/xux4NNNZmAqbcWFSamf6bArLsdg2EihRtXc2KOe9HYI68ZMC3M7Zwc47LNuFY9hh93YlY1gf/Yzdnqy",
+	"5Ur/m2ee1A4qtxVxSVdBxaCea6GeAq1icMQSLuk2p7iDDhv4HRgcsZnIMvIAzZS+jZnhI7r+57hRpycH",
+	"tEPYUOlbNCpIS+RsBvzWy91KEB21Ez1SSEQKaU9KNasUcQ3cXS1yEOy6fS1Ni9IF55/iMcXpN3gL2zdy",
+	"V17o8RbkumuWTgRTVZBQlSipqqs5tEe8rMmy47jJkhze7bCbCdoKdDGrkO4WakN0W6WQ6jIwhnHpbl85",
+	"Qp7yFMrLl9+Zii3MlG6lUzUIrty08EVT2sfgo3Jrgw9XDrlIrhsxt8aUrwnZ3/Q4sRameSjP8XPuWK+4",
+	"Y7oyvLCwtBXKeOtWZwBQWsH21y4XVh6wHVPIxB1oWJWDD/e276f9ohu4W13cw0ZxvcrlDWoEmq9xiX5b",
+	"cvELzH+qLiyR2uDvL1W11qo6HzVWXT/yj1BVj6oABm2C+6lqPLE2d3UuhBypQBIoHty6KhDZBbVs67AB",
+	"GjH+OQxcaTIXCkSGV96s7El/tdIJYH+DwTkFqPHAn9kBuYV9Fo9Mq5AfDnbUk55FxzVXjpnnumT5l7yi",
+	"wWid8571oia/7UnPcJlUs17EdlC/SIV77ODaPWZNNiyanLjTkz35ihQTOjjIBX++fvvmiA0+9dxZ6kVH",
+	"7FOPEnuc99rHxdwXWqD7WGf69KKHh4Hj8ZlIwCvbHs8XZzeRJzfCmTna31c5SKMKnUBH6fG+77TvC+RY",
+	"YSnYh1tHrlgXyTFeOegcdLrOrgDJcxEdRU873c5TCkPZCRHgPv4ZAx0PPK9EAWeoIL6EqbosM5UaZfue",
+	"dLsL1Vgs3Nv9iZ1m7TIsgfp/C5H8m4vzTutkREe/f0AldzrlaED6cgVT5S5Q7XBHcLUAQrKZiXQMPn+S",
+	"Oy9fQVdZWc4lZLt4Dkj3/j2awTD6gPPt46Cdj2bt4q8J1C2X/5Hfcbe2R27Cz/yOu5k2b4XrV7mjyo35",
+	"zjs3ab3B5U4or+uvK5f7k3++ca2fX3jHp5atKLfj7/njISvy9RtxLu6Aglb1QlVu/EKnYLVIVuP1wj/f",
+	"Dql55i2JR+DTz1BWprvUagp2AoVhOKSvtrF+hY0+0wre5bX6U92Zc3fyggt+6xpd55A8DrvlqEtLrwRa",
+	"EJE438nlGUtVUqD0iJGl/sfJ5oMuTNUnuFoKXTUpeEGxf9LtDthsIjLwdZpdmhbq+d6obNS9i9HklM74",
+	"dHE6YXoyRVNnp9nbx8nowqGwiNS9klLJ+th1ef5Uu8rwuenJ2UQkE0r5d8lIVYCODQ67T0sIy6AbCjQz",
+	"KSx9xumdaGij8Mqt/G94NutAcACrNL0rL6rvgMpyHXaffpu53yhLZsWc7TS3LNXOcby7nqiqoeNaWrg6",
+	"omVt7zruG6Q5X7t35eE6F8b68iBUrKRRT/r3RQLFNqT4IMeO2YE3o1eU16V4VKu8buWjftJdaXcfhHz1",
+	"oVjCoFG5ZFDKk1zDnVCFqUqQBKtNu2onKwr/hu7GP3z4G1Jus8xLgH7eSn/3Wo2oZCFR7zM3f2jYCs79",
+	"RnFi6nKwuUurXiB1erq5U12EFns8+cvmHou1KOk8brGidkVXOjct5SLhWQb6O0MbFTMJM5ds7+I45eGg",
+	"8/DBpXIF2LArIsK4izZywwbTIrMC+eE+ir69lFs+YDtO+x9gq8HuEauqQfSkgalIVKbkngE8UJQXfPP+",
+	"hu2gDXHHs8KllWRCwm6zcAQn9bwnyT4MVZCI2bub13vfY1v8cPDccYUf3l502Fvtqie7IQaU4EG3zlHH",
+	"/73T6Xx4GHTYqa8lg4y9UTgjUdOpkq1Saz2503M3FJ0F8Gqv/kyePffxghLL3Gdffx6/dDqd3dILgsOh",
+	"MXLiLSluXfGmiqN9VMNjlqssY4Nz5Q6RqzWUazXWYExIppxS9aSytFF1F+EHlc4fV4y7Kt7z+6fSh7rk",
+	"Wvb+znZKIjKmqoOCfxtPBaebt9HDh61LazerHSFFB4jNRfoSlfrrWGU5Er/Em9KerlepEgt2z6BNOH1E",
+	"me9GDZ2HtnfA6gIelpjgk6/NBIP1lOmqL6THVSkRYXwh14VyliXtrCxv/50pazy8uzrf9PKGL6g3/g/M",
+	"ng+ebsWeXSlj6nC4DVyB0qt/T2FwXQzpjSeOhxNnHXKbTFCI+uNO/KXWp5flQ0N72v8k0gdHVRk41+Ci",
+	"rY2/N3lR65w8W6ZI1yP9R5fmDvT1PaqC5X9PjJ9SbTBfO1+MyqrPzqfi0Ebmj/er4K++amJIMwiqyj+C",
+	"XYnh7rfghJ6L/YtmvhLNnLRlAuWxeoUjqC62baPQvHWTffeiFVIEWmxkvyS7lW6AxNwN/GV7F1V2CWu8",
+	"rHjGhGRKpz7zluc5ldayE+jJQeVF7f+3QVk38JgKy1FxrhwtUTMBsGxGfmZdSFRxOTl1ioyjXtiTuQa6",
+	"PeBL1DEj5DhziZPQYWfWGf+mfOx00h/eXjCj2Kv7BLKepIm8O5qed9jA1WMdVAU3bJWMx7Mya758SdWo",
+	"yLKebHj0nc+G9GatZiGF0J/Pq+pYLyAsZAv6cErQSo0Sc9cIZLpvbg3B9OLlsnrZ3GVrloquqULWhuo0",
+	"TnltIfj3gLjQQeyCBburTNhmJDn48povtmHv9/xK17oOY+dkxK15nIvxxpeg9a/0yQvrSPqfjrd1t+Bt",
+	"1etp/p7M8GVZHZjXFYE9f/R1a78uQ6xTF8Nm+DWflq8UQhu8ehNVFcTrsNKeXLrPGztu6MpElq41hvMU",
+	"uq6Q6ktwtO/+VvXYZjDsSVcZgTN3CWqPUpLdfc2qQ10gJa6YF1mL35me9Nca4zI5kBqUdw/NMRv4O9LN",
+	"tyC1A4CutEZVWYO9oWDfiIvMsCG4ewccgWUIK70wKFMzVHmHWt1C0BvrUnnOgadfYjY3TeVOqrYxlx/9",
+	"ggN/vrexRb+eBtYqCBK4ecNtI7Tsa598vXdV/ct2/Pa2YxUOWN+r8QKkNu88Rxpwp5eX15Ed8/Gllki1",
+	"pEQkC1kzvum5YGVtFuW9l6BquHA5Ake9FTKNybJBLSJmlLTujJ461T/2haVsT064excDo/R0tvPu5nS3",
+	"viTm8tlNh50qYxu3AcLa1juzVWz980+im2D1S8jqF4riCgoDnX94T3fQZy3keHk5hKDvCFurIjulLFxL",
+	"MMkEeO4SDkZOLMwMZaNvk1zfk8Hs+gA9lEz7372m+jjloPGWTFSkN7RuvDJyi9att6Ju0b75WtFVWvN6",
+	"rNfv/PlXrOYrsdhyS+ucrbG4A1nmKJB9xLy9UZ+W6oA0wz1huv1Sdai6MhK9u47ijYGEnWcHh7vs8PBw",
+	"71vpRv8cJPsvHeSRB4S7nL/woUA54pLP2plkC5eeZJIVqY/XDdzL13wel9HJi17U6XTqYXoRS7nle7cw",
+	"f9GLLt/9cH52/dPJD+ev+r+8+g98CCPQ7sVtbqh9N1b52jeUfVOub3uSrD/vPRnQmJV760XPnbBe5DIq",
+	"l57mLkI56LBTnmXeXivTsf27QyVA2pP0xkv/S+v2+unbq+v+26uzH8/eXIck3m+04n+8FDsl94ZZ0Qxu",
+	"+ARDkv+oCJjlDLv2mItZvb9/QLlZ5unSN5SMvjYvdahzPo/298konihjj77vft8lKernW74nyzNKY26C",
+	"q0YVFXcaTq+Sbpddbb+1VO+g0t2qgle+Qdtp38vjvRYZOC2MwkZgYla9xqcUOUOe3I51+eYxPyL5RsIJ",
+	"Kx4HpY+gSn1s9EZcLHd2aYcxOSooF6gaA8lL8wRXZSAbNUZCNfHhw8P/DwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

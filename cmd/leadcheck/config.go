@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leadcheck/leadcheck/internal/keys"
 )
 
 // config is every setting of the service, loaded once in run: defaults,
@@ -44,6 +46,9 @@ type config struct {
 	Bulk                 bulkConfig
 	Verdicts             verdictsConfig
 	Metrics              metricsConfig
+	// APIKeysSet: LEADCHECK_API_KEYS is set, even to nothing.
+	APIKeysSet bool
+	Keys       keysConfig
 }
 
 func defaultConfig() config {
@@ -62,6 +67,7 @@ func defaultConfig() config {
 		CacheMaxTTL:      24 * time.Hour,
 		CacheNegativeTTL: time.Hour,
 		CacheErrorTTL:    5 * time.Second,
+		Keys:             keysConfig{Defaults: keys.DefaultLimits(), MaxValidations: 1024, MaxLookups: 256},
 	}
 }
 
@@ -82,6 +88,7 @@ func settings() []setting {
 		bulkSettings(),
 		verdictSettings(),
 		metricsSettings(),
+		keysSettings(),
 	)
 }
 
@@ -104,8 +111,11 @@ func coreSettings() []setting {
 		}},
 		{"LEADCHECK_CACHE_PREFIX", "", "Redis key prefix, so deployments can share a Redis (default leadcheck:)", func(c *config, v string) error { c.CachePrefix = v; return nil }},
 		{"LEADCHECK_DATA_DIR", "data-dir", "where bulk uploads, results and job state live (default ./data)", func(c *config, v string) error { c.DataDir = v; return nil }},
-		{"LEADCHECK_API_KEYS", "", "comma-separated API keys; unset means open mode", func(c *config, v string) error {
-			c.APIKeys = splitList(v)
+		{"LEADCHECK_API_KEYS", "", "comma-separated secret API keys with the default limits; unset (and no LEADCHECK_KEYS_FILE) means open mode", func(c *config, v string) error {
+			c.APIKeys, c.APIKeysSet = splitList(v), true
+			if len(c.APIKeys) == 0 {
+				return errors.New("it is set but holds no key; list keys separated by commas, or unset it for open mode")
+			}
 			return nil
 		}},
 		{"LEADCHECK_CORS_ORIGINS", "cors-origins", "comma-separated browser origins allowed to call the API (https://www.acme.com); * allows any", func(c *config, v string) error {

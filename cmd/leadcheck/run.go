@@ -15,6 +15,7 @@ Usage:
   leadcheck serve    [flags]            run the HTTP service
   leadcheck validate [flags] VALUE...   check emails, phones and domains and print JSON
   leadcheck bulk     [flags] FILE       validate a whole file (CSV, TSV, TXT, NDJSON, JSON) into a results file
+  leadcheck keys new [flags]            make an API key and its keys-file entry
 
 Run "leadcheck COMMAND -h" for the flags of a command. Every flag mirrors an
 environment variable (LEADCHECK_*), listed in the README.
@@ -39,6 +40,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return validateCommand(ctx, rest, getenv, stdout)
 	case "bulk":
 		return bulkCommand(ctx, rest, getenv, stdout)
+	case "keys":
+		return keysCommand(rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

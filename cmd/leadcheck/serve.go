@@ -20,6 +20,8 @@ import (
 	"github.com/leadcheck/leadcheck/api"
 	"github.com/leadcheck/leadcheck/cache"
 	"github.com/leadcheck/leadcheck/internal/metrics"
+	"github.com/leadcheck/leadcheck/internal/keys"
+	"github.com/leadcheck/leadcheck/internal/shed"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -29,8 +31,14 @@ import (
 func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	start := time.Now()
 	logger := newLogger(cfg, stdout)
-	if len(cfg.APIKeys) == 0 {
-		logger.Warn("open mode: LEADCHECK_API_KEYS is not set, so anyone who can reach this port can use the API; set it before exposing the service")
+	keySet, err := loadKeys(cfg)
+	if err != nil {
+		return err
+	}
+	if keySet.Len() == 0 {
+		logger.Warn("open mode: neither LEADCHECK_KEYS_FILE nor LEADCHECK_API_KEYS is set, so anyone who can reach this port can use the API without limits; set one before exposing the service")
+	} else {
+		logger.Info("keys loaded", "keys", keySet.Len())
 	}
 	// go-redis logs through a package-level logger; route it into ours so
 	// every line is structured (it never logs values, only connection events).
@@ -42,7 +50,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p := &parts{cfg: cfg, logger: logger, reg: reg, rec: rec}
+	p := &parts{cfg: cfg, logger: logger, reg: reg, rec: rec, gate: shed.New(cfg.Keys.MaxValidations, cfg.Keys.MaxLookups)}
 	if err := p.newEngine(); err != nil {
 		return err
 	}
@@ -50,6 +58,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := p.newEnricher(); err != nil {
 		return err
 	}
+	p.keys = keySet
+	limiter, closeLimiter := p.newLimiter()
+	defer closeLimiter()
 	runBulk, err := p.newBulk()
 	if err != nil {
 		return err
@@ -73,7 +84,8 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 
 	srv := api.NewServer(api.Options{
-		APIKeys:         cfg.APIKeys,
+		Keys:            keySet,
+		TrustedProxies:  cfg.Keys.TrustedProxies,
 		CORSOrigins:     cfg.CORSOrigins,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		MaxUploadBytes:  cfg.Bulk.MaxUploadBytes,
@@ -87,6 +99,8 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		Metrics:  publicMetrics,
 		Recorder: rec,
 		Checks:   map[string]func() api.Check{"redis": ready.check},
+		Limiter:  limiter,
+		Gate:     p.gate,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -154,6 +168,8 @@ type parts struct {
 	engine   *validate.Engine
 	enricher api.Enricher
 	bulk     api.BulkService
+	keys     *keys.Set  // nil in open mode
+	gate     *shed.Gate // nil: the real-time path is not bounded (one-shot commands)
 }
 
 // newEngine builds the validation engine behind the two-tier cache.
@@ -197,7 +213,7 @@ func (p *parts) newEngine() error {
 		NegativeTTL: cfg.CacheNegativeTTL,
 		ErrorTTL:    cfg.CacheErrorTTL,
 		Logger:      p.logger,
-	}, validate.DNSChecker{Resolver: resolver}, p.reg)
+	}, p.gate.Checker(validate.DNSChecker{Resolver: resolver}), p.reg)
 	if err != nil {
 		p.close()
 		return fmt.Errorf("cache: %w", err)

@@ -18,7 +18,7 @@ import (
 func bulkSettings() []setting {
 	return []setting{
 		{"LEADCHECK_BULK_WORKERS", "", "rows of one bulk job validated at once (default 64)", positiveInt(func(c *config) *int { return &c.Bulk.Workers })},
-		{"LEADCHECK_BULK_CONCURRENT_JOBS", "", "bulk jobs run at once; the rest wait in order (default 2)", positiveInt(func(c *config) *int { return &c.Bulk.ConcurrentJobs })},
+		{"LEADCHECK_BULK_CONCURRENT_JOBS", "", "bulk jobs run at once; the rest wait, shared fairly between keys (default 4)", positiveInt(func(c *config) *int { return &c.Bulk.ConcurrentJobs })},
 		{"LEADCHECK_BULK_MAX_ROWS", "", "largest number of data rows in a bulk file (default 2000000)", positiveInt(func(c *config) *int { return &c.Bulk.MaxRows })},
 		{"LEADCHECK_BULK_MAX_UPLOAD_BYTES", "", "largest bulk upload in bytes (default 1073741824, 1 GiB)", func(c *config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -103,6 +103,7 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 		Enricher:       enricher,
 		Workers:        cfg.Bulk.Workers,
 		ConcurrentJobs: cfg.Bulk.ConcurrentJobs,
+		JobLimits:      jobLimits(p.keys),
 		MaxRows:        cfg.Bulk.MaxRows,
 		Retention:      cfg.Bulk.Retention,
 		WebhookSecret:  secret,

@@ -50,6 +50,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The calling key's limits and today's use
+         * @description The key's name and kind, its rate, burst and daily quota, what it
+         *     has used today (UTC) and what remains. Costs no quota.
+         */
+        get: operations["getUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/bulk": {
         parameters: {
             query?: never;
@@ -619,6 +640,43 @@ export interface components {
                 [key: string]: string;
             };
         };
+        Usage: {
+            /** @description The key's name from the keys file (never the key). */
+            name: string;
+            /** @enum {string} */
+            kind: "secret" | "publishable";
+            /** @description The origins a publishable key answers. */
+            origins?: string[];
+            /** @description Requests allowed, e.g. `100/s` or `30/m` (per client IP for publishable keys). */
+            rate: string;
+            burst: number;
+            /**
+             * Format: int64
+             * @description Validations plus bulk rows a UTC day; 0 is no limit.
+             */
+            daily_quota: number;
+            /** Format: int64 */
+            used_today: number;
+            /**
+             * Format: int64
+             * @description What is left of the daily quota; null when there is no quota.
+             */
+            remaining_today: number | null;
+            /**
+             * Format: int64
+             * @description Bulk rows a UTC day on top of the quota; 0 is no limit.
+             */
+            bulk_rows_per_day?: number;
+            /** Format: int64 */
+            bulk_rows_today: number;
+            max_running_jobs?: number;
+            max_queued_jobs?: number;
+            /**
+             * Format: date-time
+             * @description The next 00:00 UTC, when the day's counts start again.
+             */
+            resets_at: string;
+        };
         ErrorResponse: {
             error: components["schemas"]["Error"];
         };
@@ -690,6 +748,37 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /** @description The key may not do this: `key_not_allowed` (a publishable key on a route for secret keys) or `origin_not_allowed` (a browser page on an origin the key does not list). */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description `rate_limited` (the key's rate; per client IP for publishable keys), `quota_exceeded` (its daily quota) or `too_many_jobs` (its running and queued bulk jobs). Wait `Retry-After` seconds. */
+        TooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                RateLimit: components["headers"]["RateLimit"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description `overloaded`: too many validations in flight on this instance; retry after `Retry-After` seconds. */
+        Overloaded: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description The request body is larger than the limit. */
         TooLarge: {
             headers: {
@@ -732,6 +821,12 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description Seconds to wait before sending again. */
+        RetryAfter: number;
+        /** @description The key's limits (IETF httpapi RateLimit fields), e.g. `"rate";q=100;w=1, "daily";q=50000;w=86400`. */
+        RateLimitPolicy: string;
+        /** @description What is left of each limit and the seconds until it resets, e.g. `"rate";r=99;t=1`. */
+        RateLimit: string;
         /** @description The id of this request, also in every log line about it. */
         RequestID: string;
     };
@@ -760,7 +855,10 @@ export interface operations {
             200: components["responses"]["Validated"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Overloaded"];
         };
     };
     validateLead: {
@@ -786,9 +884,12 @@ export interface operations {
             200: components["responses"]["Validated"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Overloaded"];
         };
     };
     enrichLead: {
@@ -822,9 +923,35 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Overloaded"];
+        };
+    };
+    getUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key's limits and use. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Usage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listBulkJobs: {
@@ -852,6 +979,8 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -896,8 +1025,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -924,7 +1055,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -949,7 +1082,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -981,8 +1116,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
     };
