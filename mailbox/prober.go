@@ -91,10 +91,10 @@ type Status string
 
 // The statuses. Only NotFound is definite bad news about an address.
 const (
-	Accepted    Status = "accepted"     // 250/251 to RCPT TO
-	NotFound    Status = "not_found"    // 550/551/553 meaning no such user
-	Full        Status = "full"         // 552, or 452 with 4.2.2
-	Temporary   Status = "temporary"    // any other 4xx: greylisting, load
+	Accepted    Status = "accepted"    // 250/251 to RCPT TO
+	NotFound    Status = "not_found"   // 550/551/553 meaning no such user
+	Full        Status = "full"        // 552, or 452 with 4.2.2
+	Temporary   Status = "temporary"   // any other 4xx: greylisting, load
 	Unavailable Status = "unavailable" // blocked, refused, timed out, malformed
 )
 
