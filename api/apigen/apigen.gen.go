@@ -202,6 +202,7 @@ func (e ReadinessStatus) Valid() bool {
 
 // Defines values for Reason.
 const (
+	ReasonCatchAll           Reason = "catch_all"
 	ReasonDisposable         Reason = "disposable"
 	ReasonDnsError           Reason = "dns_error"
 	ReasonInvalidCountryCode Reason = "invalid_country_code"
@@ -209,6 +210,8 @@ const (
 	ReasonInvalidNumber      Reason = "invalid_number"
 	ReasonInvalidSyntax      Reason = "invalid_syntax"
 	ReasonIpLiteral          Reason = "ip_literal"
+	ReasonMailboxFull        Reason = "mailbox_full"
+	ReasonMailboxNotFound    Reason = "mailbox_not_found"
 	ReasonNoMailServer       Reason = "no_mail_server"
 	ReasonNoSuchDomain       Reason = "no_such_domain"
 	ReasonNotANumber         Reason = "not_a_number"
@@ -218,6 +221,7 @@ const (
 	ReasonQuotedLocalPart    Reason = "quoted_local_part"
 	ReasonRoleAccount        Reason = "role_account"
 	ReasonSharedCost         Reason = "shared_cost"
+	ReasonSmtpUnavailable    Reason = "smtp_unavailable"
 	ReasonTooLong            Reason = "too_long"
 	ReasonTooShort           Reason = "too_short"
 	ReasonVoip               Reason = "voip"
@@ -226,6 +230,8 @@ const (
 // Valid indicates whether the value is a known member of the Reason enum.
 func (e Reason) Valid() bool {
 	switch e {
+	case ReasonCatchAll:
+		return true
 	case ReasonDisposable:
 		return true
 	case ReasonDnsError:
@@ -239,6 +245,10 @@ func (e Reason) Valid() bool {
 	case ReasonInvalidSyntax:
 		return true
 	case ReasonIpLiteral:
+		return true
+	case ReasonMailboxFull:
+		return true
+	case ReasonMailboxNotFound:
 		return true
 	case ReasonNoMailServer:
 		return true
@@ -257,6 +267,8 @@ func (e Reason) Valid() bool {
 	case ReasonRoleAccount:
 		return true
 	case ReasonSharedCost:
+		return true
+	case ReasonSmtpUnavailable:
 		return true
 	case ReasonTooLong:
 		return true
@@ -336,9 +348,12 @@ type BulkJob struct {
 	RaggedRows *int `json:"ragged_rows,omitempty"`
 
 	// ResultsUrl Where to download the rows once completed.
-	ResultsUrl *string    `json:"results_url,omitempty"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	Status     BulkStatus `json:"status"`
+	ResultsUrl *string `json:"results_url,omitempty"`
+
+	// SmtpPendingRows For jobs with `smtp`, the rows whose mailbox check is not finished yet (greylisted addresses wait for the server's delay).
+	SmtpPendingRows *int       `json:"smtp_pending_rows,omitempty"`
+	StartedAt       *time.Time `json:"started_at,omitempty"`
+	Status          BulkStatus `json:"status"`
 
 	// TotalRows Known once the file has been read through; null before.
 	TotalRows *int          `json:"total_rows,omitempty"`
@@ -359,7 +374,10 @@ type BulkRecords struct {
 	Enrich         *bool               `json:"enrich,omitempty"`
 	Name           *string             `json:"name,omitempty"`
 	Records        []map[string]string `json:"records"`
-	WebhookUrl     *string             `json:"webhook_url,omitempty"`
+
+	// Smtp Verify every address over SMTP (needs `LEADCHECK_SMTP=on`).
+	Smtp       *bool   `json:"smtp,omitempty"`
+	WebhookUrl *string `json:"webhook_url,omitempty"`
 }
 
 // BulkStatus defines model for BulkStatus.
@@ -385,6 +403,9 @@ type BulkUpload struct {
 	HasHeader   *BulkUploadHasHeader `json:"has_header,omitempty"`
 	Name        *string              `json:"name,omitempty"`
 	PhoneColumn *string              `json:"phone_column,omitempty"`
+
+	// Smtp Verify every address over SMTP (needs `LEADCHECK_SMTP=on`); addresses of one domain share sessions, greylisted ones are asked again before their rows are written.
+	Smtp *bool `json:"smtp,omitempty"`
 
 	// WebhookUrl Gets a signed POST when the job ends (Standard Webhooks).
 	WebhookUrl *string `json:"webhook_url,omitempty"`
@@ -491,6 +512,15 @@ type EmailResult struct {
 	// Reason Machine-readable cause of the verdict.
 	Reason Reason `json:"reason"`
 	Score  int    `json:"score"`
+
+	// Smtp The mailbox check over SMTP, present when asked for (`options.smtp`,
+	// `smtp=true`). `250`/`251` at a domain that is not catch-all is
+	// deliverable; `550`/`551`/`553` meaning no such user is `invalid` /
+	// `mailbox_not_found`; a full mailbox is `risky` / `mailbox_full`; a
+	// domain that accepts a random address is `risky` / `catch_all`;
+	// greylisting and other `4xx`, timeouts, refusals and blocks are
+	// `unknown` / `smtp_unavailable`. No mail is ever sent (no DATA).
+	Smtp *SMTPResult `json:"smtp,omitempty"`
 
 	// Verdict `valid`: can receive. `invalid`: will not work, safe to reject.
 	// `risky`: works but is a weak lead. `unknown`: could not be decided
@@ -654,10 +684,44 @@ type ReadinessStatus string
 // Reason Machine-readable cause of the verdict.
 type Reason string
 
+// SMTPResult The mailbox check over SMTP, present when asked for (`options.smtp`,
+// `smtp=true`). `250`/`251` at a domain that is not catch-all is
+// deliverable; `550`/`551`/`553` meaning no such user is `invalid` /
+// `mailbox_not_found`; a full mailbox is `risky` / `mailbox_full`; a
+// domain that accepts a random address is `risky` / `catch_all`;
+// greylisting and other `4xx`, timeouts, refusals and blocks are
+// `unknown` / `smtp_unavailable`. No mail is ever sent (no DATA).
+type SMTPResult struct {
+	// CatchAll The domain accepts any local part, so its acceptance proves nothing.
+	CatchAll bool `json:"catch_all"`
+
+	// Checked A mail exchanger was asked. False when syntax or DNS already decided, or the address cannot be asked (non-ASCII or quoted local part).
+	Checked bool `json:"checked"`
+
+	// Code The RCPT TO reply code, e.g. 250 or 550.
+	Code *int `json:"code,omitempty"`
+
+	// Deliverable The mail exchanger accepted the recipient at a domain that does not accept every address.
+	Deliverable bool `json:"deliverable"`
+
+	// EnhancedCode The RFC 3463 enhanced status code, e.g. `5.1.1`.
+	EnhancedCode *string `json:"enhanced_code,omitempty"`
+
+	// Host The mail exchanger that answered.
+	Host *string `json:"host,omitempty"`
+}
+
 // ValidateOptions defines model for ValidateOptions.
 type ValidateOptions struct {
 	// Enrich Add `enrichment` to the answer (slower on a cold domain; see /v1/enrich).
 	Enrich *bool `json:"enrich,omitempty"`
+
+	// Smtp Ask the domain's mail exchangers whether the mailbox exists
+	// (`email.smtp`). The answer still comes within the validation time
+	// budget; a check that did not finish is `unknown` /
+	// `smtp_unavailable`. Refused with `400` when the operator has not
+	// enabled it (`LEADCHECK_SMTP=on`).
+	Smtp *bool `json:"smtp,omitempty"`
 }
 
 // ValidateRequest One lead. At least one of `email`, `phone` and `domain` is required.
@@ -735,6 +799,9 @@ type JobID = string
 // PhoneQuery defines model for PhoneQuery.
 type PhoneQuery = string
 
+// SMTPQuery defines model for SMTPQuery.
+type SMTPQuery = bool
+
 // BadRequest defines model for BadRequest.
 type BadRequest = ErrorResponse
 
@@ -792,6 +859,11 @@ type ValidateQueryParams struct {
 
 	// Domain A bare domain to check for mail reception, e.g. `acme.com`.
 	Domain *DomainQuery `form:"domain,omitempty" json:"domain,omitempty"`
+
+	// Smtp `true` asks the domain's mail exchangers whether the mailbox exists
+	// (see `options.smtp`). Refused with `400` when the operator has not
+	// enabled it (`LEADCHECK_SMTP=on`).
+	Smtp *SMTPQuery `form:"smtp,omitempty" json:"smtp,omitempty"`
 }
 
 // CreateBulkJobJSONRequestBody defines body for CreateBulkJob for application/json ContentType.
@@ -1055,6 +1127,13 @@ func (w *ServerInterfaceWrapper) ValidateQuery(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter domain: %s", err))
 	}
 
+	// ------------- Optional query parameter "smtp" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "smtp", ctx.QueryParams(), &params.Smtp, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter smtp: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ValidateQuery(ctx, params)
 	return err
@@ -1148,124 +1227,137 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3/chs3kvCroOb7qiJ9O6Ik2/JmpUp9K8t2okSytJKceMt0keBMk4SJASYARhTj09W9wz3Evcc9yj3J",
-	"VQOYXySGlGLHtXt1/8gkBwM0uhv9u+FPUSKzXAoQRkeHn6Ip0BSU/XgFvxagzelL/JKCThTLDZMiOoxu",
-	"pkBYSuSYmCnTRLmRMaFcS8IEgVtQC8LlhHAmgNCRLAxhphfFkU6mkFGc0ixyiA4jbRQTk+j+/j6Ocqpo",
-	"BsYDcCILYdTibwWoxSoMp9cX5On+8+c7+4TyfEp3nhAFEyYFKTSkZCwVERTHUk7yqRRARJGNQOmYQG/S",
-	"I8O310MEiOFkv9o14kjQDGFK3MotcDN6dwZiYqbR4f7ek2fxCvxx9FJmlIkOeI/JiCogqR1DjCTJFJKZ",
-	"hTOjjBMFCdixJXw0yaCXyKwTSjfVY4F8hat1wSgIWGBomirQFao+UgF/3QiPffWx4PwoR10c9lGOkMsU",
-	"mEIJSMloQS4vrm/I7u3+7qjgswqOnJppDQZLozhClmQK0ujQqAI6YHoehOgSmaWTiE1WipHXmTCgKk4b",
-	"S5WRJuvZH+bMTMnQc1Un/uzUj8PfPe5U51JosEfmBU39scVviRQGhP1I85yzxAK1+1HjXj5FcEeznIP9",
-	"qJRU7pUUF8iY1kxMBmMGHNHp/q1JnIHWdIIjJ+wWCDWEA9WGIG7k2DFR7HElFak41UuKAcPJ/jLeT56M",
-	"ntJn6QE8H/95z2K/3vz/VTCODqP/s1tLqF33VO++Qniv/M4dHgISSuSFIQkVQhoyAvKxSCeQHpGh3c2Q",
-	"INo1YYZQkZKh39KQaLrQZD6lBg+pBpESJrQBmiLdGvLx3Y5H9c5p2gWvH75by1IL64kUY86ShxDpC+LD",
-	"nidNEBtMEEq0oQaIwZ1SzuVcO2m+Zc+8Al1wo5Ga1L5pxzFNtGGcE1UIwcQEiTumjEO63Yvu4+jUHQb+",
-	"quanr7G7YzIqJkQKIgtFNEvhiJgplHoJhcgUeK7JmCE17fbxOZcTbcF+I81rWYj060H8RlqkWsHgMJuS",
-	"LZQb0pCFLJR2+LyR8oyqCXxdRinxNpLpAknOEQSFcHq8sQyV+X0cvRW0MFOp2G/wdZF3fHlKZrCIkQGp",
-	"IIWYCTkXKH965Boclakmw3c7x5enOz/B4pD0i729p8kMFvYDDPHV4bEH38J5SF4AVaBWhvq96iLPpTKQ",
-	"nkPK6I2VxV+TLiU9kEl+vL54Y8H6mXKWUvMF8V/OuAmcW1ApS1DoO674giKyUgROqxV89qMc4cdcyRyU",
-	"YU7dJZIXmbAfaZoyp3IvW0OWNGZoH34WazfGaGUoyeGwpcRi4pV3XBpwGc1zSFFF4N7dJrxGwXO8vzOi",
-	"aIYykcId6G0yRvmC6PEAydFHSAwCZGfWG4nikH3iBuNrCpDqA2qpjWYGfoqQcDuGZRDFq3uv1HwbCb9M",
-	"F3YXKJGcNI/JfAoCD1HKLNSi4JyO0Fhw9tTq1IYONCRSpHp1gVfasAyhJX4IKYRhvFoURKpjMlYy83I7",
-	"AWGIogbWrO1sMLv2Xc4U6EehYswE09P1+Nu46fKtkPWagoHEWBZAM8QNJVuJvo2JsX/uTExEimczJvh3",
-	"uxcClKVBNnY2Y+BBrmQCWkM6UHLePAJoqE4cwhSdTBoD2sBfoSUwn0oNxBpKjvVJysZjULqmkuP5IzKD",
-	"3JlQY26nbeyiuaSzJwaF4iEGBAV4llI5F1zS1LEBAiJFgicUDVXTmrvesTZUmc+kJNpCxcZDiILo2o28",
-	"jyMjDeUdSPzJq6ME7FbGjAOZUk1GAIIosDtUsphMjwjCRkYwlmodtzdQOYfRVMrZJmB/ccMQXoicp1D6",
-	"RO+dk+Q3vcIzlUxqSZkPAdnlJfMZcw5HWzp/lCP7LzOQPQi1KOPvq1WoUnRhWR3uzCAplA7JrkuqtdX0",
-	"bsDQOtSIcnyL5HQCR4SONMqTUk+ho4IPAsy0hCW7g659X0EiVbpG+Ywp1xAvISWFMS24GZQhhtARBqFY",
-	"Mm2MrubyQ0dScqCiKQcaruKTvb0Ah6sa3Iogv1NpXgin7fHsLzShqtahW2u1Zmw1ZGzPMxWl9bYg0kxB",
-	"eUGiCdPbQUWZMXHqIN9fZRJ/KEr5sp6uJS66SHtdSQMQRYZv/FpAATaw4Bwfe0a8UEL/2GpN/JGKBPDj",
-	"hwAJcOq3Ocq3kCljMTVwiOwgwgrrPDQk1h0Nsy6ILAyhJbE8LYOiNgVr+0PgIF44178fxf2I9KMj+/df",
-	"+hHSuB8ZOupHR0QL1CKpsy7csQyvY9llHTIsnzUGtIH5obbHyLI15sKW4CNdboYjZ58tK7eNcD7mpKIO",
-	"WIX05PrnmNzYP+9uYvLmJRr2CDP+GxOZO6LxBZn8xtDkRDgqHTdigtoQ0gpkU6oHbhMt6CJaGBnFFV/7",
-	"r6hqLBtzDUHWfbCYscy1jnBLB7WNje/BaEKJZhMBqYv2WRI0DUWydW2oSKlKiVdxenuzKLfYD533EyeL",
-	"XllKZt55WpbZDRg/dXFr8BGnYlLQSdhU43IiH2fcaZkwyj9DdF8qaW2Rt1dnGl0dAWYu1YxscSZmkKKI",
-	"NnNmDKiYjGkCIylnMZkwMy1GsQ2E0YmiWUwWsjDFCMKSOkhbNIpR7TqDiCZGkzmafdYawoMXEzo2oIiC",
-	"lClIjN5MVY/5EF1fvrm+sjZngJ4ZVckmg+RScpYsnJJf6ztR450mx6rOqEI33b7hQ+jn7w7J9aurn18f",
-	"n56FzfwM3XVmBtnd6iJvJDl/R7zWOnL5gokEXbqfDg3faIJG5/Hu8fHxMdm6en1CDp4+2Sf/+R8Hvf0m",
-	"oRpCya32IAvt/F3IOMvuBuMydBawTgrOgzu6qaAmeTHi6Irhwbe28Pk7B/yfD/YOtq1nQZMEcqOJkHbv",
-	"4a3ofPxYmuoVPS9naILfVQFrR/UPm/iwsqQrdNR7b9PWotwBG3tGDHKvBaCLgalOGBusETsp07nUzo0I",
-	"0SUVG8ldn5/1Em6soGMR6/gG36nSB59Cdir10ap10F25UTZOJFWpmliGVNxHxZQx4b7thVwoH7p6YNBl",
-	"1XuyO6unqaD26GgRoAQxRGabjHvN6UQHpFSLhssBb3Qf53ROFzs+V0dyJW9ZCip8OkoyLc+Dv9tDNZJ3",
-	"1RRka2LPWYJCWRaGSzlzX3q9XockUTIMKP6O9owBmhEuEzRAqTJki4mxjImmHHRMhFSQ88W6BXRm8sKM",
-	"vw0Lk8bMPkJ6fH1yenpEpOALokHdlsYuuT6/uXx78/pbL1Z8YjqwYDHyuHXB1bWLJlQpZmXY8E+GToah",
-	"KZdNkgCrWCwuLd3YeicPPVRSdEphJsjxDqcj4GQrL8QikSls26hV2EBn6WAhi0GGGwvOm0ilXABsjEK9",
-	"5NLKnPPrImtpwtkMCCVmkUuXcZoD5zsuph/g6wYcv1uQtSE+k3NQO4n1Et4Khrv3EAaXHZdHdm1Mvz7c",
-	"a6Wh5aJNcnL5WKFLAiIB69rlIHMORNMFExOXu2SazJUUE6s/y2xmKoO7EehO8DKHs0RKxbIM0pp+LmPV",
-	"oF+NOGQjoyv8IfMc+URbdU5mALm2w/CdIDj/7BrAUnyt1F/jayQ0mYbpUEB9eHwAxZvRCbq5letqZwhL",
-	"NP/apk2vukTIi5TxjSYiZXzpLVdI0GE3J7LgKfHpeQ5UCRN7hl3YKomH2KX1gt/TPGSi5qAewE+XdlQb",
-	"eleRselFHNR8b4lVShSs5wSEfYUZ1tlJeJqalquvzChJXG273MWHtSetTZxzmkyZQDZLwTswqKwGpSiO",
-	"Sa20UHcP5jDSzEBMDMtAFiYmU2PygTOLY2KkHNgkMg42g6nJuPsxo2IxqPy9mIy4TGaQDqr6o1Togfej",
-	"hBy46CFOkckR82un1NDNnqJFV+OUlqgNUqV09ZZDdCl04moH3ViHD4uvVgUNes63lLN04LI9I5kuBhVS",
-	"whrGVdx8WpOed9kZ634W3MSVdFCA0l+K8MSdOsWeyDkIE1QcrSK+ACPVdT2bgq8WjTUcrZc7qVHloleo",
-	"UvnlG9PrK5AsO3f1mj8A5Wa6uljQYXyodxha6Pzd6iJTqU1Hag/GoFDrt7Td84ODpwfr9d0SQHaF1nxB",
-	"2NrSfIODEnAyyzDLKgu/PD++OiG5dccPiQJcMia/FlRRYZiwB1vAEemX0rMfLbG3kH4SFxVZE0V+pNda",
-	"yrhuqVhWvjq/qXaaqkCWfXb+jiCayxrKiZQTDoO5VDOd0wRikrFESS3HZvD0+UFMNPDxAN+ANC7rWYK7",
-	"KtcblFHCqo4v+t4uQn4pFwkeVdlFLw1JoZhZDCbUwJwGyx/HjBvAqaxLxRJAo2+spDBNnIzkHWiydc4y",
-	"SKg2MblUUo5zyVC/v0DFnBQpdc6el1saILxdH9ZZ5aHry9eEco5cw9mYgTokO5TzmPyr/fv/7d8/Uc6R",
-	"jZCdQjyEk3RyUDjY2GCRZWLE3T5d6ICtmBwBlSPGLC1P/FKOQ86JLpSLp04KNM6ZPvI1KFQBEXALCjUP",
-	"ugqeM5lghlFuQ6u1uRwUHnV9xZgpbQadQWn077qfctr97opmqHYbRNeSoRWwndEHV91O1sCWA4RdeaDp",
-	"N5okhVKoAp3HgsNrvepTZjaPLwXYp+Q3r2cfVnXi0nGBLDanCZDGb3Ua21caWyHSj66pIK8VFQnTiYzJ",
-	"yXE/Cp4aBGCAsLUTvqvjWrbyEj0ak3TSoyvw8DuSlF6AuB0Hd1UnSVMIV7bA/vNnbZn4p/1n+wcHBwd7",
-	"+3t7wcB7p1/equx+dBxz7Yu51Jp1Ks6v4gAbX75Y+Q/Wora13neQDjgT7S8DqQbVGCM5H3hZlyvIWJEN",
-	"FDU2dDWlCtJB4kyMW8nyyhehfOCFCrovE/tvQYUblpS15V73BR0Wa0SHkfbHOfRu0QbRPGDrXPxWpmHl",
-	"cFQZk6UyuTuaGL6wwsUppfJMzJhICdwx3UqKNXbPpZwV+cDXIQQl3M27G+KGVUV+Wrq893c28YsrCZIB",
-	"FfoQLX70y5EU4RWd8ba61PXl60MLcz+inPcjkkEypYJp3wbBjK5VNtkKq+ztnrPu3Ez5d95U7PA9SiRv",
-	"yABbpIeIdQU0ZQJ0IAhvm3Q+p1bGll+RHBRJIQeB2m3hpfmnfoSur+5Hh6QfpTBRNIW0H8X4Tfif5awf",
-	"3QeTrKu+CBqg6PmXU0W+Ns7Vq2gj87wdiNiUzfK778DZutBB5Q6ThBYaSj72p6vXqECwGbfSPdYLYeid",
-	"FTBywKWFu3xWmV+/FtKgULIa3fv1LB9wZkBRlCBCDnSRTOs36lSckANbOOISAiFLbUATq2YiG1x2wQf7",
-	"ohnQWnyVQLU0kgNbT6UDyQ+pRV5bUHrR2JSXIZFXVmNfWAw/ttysu0BlybJPUzKEyrYalpllKvQcj6m2",
-	"cV4iha0T4qkP/x6h3W4bsty72x1pjxX2qWvMq26ltbsKF6D1yPFS59HQapFhTIY26jV0vT0O2CHxvYrI",
-	"570oXrFYquDopr6r+FHmjcf85losb5RvWLr2ajePhTJqu3looMKnY6SsOfEhbQQl4zbjqQ9oDFzDMnUo",
-	"qNHCVgbOPcNUO29nwKKyizGqckdVmMJrZVd2W6q3yAUnolrPRLffWd20f0Ty7/zT5QIODwR+fF8GdKLs",
-	"br/XWL4Zzdnfu//QrKVwMFTVE3467wqH4URF2oZS5+N9kt1Zr7ipMFDkNvioiZIqr9WM7fjVXcjEf3FR",
-	"hBKuKjNb/tDKnNofa0s7anWTRlX+y/4etbNRK2NL09ipDW/4Wmu3sv+8vXa/8fFjEy+uq/nlm+tSKo5g",
-	"inZZQ7E9PBVTn+K1uctmGUjzPG/MOzbeaXnMD8ukPC75Ua9VeSJtHO7917/9O1LBJwPnoKtwkQti2/d0",
-	"j1xRMQFNxpJzOW8i9rAvvD4lezFRTM8WZB+nfbZXRcvIwV5M3Jg/+xV7fdEKdPzhecHafXCoiEu+CtlQ",
-	"P9drtfE1tLsYHpKECtsNw26hR4YeA8NDMmecW/t8LtUsJpqObfuEk0a9vhhaDOFAqWaajAqbEKZkDnTm",
-	"NefQYw1XaabhUkgYmqFCyDnZcjEko4C60mwHwbbDa2nClQ6Sf4rHFJff4Mu1O5pWLO9ysnADi50/+Khc",
-	"Mviwc8plMj5iRzU9fTnqsTGQ5aFijN/TqtXRqtIZA1naSUfjRqs5JACo3cHDuzeWdh5IwqbA2S0o6CoU",
-	"hDsz8Mt+ViPPg+r/cVBc73IVQY1o+DVu0aMlZz/B4oeqqtpqT19kXXXxVx2nNVXdewjdyPaXVq2YFgnu",
-	"p2rw1JjcdVwyMZaBShWgqZNy1oa0Bm4t4ntkiNa4fw5D1/Tu4pV47ssGjb7wHRpOD/kyS6vW3OChl2RD",
-	"67v6VKNIq7gkTnbYF15SxbVwiokXPra/thQyDXnjIgykHzXFTl94uUOEnPcjsoVqNmXusYNr+4g0pRFr",
-	"CqReX/TFK6uf7cFBaffj9cWbQzL81HdnCd3pT32bfXQutg/euS92g+5jnY7sR/f3QyfqOEvA25yezuen",
-	"N5FnN0szfbi7K3MQWhYqgZ5Uk13/0m7G3JFgxkYkEXXWs3bhJu11ZG+/t+fMaxA0Z9Fh9LS313tqY2Vm",
-	"ahlwF/9MwB4PPK+WA07RTnoJmbws06mNCyGe7O0t9QUbuDO7U5PxdkNw4GaJpXTDzflZr3UyosP3H9DW",
-	"yzKKnpDvesykq/Leoo7h6gswkG3mLJ2AL/KgZFTwGSlsRwzJqQC+jefAmqDvozmMog+43i5O2vuo127+",
-	"2oL6wO1/pLfU7e2RSPiR3lK30mZUuPdKO6dCzDfabdvuN7jdqU0+/9a53R/88417/f0t4D7/3dH47dsF",
-	"8ZAV+XpEnLFbsJG1eqMy136jGRjFkm66nvvnDyNqzr1B/Qh6+hXKCyEulczATKHQBKf0Tbvrd9h4J6vg",
-	"Xd2rP9W9BXUnL7jhCzfoOofkcdQtZ13ZeqXQgoTE9Y4vT0kqkwK1R4wi9e/Hmw8609U7wd3aSGSTg5fs",
-	"2yd7e0MynzLuspdlLhnNXe9b1RpOx+h5CeeDXUHKkPH6IkWLf6v5tg972q4IZpCoOyWnWiN82xUj2lsU",
-	"NF3ovphPWTK1dYkuY1oGTntkeLD3tISwjKGiQtPTwtjPuLxTDW0SXrmd/4Fns45WB6hql3cX16hbsBdE",
-	"HOw9/Tprv5HG1kAsyFYTZamiTDAx2V7PVNXUca0t3A01ckyAJtNGAD3Ic/5WqM7Ddca08V3Gtue5cdfY",
-	"+2UGxTHW8EGJHZN97012XNxkeyJbFzdVwdYne53u536oTCeUuBk2GqCHpT7JFdwyWeiqkzl4j5lrmu64",
-	"UirUwHf/4Q/k3Ga3eIB/LoRvEJNj8lGO3NU8z9z6oWkrOHcb117ZV/Y3v9K6ucaekges077eyHJzS+Un",
-	"lHNQ32gLfkwEzF2dntJNMWm59IPLAgeEo+sQJtRdGkA1GWYFNwyl1C4qpJ2UGjokW84mH+Ko4fYhqRpJ",
-	"+0JDxhLJpdjRgGxuS4pu3t2QLbTsbykvXEaKMwHbzZ5Tao3mvrBeW6j5NCZvb17vfItj8cP+c3dWX1yc",
-	"98iFcrdluSmGNrtlG9bQ8n7f6/U+3A975MQ3iqO4bfTcJjLLpGjdo9IXW33X3ODs8lc79WcbdnIfz21O",
-	"2n32Nwbil16vt00KwVH643ToIhx7/4YadzNDJWc+ytERySXnZHgmHWu7iwRyJScKtA5J+hN7NUJ5b0FV",
-	"xvhCpovHXb5Wdea//1QG+Fbinj4Y165mQHFRvSDhr5OMUdu0E91/ePBVas2rDJCjA8zmEkmJTH0ld9nJ",
-	"7Ld4U3q59S5lYsDsaPTUskdc69ZokL9v++zo7d+viKYnX1o0BS8Xs11CkB5VXchME3cfwNJ1RyXvdF5n",
-	"+I0u20PfXp2tvw0z/pz75b6W0Hy2/3TzS9UdZvaFg4esErho60uI6OtilDFTSlYr70bUJFNUOP4Q2lNf",
-	"256rUrthaex+Yum9ozUHF0Zb9kvx96aEaHHvs1U+cW+kX1XzPXOArH+puiHvS9DhxF6S4e8VZOPyMkEX",
-	"FXDItAa8jwzgr/76oJAWDRp734PpxPve15Aa/sT/D6fkcVuqIaVKlRk0eNo2d2jdesiuuxrWqrLWkdst",
-	"maHTvUz07dB3mrmknVRswgQtr/tAf18qtDRsHCrP7b0SZgp9Mayic4P/NyyvtTkiCXBub6bI0cPRUwBD",
-	"5jZ+qQqBRhq1wYKCU7Rs+iJXYEvnnI1BiWZiwoHY0pUeOTXOqdTlY2dVvbg4J1qSV3cJ8L6wC/kwp33e",
-	"I0N3Xdiw6jZFjVTtzZeMUZ+SHBec90UjUuxiAdbyU3IeMmn8qbmqDtsSwUI+hg/TB72fKNG3jTyR++b2",
-	"EKxCWr1Thi/cNWClqaarjKC21whltLZx/c2lLiQduyD0dpdr1EzUBa/b/Wzf6G7H73RtSCp2wStEzeNC",
-	"Vzf+hjR/CXFeGMfS/9gS59neXza/UF2P+yVE1MvySjlaXyPnpZa/7OzLiqm64irs3l3TrLyaGH276kbr",
-	"KmXTI6WfstJiEjsZ5W4uKgMpBNcpVH2tlu8KbbejVFeEzGHUF65ZjxJXl7tj70lyLQTVC3XPblyJFOuF",
-	"fKP7wlfax2VNkx1QlsPrIzL0bTvN25Tb6R7X7Vk1e5I3NrUzpoxrMgJXNEgRWIKw2ouHuZyj0TZScgbB",
-	"2JurXzgDmn6OO9Z0wXqpfIgb9uiLVf2pe4iP8+WslVaP6oo8se1/dSLRt+N+uTuv/9cnCYqnM0SzOyC0",
-	"bEJx59s32FubylYJGuDNhJEXNJVLUgqQTrPIRqimQHOXkxu7szTXoPTDCin7IlhJGTiJJaf/zSvdx0nU",
-	"xn9RgDbBhtGN+/ofMLr1n0o8YHzz/3ToMgDWU7++oPmfKZxZQl1XDkzYLYgyU2atKeKtk5onKx5shjfD",
-	"rPG5YrqqwI3eXkfxxsDZ1rP9g21ycHCw87Vk9j8gV/yTycYuHqSuuCPMdygNXZVBu2RgqUxbJLxIfQh4",
-	"6O579wl7rZLv+lGv16un6UckpYbuzGDxXT+6fPvi7PT6h+MXZ68GP736Oz6EMSh3V7ybatfNVd40jzI8",
-	"o2rWF9bw8+7M0M5Z+Zvf9R0T9yNXOrPyNHdB72GPnFD0Rq2pRoW7PNV5gUQApH1h/0cB/wsT5OzV8cuT",
-	"H16d/DQ4ubi6HlxcnX5/+uY6JLd/sTv+x6ulkGJnxItmZM5XklgthupMr5ZStOdcLt96/wGlf1mQZb+h",
-	"fPc3RdkX6uKew91daw9PpTaH3+59u2d1gV/v02oOltt6tSa4clxxca/hhZZ8u+r7/tIyCYLGQOtOhvI/",
-	"4XFWwep8rxkHF6GxMU/QMamufS6l+ogms4kqb6r3M1q3KJyZ9DQo3YOqxqXxNtJi9WVXXxJbH8Umfas5",
-	"kL0UTXBXGvi4MZPMNXpZ/x0AAP//",
+	"7H3tchu5stiroCapWilnREm25XOuVK5crWzveteydSX5rG8tXRxwpkliNQPMAhhRPI5SeYc8RN4jj5In",
+	"SXUD80WCpLT2us5N5Y9EcvDRQDf6Gz2fo1QVpZIgrYmOP0cz4Blo+ngJv1dg7JuX+CUDk2pRWqFkdBxd",
+	"z4CJjKkJszNhmHYtY8Zzo5iQDG5BL1iupiwXEhgfq8oyYQdRHJl0BgXHIe2ihOg4MlYLOY3u7+/jqOSa",
+	"F2A9AGeqklYv/q0CvViF4c3Ve/b08PnzvUPG83LG954wDVOhJKsMZGyiNJMc2/KclTMlgcmqGIM2MYPB",
+	"dMCSD1cJAiRwsN9pjjiSvECYUjdzD9yC370FObWz6Pjw4MmzeAX+OHqpCi7kGnhP2ZhrYBm1YVaxdAbp",
+	"DcFZcJEzDSlQ2xo+nhYwSFWxFko31GOBfIWzrYNRMiBgeJZpMM1W/cYl/OtWeKjrY8H5SY3XUdhvaoxU",
+	"psFWWkLGxgt28f7qmu3fHu6Pq/ymgaPkdtaCIbIojpAkhYYsOra6gjUwPQ9CdIHEshaJXVKKkdaFtKAb",
+	"SpsoXbAu6dEPc2FnLPFUtXb/aOjH7t/V+fXFGmATXHrCuLkxzM5q0vvOOHqDu3TG5RS0YfMZ2BloaoTP",
+	"xuqOwZ0w1gzljgFgiaIxzcAUtkx2B+wSJnTK3MKeHRwkOIikEVQJmlul2YwbJpUdSpB8nEPGhGU7ydtX",
+	"py/Pfnx19vMIQX+hZLI7GMo1W4Lz9XYkgwmvchsdT3huoNmQsVI5cOm4iAZTKmmAmMj3PPOMDL+lSlqQ",
+	"9JGXZS5SQtP+bwY37HMEd7woc6CPWivtumQ4QyGMEXI6mgjIkcDc/5boCzCGT7HlVNwC45blwI1lSC1q",
+	"4o5V7KlHadacXc87RwIH+5fJYfpk/JQ/y47g+eSvB4ThdvH/WcMkOo7+037Ls/fdU7P/CuG99Ct3+xDg",
+	"2bKsLEu5lMqyMbDfqmwK2QlLaDUJw103iCYuM5b4JSXM8AUSCbfItgzIjAlpLPAMKbkjMT7u+a3ee5Ot",
+	"g9c332+lC8F6puQkF+lDkPQV94M4DBEpnmTOjOUWmMWV8jxXc+Pk2w5xQQ2myq1BbHLqSe2EYcaKPGe6",
+	"klLIKSJ3wkUO2e4guo+jN4495K9aevoWqztl42rKlGSq0syIDE7obHpqQ7Y6g7w0bCIknUvhzm6upobA",
+	"fqfsa1XJ7NtB/E7RphJHcTubsR3kpMqyhaq0cft5rdRbrqfwbQml3rexyhaI8hxBQIbJ/b6JAtWb+zj6",
+	"IHllZ0qLf8C33bzTizfsBhYxEiCXrJI3Us0l8p8BuwKHZW5Y8nHv9OLN3s+wOGbD6uDgaXoDC/oACXZN",
+	"Tj34BOcx+x64Br3S1K/VVGWptIXsHDLBr4kZf0u81PhAIvnp6v07AuvvPBcZt19x/+sRt4FzCzoTKTJ9",
+	"RxVfkUU2gsBJtSq/+UmN8WOpUeBa4cRdqvKqkPSRZ5lwSshFr8mSDhFahx+FNOkY9S6tcjjuCbGYeXUm",
+	"rlXagpclZCgicO1uEV6i4Dk+3BtzVBmEzOAOzC6bIH/B7fEAqfFvkFoEiEY2W5HiNvvMNcZuGhDrI07Y",
+	"RsULP0WIuD0rCoji1bU3Yr6/Cb/MFrQK5EiOm8dOwRGWZYKgllWeo1pTa5irQ1s+MpAqmZnVCV4ZKwqE",
+	"lvkmrJJW5M2kIDMTs4lWhefbKUjLNLewYW6nldLcd6XQYB61FRMhhZlt3r+ti657hfT5DCyklkgA1RDX",
+	"lO2k5jZmlv7c2ZjJDM9mzPDv7iAEqMiCZOxUxsCDUqsUjIFspNW8ewRQdZ+6DdN8Ou006AN/iZrAfKYM",
+	"MFKUHOmzTEwmqD43WHI0f8JuoHQq1CSnYTur6E7p9IlRpfMQAYIGPEuZmstc8cyRAQKiZIonFBVV2xu7",
+	"XTGqzaMSZIYaa3hNr5VGQjNehSfFPm4ncautjQFnqno+W9MJW4BlO1MNi1wYRKs3GsGwOReEXxrPgL4F",
+	"/Z1hGeR8sRveDGO5tl9Ie6i9VVvZBrLOK9fyPo6ssjxfs0U/ewGaAq1jInIgm2YMIJkGwolW1XR2whA2",
+	"NoaJ0pvOZ2e9cxjPlLrZBuwvrhnCC5GzbWq79ldn6PpFr1B5w0V7fPFTgNt6WfJWOBOpL0+QRPC/sFA8",
+	"aGtRKt03s3Ct+YIOJ9zZUVppE+K2F9wY0k1cg6QhHezFSj6FE8bHBjlgLVnRtMIHAfJf2iVawbp1X0Kq",
+	"dLZBXHozs78p3ggd1W6iENMBqUU6e4jJ2nKujrn/5OAgQOG6BbdByB8U8++l00+QWy0M47qV+jsb5XxM",
+	"Mj0mDsRlrW8umCIXgmN9hgmzGxTthZBvHOSHq0RC1n5gx/qQ/x20mCy8j9HzHKZuQbOr8+sLtiMBMsOC",
+	"foYotPv+KNZ8eDM11RhYR1BXDQ8CWRXY4/cKKiCXlDMQ6WR65h3FkdMu8EcuU8CPnwKIx6E/lCgHQiof",
+	"4Wfk0LcG9SsE+1Bn6no/KkkOVVnGaxLxFBQUSRmQjQSB4//euUiGUTyM2DA6ob//bRghZQ0jy8fD6IQZ",
+	"idI2c1qYYwbheYhIN20GUXenQR+YH1u9lS1rrc7hDd5H6kY4cXrsshKwFc7H8AeUPKuQnl39PWbX9Ofj",
+	"dczevUQDCGHG/zFzLjue5ws2/YdA1RzhaCTrWEhOnrYVyGbcjNwietBFvLIqihu69l9RwBEZ5waCpPtg",
+	"5kbEtQlxfzZ7OOloMGpCnjtv2pgZ8kcDxgglTcw6So+S4LgnNzeoA02xvdMEkByEdvoUtphrYS3IB3Gh",
+	"/pp+AGsYZ0ZMJWTOCd64W2trge1cWS4zrjPmtQazu106EmmFmNmZY++viEwLb0Evi8EOjJ/XHcXgo5zL",
+	"acWnYX09V1P1OA3fqFTw/Auk4YVWpN59uHxr0N6VYOdK37CdXMgbyFDq2TliT8dswlMYK3UTs6mws2oc",
+	"kzeUTzUvYrZQla3GEBZ+QdyiZYSajNMxeWoNm6PuTwomcpWY8YkFzTRkQkNqzXas+p0P4fXlu6tLMjwC",
+	"+Cy4TrfpeBcqF+nC6U0bDWhuveXsSNXpqWhDUA8fWTr/eMyuXl3+/fXpm7dhW68oc5EKOyruVid5p9j5",
+	"R+ZF8okLa0wVmNoH0QQ8UI8/3T89PT1lO5evz9jR0yeH7H//r6PB4RqdwM32IKX3/GNI3y3uRpPafxpQ",
+	"+Ko8D67ouoGaldU4RzsLDz6ZF+cfHfB/PTo42iXzkqcplBatMlp7eCmmnDwWp2ZFiVE3aNXcNVELh/VP",
+	"2+iwMU6a7WjX3sctbbkDNvaEGKReAmAdAXOTCjHawHYyYUplnGUWwksmt6K7PT+bOdxEw5pJyPsR7NPE",
+	"kD6HVH/uXZaboLt0rchZqHQtd0WBWDxEqVsI6b4dhKxS7798oOdt1SCllbXDNFD77eghoAYxhGaKUb/O",
+	"+dQEuFQPh8tRD7TI53zOF3u16C+1uhUZ6PDpqNG0PA7+3rg/6iHYzpTOWYpMWVU2V+rGfRkMBms4iVZh",
+	"QPF3VNYs8ILlKkXtmmvLdoScqJgZnoOJmVQaynyxaQLUiio7+VuYmXRG9u6b06uzN29OmJL5wrtmvA8I",
+	"9aAP16//5tmKz9cITFiNaz0p2zppyrUWxMOSv1g+TUJDLqskAVKhXVyaurP0tTT0UE6xlgsLyU73cj6G",
+	"nO2UlVykKoNdcl2GrQ+RjRaqGhW4sOC4qdLaeUEnyNRrKm3UOT8vkpZhubgBxpldlMqFHeeQ53susBOg",
+	"6w4cf5iR9SF+q+ag91IygT5Igav3EAanndRHdmNgpz3cG7khUdE2Prl8rNDeApkC2a0lqDIHZvhCyKkL",
+	"YAvD5lrJKcnPOqSdqeBqJNpKeR3IW0KlFkXR+jzrsGUHf+3GIRlZ0+wfEs+Jj7Y25+QGoDTUDPsEwfkm",
+	"EqC2sTZNgYyiJZ0/UWYQjWyUExusk5SnszDmKmiPm/diecU7Rau/seRphDAP9N22LXrViELq5SLfqlRy",
+	"kS/1cvknazTtVFV5xnxWRw5cSxt7El9QutFDNNl2wh94GVJqS9APoMALatWH3qU2beuIjbr9lkil3oLN",
+	"lICwrxDDJs0Kz19X1/UJPTWKm2XXq/i08Wz2kXPO05mQSGYZeJMHxduoZt4xa8UcSvvRHMZGWIiZFQWo",
+	"ysZsZm05cop0zKxSI8o9wMZ2NLNF7n4suFyMGgsxZuNcpTeQjZpEvkyakbe8pBo5Fy4OUaix8HNn3PLt",
+	"tiVtV+eU1lsbxEptHC57LDNYu1d7aPi6/aD96iVeoa19y3ORjVyQcKyyxajZlLBMcolanzdkdbigHhms",
+	"VW7jhjtoQHmhZHjgtVKITuQcpA2Kml42bICQ2nSwbb5o2sYWjl7ntdhoUhhWsNJY8luzMlYgWTYH2zl/",
+	"BJ7b2epkQRPzofZkaKLzj6uTzJSxayLCMAGNekJPPj4/Onp6tFlCLgFEM/TGC8LW5+ZbTJqAWVo7ZlZJ",
+	"+OX56eUZK8mAP2YacMqY/V5xzaUVkg62hBM2rLnnMFoib6n8IM6PssGp/kg7t+Zx67linULuLK3WzGpc",
+	"X/Ts/CPDba6TkadKTXMYzZW+MSVPIWaFSLUyamJHT58fxcxAPhlhD8jiOg0quKp6vlHtV2zSP6MfaBL2",
+	"Sz1J8KiqdfgykFZa2MVoyi3MeTCPeCJyCzgUGWEiBVQTJ1pJ292TsboDw3bORQEpNzZmF1qpSakEyvfv",
+	"UTCnVcadeej5lgEIL9c7glZp6OriNeN5jlSTi4kAfcz2eJ7H7L/T3/9Kf//C8xzJCMkpREM4yFoKCrsn",
+	"OySyjIx4vRUYOmArKkdA5MiJyOoTvxTyUXNmKuevZ9MK1XlhTnzqEtfAJNyCRsmDxoWnTCGFFTwnZ2yr",
+	"YAeZR5uWMxHa2NFaNzZahOuf5nx93xXJ0Kw2uF1LilZAd0arXa83y0aUkxE2/oFn3xmWVlqjCHQ2DjZv",
+	"5aqPIFIyhZJAT9k/vJx9WLKSi04GUglyngLr/NbmEviUfWIiw+iKS/Zac5kKk6qYnZ0Oo+CpQQBGCFs/",
+	"6r7arqcrL+GjM8hafKxzVfyBmK1nIG7FwVW1MeMMwglRcPj8WZ8n/uXw2eHR0dHRweHBQdBVv9aS712R",
+	"eLTnc2PHUhkj1grOb2IyW5/12tgPpFHTFYE7yEa5kP0vI6VHTRur8nzkeV2poRBVMdLckrNrxjVko9Sp",
+	"GLdKlI0twvORZypovkzpf8Wla5bWVxK87AsaLKREhzftzzPo3aQdpHnANpn4vdjEyuFoYixL2ZV3PLX5",
+	"gpiLE0r1mbgRMvN3W8KWfa7UTVWOfFpGkMNdf7xmrlmTG2qUSwN4QSFpnEmyArg0x6jxo12OqAjP6JS3",
+	"1amuLl4fE8zDiOf5MGIFpDMuhfH3iYQ1rchmO2GRvTtw2p0bqXzhVcU1tke9yVtixrTpIWRdAs+EBBNw",
+	"21MK4ZckLFEOHCtBswxKkCjdFp6bfx5GaPqaYXTMhlEGU80zyIZRjN+k/1ndDKP7YFh21RZBBRQt/3qo",
+	"yCcouvQdY1VZ9h0R2+JffvVr9myT66Axh1nKKwM1HfvTNegkZFCMrjaPzUJafkcMRo1yRXDXzxr16/dK",
+	"WWRKJNG9XS/KUS4saI4cRKqRqdJZ26MN3kk1ojwaF0IIaWojnpKYicgd7ZwP1NGOeMu+aqB6EsmBbWbK",
+	"geSbtCyvzyg9a+zzS689j3C6OvRY/4Z6FmVc2XQ24vSZMmYryW+5cJmbIabZcXwGGUM/XbbJOYlZqYGy",
+	"F11SECWKoFqy079XFw8l5eG+oHt7uwOWPDk6SPaTJ0eHCeOW8ebyqPdkI1+hReDZZ8IMZQa5uAWNKzhh",
+	"yRF1Pzo6pL9PE2JJaHJIxRCvrDKo1xqW+C1O2P5QJitbl5ww7sIV9QqxjxbmZpGwfZZ09xXbDmUX0DpK",
+	"zZnm+KDxmfcHabCRnAxlnWAjvPvEJRcmz+7uksY1ZmKmYVIZnhtqQy4vUtiHMvGyj0Zexm0yYO9cxJzS",
+	"ERBNhJ0dNIVPr0/9fcRllbgmlk3homatctHx7pN8QHbtHnOZAhm7QCicCTld42VGOgpJodOlK5xszo2j",
+	"qwF7TRLImYLEBJjS7OW7K8ZzYmssg1RkKLS8Ylyjo70W6Ch0Ryq5R9FCbOl4RWdRu+s849kaw+Dy7OKa",
+	"Xb9nFNHsekSfHB3gDEdHB+Hc8A5Rrz93nc1wuwxZfXNClALRu3KCMuUQUAc8eylj4dWBnCH2stGGZb4+",
+	"Y0+fPX/K6rZ16ktnxcnR4HBwmASlcO202rpMd7ikmYOGBxjdNTH197PLBUPSqb759N4xqkcmSq9Pclyi",
+	"5yxjCTQGaVIn8LjVsR1D4TSmJOWa5plH4wkzAHQd3PXdECF/AAzm5gtuSSekdDf3o69b4N3t0FQV4KKE",
+	"/qblrdtYNNeQnw3luMqmYJHTOvHhSFRknTsXxDFbzubFxRJr+zOuZgci9msppXPbeiOlhNPRB+x06ea0",
+	"29kkZgmFXxJ3N9lhKWG++oTwR2DZdG6idNtu0sePsrM9JW3PkfbeoS1Tt+7V7W2hDh9ubxrIvF3TUrWn",
+	"+yHXIGtm0A3sPaBUwQaSaWMSnSv4dQTXE0yz8n7yRlTXpYiatIfGX+7NQ3cJp7azIuclj1qDJ7p9QUbS",
+	"4QkrX/iny7mHHgj8+GsdWYiKu8NBZ/puWOHw4P5TNw3QwdAk/vnhvE82DOeeU007UJpycsiKO3LPdi0X",
+	"1P07dNTdkiYloxtk8LM7373/4tzZNVxNUlH9Qy/ph35sXT5Rrz5I1KRu0O9RP5FipW3to3H2i/fAkNul",
+	"cUR4x8H91sePzQBwEp+UI8esxzATMutaWA/PCWhP8ca0m24GY/c8b02Z6fTpuW4fFtJ/XBS+natxifX3",
+	"8OD//I//iVjweSxzME3cwkVTqZ8ZsEuUnoZNVJ6reXdjj4fSWx3sIGZkB7BDHPbZQRO2YUcHsZOU7K9+",
+	"RieQvmFSY+vHclsR13QVVJfauZZqsTj76hi1bLrNK25h0Npdx2yOWgKK+rnSNzEzfELXPx03Ggylt5SO",
+	"6blh44osQM7mwG+85GxUg+N+PohX+IdSqjnbccEMq4G7i1oOAi/oa19C7anzT/GY4vRbnIr9G9krLqB6",
+	"sPAFXBo/+KieMvhw7ZDLaHzEilp8+psUp9ZCUYbyCP/IVfM1F1fXOuOXVrLmGmfvqmgAUFrBw+9yLq08",
+	"kA3kzQhYl+MOd3bkp/2ia70PupeHjeJ2lasb1AnLXuES/baU4mdY/NjcdiLp6S8/NUWImooZLVZdP4Ru",
+	"TPUxmlIStAnup6bxzNrSVYwQcqICSZbAs649gApuy+IHLEELxz+HxBXtcYEzPPf1dc2h9Pc1nRzyNwRI",
+	"rLnGiedkCTlRfc6LzJoAGQ52PJSeU8Utc4obN43SLZPp8Bvn6mbDqMt2htLzHSbVfBixHRSztT3j4No9",
+	"YV1uJLoMaTCUQ/mK5DMdHOR2P129f3fMks9Dd5aG0TH7PCSPg/P1+iiS+0ILdB/bvJhhdH+fOFaXixS8",
+	"zunxfP7mOvLkRjgzx/v7qgRpVKVTGCg93fed9gvhjoSwFBrDrSOrzcU9jJeRg8PBgVOvQfJSRMfR08HB",
+	"4CkFbeyMCHAf/0yBjoezzoSSb1BPegmFuqjzejoFrZ4cHCzVNbFwZ/dntsj7BU0C9fWW4t7X528HvZMR",
+	"Hf/6CXW9ouBoCfmqDYVyF5R2uCO4tqQZks1coN3qsg05G1f5DavopioruYR8F88BqaC/RnMYR59wvn0c",
+	"dPCb2bj4KwL1gcv/jd9yt7ZHbsJP/Ja7mbZvhetX6znNxnxn3LJpvcHlzigL6h9rl/ujf751rX+8hI1P",
+	"xFpTuMYXD8BDVpWbN+KtuAUK8bQLVaXxCy3AapGux+u5f/4wpJa5V6gfgU8/Q13Q6kKrAuwMKsNwSF90",
+	"ZPMKO32KBt7VtfpTPVhwd/KCC37vGl2VkD4Ou/WoK0tvBFoQkTjf6cUblqm0QukRI0v999PtB12Ypk9w",
+	"teQ77lLwkn77xDmaRA5N0Q+RAqm73rZqJZyJ0fKSzga7hEwYF7xAjX+n29vH3+hCn7CI1L2aUkkJ33V5",
+	"9FQFyvCFGcr5TKQz8k+71J06gjdgydHB0xrCOpiHAs3MKkufcXonGvoovHQr/xPPZhs2DWCVpneF9/Qt",
+	"UIGro4On32bud8oyFzTY6W5ZprmQQk53NxNVM3TcSgtXYU9NGPB01onkBmnO1/lce7jeCmN9zRGqgNKp",
+	"HvvrMoFiG1J8kGPH7NBbk2vqTlKtgnDhyScHa83Pw1C+aMiTn3TKoSS1PCk13ApVmaauSbAyrSuhsqZI",
+	"aOhi/f2nP5Fyu7VjAvTzXvq7zWpCxYaIep+5+UPDNnDud8p2UpfD7V16lffolDxgnn55RqLmnshPeZ5T",
+	"8SIEP2YS5i5hXJsumyQq/eTSkQLM0VXuYNyVEOKGJUWVW4Fcah8F0l7GLU/YjtPJE2yV7B6zpsDDUBoo",
+	"RKpyJfcMIJlTbuv1x2u2g5r9Lc8rlxqRCwm73VoQnJTmoSSrLVQUImYfrl/v/Q3b4ofD5+6sfv/+fMDe",
+	"a1ft0w2RUJoF3bVGzfvXwWDw6T4ZsDNfNgbZbacWRqqKQsleHbih3Bm6e3lOL3+1134mt5P7eE7JUe6z",
+	"rwGNXwaDwS6rZI7cH4dDE+HU2zfcujpNDZ/5TY1PWKnynCVvlSNtV1ao1GpK8b0Apz+jQkl1FaMmn/57",
+	"lS0eVzy2qdPz6+fawbfi9/TOuH5aHbKLpoOCf50WgtN90+j+04NLwXYLGyFFB4jNBedSlfkrRXWFEb/E",
+	"69rKbVepUgt2z6ClVjyiLG2ncM1932ZHa/9+hTU9+dqsKVgc1QeIT5oCGsIwV6dnqVxjTTtrC1R/Z+rw",
+	"7ofLt5vrm8dfUh/3WzHNZ4dPt3dqarBSh6OHzBIoFPo1WPRVNS6ErTkr8bsxt+kMBY4/hHTqW91zlWt3",
+	"NI39zyK7d7jOwbnRlu1S/L3LIXrU+2yVTlyP7JtKvmcOkM2dmgq/XwMPZ1S8ytdFFpO6GLLzCrjNJAXe",
+	"ewbwV1/+MCRFg8reD2DX7vvBt+Aa/sT/P47J0z5XQ0zVIjOo8PR17tC8bZN9V+yfRFnvyO3XxLDWvEzN",
+	"beIvSbugndJiKiSvy3Chva80ahrkhypLKolkZzCUSeOdG/2XpC5yd8JSyHMqqlSihWNmAJbNyX+pK4lK",
+	"GidnQZVzl1JWaqAcbqdjcGaEnObg8qIG7I11RqWpHzut6vv358wo9uouhXwoaSLv5qTnA5a4cqdJUyiB",
+	"0jTqtfncZe5DkpMqz4ey4yl2vgDS/LSah1Qaf2oum8O2hLCQjeHd9EHrJ0rNbSdO5L65NQTTYVdrveUL",
+	"X2HUq2qmiQgaKipY8FbH9ZXXnUs6dk7o3XWmUTdQF3yBwhfbRnd7fqUbXVKxc17h1jzOdXXti6/610qU",
+	"lXUk/c/NcZ4d/Mv2Dk15/6/Bol7WJXF5WwbXcy1f+vTrsqk2iy1s3l3xon61Atp2zTtKmpDNgNV2yspd",
+	"x9jxKFdRsHakMJyn0m2RTV+eoH8vsklUm8N4KN2tcc7cBZE9ql/o7rI1HboJqTVLISvkOzOU/spXXOc0",
+	"UYP6XpY5YYm/P9p9G0Q/3OPKDjRVB9g7Cu1MuMgNG4PLXucILENY6cUJuZqj0jbW6gaCvjeXv/AWePYl",
+	"5ljXBBtk6iFm2KMLw/tT9xAb5+tpK71iCSv8hO6ht4FEXxfi672z4//bJEH29Ba32R0QXt+GdOe7ThJH",
+	"nYqyBC3k3YCRZzSNSVIzkLVqEXmoZsBLF5ObuLM0N6DNwxIphzKYSRk4iTWl/5sXuo/jqJ2XTqFOsKV1",
+	"5w1MD2jde03YA9p339L1gObtC5bWaQubSaV9G8V/JN9nDXWbZjAVtyDrsBqpXsyrMi0BNwTb9YWG6ehL",
+	"eXqTrht9uIrirV62nWeHR7vs6Oho71sx+H9CqvgPxkjX0SB3mSBhukPW6VIS+vkFSzndMs2rzPuLE/dy",
+	"Gx/dNzp9MYwGg0E7zDBiGbd87wYWL4bRxYfv3765+vH0+7evRj+/+nd8CBPQ7sU4bqh9N1b9Wh1k+AXX",
+	"N0NJWmL9zgUaszFOXwwdEQ8jl2ez8rR0HvJkwM44mq6k13HprkY5k5FJgGwo6eqA/0VI1qb1n72/vBq9",
+	"v3zzw5t3VyEm/wut+J8v8ULJvXFedd14Pu2ERB7KPrOad9EfcznX69dPyPvr7C36hvzdV0SkDm0m0PH+",
+	"PinPM2Xs8d8O/nZAssDP93k1YJtTclsXXF9Pun4jUG2y1nS7aij/0tMfgppDr5JQ/Q5Gp0Ksjvda5ODv",
+	"yXGbzsDErHljRM3Vxzy9mer6tTx+RLKhwmFMj4PalmgSYjq9ERernV0ySkwGDUWImzGQvDRPcVUG8kln",
+	"JFUaNMn+bwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

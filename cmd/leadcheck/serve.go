@@ -19,6 +19,7 @@ import (
 	"github.com/leadcheck/leadcheck"
 	"github.com/leadcheck/leadcheck/api"
 	"github.com/leadcheck/leadcheck/cache"
+	"github.com/leadcheck/leadcheck/mailbox"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -43,6 +44,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	defer p.close()
 	if err := p.newEnricher(); err != nil {
+		return err
+	}
+	if err := p.newMailbox(); err != nil {
 		return err
 	}
 	runBulk, err := p.newBulk()
@@ -126,6 +130,8 @@ type parts struct {
 	engine   *validate.Engine
 	enricher api.Enricher
 	bulk     api.BulkService
+	mailbox  *mailbox.Checker // nil unless LEADCHECK_SMTP=on
+	smtpMemo *cache.Memo
 }
 
 // newEngine builds the validation engine behind the two-tier cache.
@@ -181,6 +187,9 @@ func (p *parts) newEngine() error {
 // enricher's cache, the DNS cache, then the Redis pool they share.
 func (p *parts) close() {
 	if err := p.closeEnricher(); err != nil {
+		p.log().Warn("close", "err", err)
+	}
+	if err := p.closeMailbox(); err != nil {
 		p.log().Warn("close", "err", err)
 	}
 	if p.domains != nil {

@@ -268,7 +268,7 @@ export interface components {
          * @description Machine-readable cause of the verdict.
          * @enum {string}
          */
-        Reason: "ok" | "invalid_syntax" | "too_long" | "invalid_domain" | "quoted_local_part" | "ip_literal" | "no_such_domain" | "null_mx" | "no_mail_server" | "disposable" | "role_account" | "dns_error" | "not_a_number" | "invalid_country_code" | "too_short" | "invalid_number" | "premium_rate" | "voip" | "shared_cost";
+        Reason: "ok" | "invalid_syntax" | "too_long" | "invalid_domain" | "quoted_local_part" | "ip_literal" | "no_such_domain" | "null_mx" | "no_mail_server" | "disposable" | "role_account" | "dns_error" | "not_a_number" | "invalid_country_code" | "too_short" | "invalid_number" | "premium_rate" | "voip" | "shared_cost" | "mailbox_not_found" | "mailbox_full" | "catch_all" | "smtp_unavailable";
         /** @description One lead. At least one of `email`, `phone` and `domain` is required. */
         ValidateRequest: {
             email?: string;
@@ -357,7 +357,31 @@ export interface components {
             ascii_domain?: string;
             flags: components["schemas"]["EmailFlags"];
             dns?: components["schemas"]["DNSResult"];
+            smtp?: components["schemas"]["SMTPResult"];
             score: number;
+        };
+        /**
+         * @description The mailbox check over SMTP, present when asked for (`options.smtp`,
+         *     `smtp=true`). `250`/`251` at a domain that is not catch-all is
+         *     deliverable; `550`/`551`/`553` meaning no such user is `invalid` /
+         *     `mailbox_not_found`; a full mailbox is `risky` / `mailbox_full`; a
+         *     domain that accepts a random address is `risky` / `catch_all`;
+         *     greylisting and other `4xx`, timeouts, refusals and blocks are
+         *     `unknown` / `smtp_unavailable`. No mail is ever sent (no DATA).
+         */
+        SMTPResult: {
+            /** @description A mail exchanger was asked. False when syntax or DNS already decided, or the address cannot be asked (non-ASCII or quoted local part). */
+            checked: boolean;
+            /** @description The mail exchanger accepted the recipient at a domain that does not accept every address. */
+            deliverable: boolean;
+            /** @description The domain accepts any local part, so its acceptance proves nothing. */
+            catch_all: boolean;
+            /** @description The RCPT TO reply code, e.g. 250 or 550. */
+            code?: number;
+            /** @description The RFC 3463 enhanced status code, e.g. `5.1.1`. */
+            enhanced_code?: string;
+            /** @description The mail exchanger that answered. */
+            host?: string;
         };
         EmailFlags: {
             /** @description A free mailbox provider (gmail.com, outlook.com, ...). */
@@ -434,6 +458,15 @@ export interface components {
              * @default false
              */
             enrich?: boolean;
+            /**
+             * @description Ask the domain's mail exchangers whether the mailbox exists
+             *     (`email.smtp`). The answer still comes within the validation time
+             *     budget; a check that did not finish is `unknown` /
+             *     `smtp_unavailable`. Refused with `400` when the operator has not
+             *     enabled it (`LEADCHECK_SMTP=on`).
+             * @default false
+             */
+            smtp?: boolean;
         };
         Enrichment: {
             mail?: components["schemas"]["MailEnrichment"];
@@ -524,6 +557,11 @@ export interface components {
             webhook_url?: string;
             /** @default false */
             enrich?: boolean;
+            /**
+             * @description Verify every address over SMTP (needs `LEADCHECK_SMTP=on`); addresses of one domain share sessions, greylisted ones are asked again before their rows are written.
+             * @default false
+             */
+            smtp?: boolean;
         };
         BulkRecords: {
             records: {
@@ -534,6 +572,11 @@ export interface components {
             webhook_url?: string;
             /** @default false */
             enrich?: boolean;
+            /**
+             * @description Verify every address over SMTP (needs `LEADCHECK_SMTP=on`).
+             * @default false
+             */
+            smtp?: boolean;
         };
         /** @enum {string} */
         BulkStatus: "queued" | "running" | "completed" | "failed" | "canceled";
@@ -559,6 +602,8 @@ export interface components {
             };
             /** @description Rows whose field count differs from the header; kept and flagged. */
             ragged_rows?: number;
+            /** @description For jobs with `smtp`, the rows whose mailbox check is not finished yet (greylisted addresses wait for the server's delay). */
+            smtp_pending_rows?: number;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -715,6 +760,12 @@ export interface components {
         CountryQuery: string;
         /** @description A bare domain to check for mail reception, e.g. `acme.com`. */
         DomainQuery: string;
+        /**
+         * @description `true` asks the domain's mail exchangers whether the mailbox exists
+         *     (see `options.smtp`). Refused with `400` when the operator has not
+         *     enabled it (`LEADCHECK_SMTP=on`).
+         */
+        SMTPQuery: boolean;
     };
     requestBodies: never;
     headers: {
@@ -736,6 +787,12 @@ export interface operations {
                 country?: components["parameters"]["CountryQuery"];
                 /** @description A bare domain to check for mail reception, e.g. `acme.com`. */
                 domain?: components["parameters"]["DomainQuery"];
+                /**
+                 * @description `true` asks the domain's mail exchangers whether the mailbox exists
+                 *     (see `options.smtp`). Refused with `400` when the operator has not
+                 *     enabled it (`LEADCHECK_SMTP=on`).
+                 */
+                smtp?: components["parameters"]["SMTPQuery"];
             };
             header?: never;
             path?: never;
