@@ -211,7 +211,9 @@ func (s *Service) probeDomain(ctx context.Context, jm *jobMailbox, domain string
 	}
 	var ask []int
 	for k, local := range d.locals {
-		if a, ok := c.Cached(ctx, local, domain); ok {
+		// A cached failure (a sync check that met greylisting, say) is
+		// asked again: the job has the time to wait for an answer.
+		if a, ok := c.Cached(ctx, local, domain); ok && a.Status != validate.MailboxUnavailable {
 			done(k, a, false)
 			continue
 		}

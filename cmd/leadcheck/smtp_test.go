@@ -32,6 +32,9 @@ blocked        300 IN MX 10 mx.blocked.test.
 mx.blocked     300 IN A  127.0.0.4
 mailblock      300 IN MX 10 mx.mailblock.test.
 mx.mailblock   300 IN A  127.0.0.5
+$ORIGIN com.
+@              300 IN SOA ns.com. hostmaster.com. 1 3600 600 86400 60
+mailinator     300 IN MX 10 mx.acme.test.
 `
 
 type smtpFixture struct {
@@ -44,7 +47,7 @@ func startSMTPFixture(t *testing.T) *smtpFixture {
 	t.Helper()
 	servers := smtptest.StartGroupTB(t, []smtptest.Config{
 		{
-			Mailboxes:     []string{"jane@acme.test", "jane@implicit.test", "jane@grey.test", "jane@drop.test"},
+			Mailboxes:     []string{"jane@acme.test", "jane@implicit.test", "jane@grey.test", "jane@drop.test", "jane@mailinator.com"},
 			Full:          []string{"full@acme.test"},
 			CatchAll:      []string{"catchall.test"},
 			Greylist:      []string{"grey.test"},
@@ -113,6 +116,9 @@ func TestSMTPVerdictsThroughServer(t *testing.T) {
 		{"jane@blocked.test", client.VerdictUnknown, client.ReasonSmtpUnavailable, true, false, false, 0},
 		{"jane@mailblock.test", client.VerdictUnknown, client.ReasonSmtpUnavailable, true, false, false, 0},
 		{"jane@missing.test", client.VerdictInvalid, client.ReasonNoSuchDomain, false, false, false, 0},
+		// A list fact stays: the mailbox exists, the address is still a
+		// throwaway one.
+		{"jane@mailinator.com", client.VerdictRisky, client.ReasonDisposable, true, true, false, 250},
 	}
 	for _, tt := range tests {
 		t.Run(tt.email, func(t *testing.T) {
@@ -251,5 +257,54 @@ func TestSMTPSettings(t *testing.T) {
 				t.Errorf("%v: error %q does not name the setting", env, err)
 			}
 		}
+	}
+}
+
+// TestSMTPBulkThroughServer: the bulk form field smtp=true, through the
+// real server; the addresses of a domain share one session.
+func TestSMTPBulkThroughServer(t *testing.T) {
+	f := startSMTPFixture(t)
+	srv := serveInProcess(t, f.env(nil))
+	c := newClient(t, srv.base)
+	var csv strings.Builder
+	csv.WriteString("email\n")
+	for range 5 {
+		csv.WriteString("jane@acme.test\nnobody@acme.test\nfull@acme.test\nanyone@catchall.test\n")
+	}
+	ct, body := multipartFile(t, csv.String(), map[string]string{"smtp": "true"})
+	created, err := c.CreateBulkJobWithBodyWithResponse(t.Context(), ct, body)
+	if err != nil || created.JSON202 == nil {
+		t.Fatalf("create: %v %s", err, created.Body)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var job client.BulkJob
+	for {
+		job = getJob(t, c, created.JSON202.Id)
+		if job.Status == client.BulkStatusCompleted || job.Status == client.BulkStatusFailed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job still %s", job.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if job.Status != client.BulkStatusCompleted {
+		t.Fatalf("job %s: %v", job.Status, job.Error)
+	}
+	want := client.VerdictCounts{Valid: 5, Invalid: 5, Risky: 10}
+	if job.Counts != want {
+		t.Errorf("counts = %+v, want %+v", job.Counts, want)
+	}
+	// acme.test and catchall.test: one session each.
+	if n := f.main.Sessions(); n != 2 {
+		t.Errorf("sessions = %d, want 2 (one per domain) for 20 rows", n)
+	}
+
+	// Refused when the server has SMTP off.
+	off := serveInProcess(t, map[string]string{"LEADCHECK_DNS": f.dns.Addr()})
+	ct, body = multipartFile(t, "email\njane@acme.test\n", map[string]string{"smtp": "true"})
+	refused, err := newClient(t, off.base).CreateBulkJobWithBodyWithResponse(t.Context(), ct, body)
+	if err != nil || refused.JSON400 == nil || refused.JSON400.Error.Code != "smtp_disabled" {
+		t.Errorf("smtp=true on a server without SMTP: got %v %s, want 400 smtp_disabled", err, refused.Body)
 	}
 }
