@@ -41,6 +41,7 @@ const (
 	DefaultPort            = 25
 	DefaultTimeout         = 10 * time.Second
 	DefaultHostConcurrency = 2
+	DefaultMaxSessions     = 64
 	DefaultHostPause       = 200 * time.Millisecond
 	DefaultBatchSize       = 50
 	DefaultBackoff         = time.Minute
@@ -70,6 +71,10 @@ type Config struct {
 	AllowPrivate bool
 	// HostConcurrency caps the sessions open at once per MX host. Default 2.
 	HostConcurrency int
+	// MaxSessions caps the sessions open at once in all, so a flood of
+	// requests for distinct domains cannot hold unbounded connections.
+	// Default 64.
+	MaxSessions int
 	// HostPause is the least time between the starts of two sessions at one
 	// MX host. Default 200ms.
 	HostPause time.Duration
@@ -129,6 +134,8 @@ type Prober struct {
 	now      func() time.Time
 	secret   [32]byte
 
+	sessions chan struct{} // MaxSessions slots
+
 	mu    sync.Mutex
 	hosts map[string]*hostState
 }
@@ -150,6 +157,7 @@ func New(cfg Config) (*Prober, error) {
 	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
 	cfg.HostConcurrency = cmp.Or(cfg.HostConcurrency, DefaultHostConcurrency)
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, DefaultBatchSize)
+	cfg.MaxSessions = cmp.Or(cfg.MaxSessions, DefaultMaxSessions)
 	cfg.Backoff = cmp.Or(cfg.Backoff, DefaultBackoff)
 	if cfg.HostPause == 0 {
 		cfg.HostPause = DefaultHostPause
@@ -166,6 +174,7 @@ func New(cfg Config) (*Prober, error) {
 		logger:   cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		now:      time.Now,
 		hosts:    map[string]*hostState{},
+		sessions: make(chan struct{}, cfg.MaxSessions),
 	}
 	_, _ = rand.Read(p.secret[:])
 	direct := &net.Dialer{Timeout: cfg.Timeout}
@@ -244,6 +253,12 @@ func (p *Prober) probeHost(ctx context.Context, rep *Report, domain, host string
 		return true, err.Error()
 	}
 	defer p.release(host, h)
+	select {
+	case p.sessions <- struct{}{}:
+		defer func() { <-p.sessions }()
+	case <-ctx.Done():
+		return true, "the time budget ended while waiting for a free SMTP session"
+	}
 	var conn net.Conn
 	for _, a := range addrs {
 		c, err := p.dialer.DialContext(ctx, "tcp", net.JoinHostPort(a.String(), strconv.Itoa(p.cfg.Port)))
@@ -266,7 +281,7 @@ func (p *Prober) probeHost(ctx context.Context, rep *Report, domain, host string
 	s := newSession(conn, host, p.cfg.Timeout)
 	stop := s.watch(ctx)
 	defer stop()
-	defer s.quit()
+	defer s.quit(ctx)
 	why, backoff := p.converse(ctx, s, rep, domain, locals)
 	if backoff {
 		p.backOff(host)

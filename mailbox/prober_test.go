@@ -291,3 +291,29 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeCapsSessionsInAll: with every session slot taken, a probe to
+// another host waits and then gives up without connecting.
+func TestProbeCapsSessionsInAll(t *testing.T) {
+	f := newFixture(t)
+	p := f.prober(t, Config{AllowPrivate: true, MaxSessions: 1, Timeout: 10 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Probe(ctx, "slow.test", []string{"mx.slow.test"}, []string{"jane"}, nil)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	for f.slow.Sessions() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	short, stop := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer stop()
+	rep := p.Probe(short, "acme.test", []string{"mx.acme.test"}, []string{"jane"}, nil)
+	if a := rep.Answers[0]; a.Status != Unavailable || !strings.Contains(a.Detail, "free SMTP session") {
+		t.Errorf("answer = %+v, want unavailable while every session slot is taken", a)
+	}
+	if f.main.Sessions() != 0 {
+		t.Errorf("the other host saw %d sessions", f.main.Sessions())
+	}
+}

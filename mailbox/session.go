@@ -126,8 +126,13 @@ func (s *session) startTLS(ctx context.Context, name string) error {
 	return nil
 }
 
-// quit says goodbye without waiting long for the answer, and closes.
-func (s *session) quit() {
+// quit says goodbye without waiting long for the answer, and closes; when
+// ctx has ended it just closes.
+func (s *session) quit(ctx context.Context) {
+	if budgetOver(ctx) {
+		_ = s.conn.Close()
+		return
+	}
 	_ = s.conn.SetDeadline(time.Now().Add(min(s.timeout, time.Second)))
 	if _, err := s.conn.Write([]byte("QUIT\r\n")); err == nil {
 		_, _ = readReply(s.r)

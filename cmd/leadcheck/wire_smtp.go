@@ -45,6 +45,7 @@ func smtpSettings() []setting {
 			return nil
 		}},
 		{"LEADCHECK_SMTP_HOST_CONCURRENCY", "", "SMTP sessions open at once per mail exchanger (default 2)", positiveInt(func(c *config) *int { return &c.SMTP.HostConcurrency })},
+		{"LEADCHECK_SMTP_MAX_SESSIONS", "", "SMTP sessions open at once in all (default 64)", positiveInt(func(c *config) *int { return &c.SMTP.MaxSessions })},
 		{"LEADCHECK_SMTP_HOST_PAUSE", "", "least time between two sessions at one mail exchanger; 0 for none (default 200ms)", func(c *config, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil || d < 0 {
@@ -78,6 +79,7 @@ type smtpConfig struct {
 	Timeout         time.Duration
 	Proxy           string
 	HostConcurrency int
+	MaxSessions     int
 	HostPause       time.Duration // -1: none
 	GreylistBudget  time.Duration
 	CacheTTL        time.Duration
@@ -103,6 +105,7 @@ func (p *parts) newMailbox() error {
 		Proxy:           c.Proxy,
 		AllowPrivate:    p.cfg.AllowPrivateNetworks,
 		HostConcurrency: c.HostConcurrency,
+		MaxSessions:     c.MaxSessions,
 		HostPause:       c.HostPause,
 		DNSServers:      p.cfg.DNSServers,
 		Logger:          p.logger,
@@ -123,10 +126,11 @@ func (p *parts) newMailbox() error {
 		RedisURL:  p.cfg.RedisURL,
 		KeyPrefix: p.cfg.CachePrefix,
 		MaxTTL:    ttl,
-		// A load is one session: connect, banner, hello, STARTTLS, MAIL,
-		// two RCPT and QUIT, each bounded by the timeout, at up to three
-		// mail exchangers.
-		LoadTimeout: 3 * 8 * timeout,
+		// A load is one session of about eight exchanges (banner, hello,
+		// STARTTLS, MAIL, two RCPT, QUIT), each bounded by the timeout; a
+		// mail exchanger that takes the full timeout at several steps is
+		// not waited for longer than three of them.
+		LoadTimeout: 3 * timeout,
 		Logger:      p.logger,
 	}, "smtp", p.reg)
 	if err != nil {
