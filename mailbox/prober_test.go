@@ -317,3 +317,20 @@ func TestProbeCapsSessionsInAll(t *testing.T) {
 		t.Errorf("the other host saw %d sessions", f.main.Sessions())
 	}
 }
+
+// TestProbeFallsBackToHELO: a server that does not know EHLO is greeted
+// with HELO, and the probe goes on in plain text.
+func TestProbeFallsBackToHELO(t *testing.T) {
+	srv := smtptest.StartTB(t, smtptest.Config{Mailboxes: []string{"jane@old.test"}, NoEHLO: true, TLS: true})
+	p, err := New(Config{Port: srv.Port(), AllowPrivate: true, HostPause: -1, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := p.Probe(context.Background(), "old.test", []string{srv.IP()}, []string{"jane", "nobody"}, nil)
+	if rep.Answers[0].Status != Accepted || rep.Answers[1].Status != NotFound {
+		t.Errorf("answers = %+v", rep.Answers)
+	}
+	if srv.TLSSessions() != 0 {
+		t.Errorf("STARTTLS was used without EHLO")
+	}
+}

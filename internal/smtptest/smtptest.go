@@ -61,6 +61,9 @@ type Config struct {
 	BlockMail bool
 	// Latency is added before every reply.
 	Latency time.Duration
+	// NoEHLO plays an old server that knows only HELO: EHLO is answered
+	// as an unknown command.
+	NoEHLO bool
 }
 
 // Server is a running fixture server.
@@ -256,7 +259,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	l.s.rcpts = append(l.s.rcpts, 0)
 	idx := len(l.s.rcpts) - 1
 	l.s.mu.Unlock()
-	return &slowConn{Conn: c, latency: l.s.cfg.Latency, first: l.s.cfg.BannerDelay, idx: idx}, nil
+	return &slowConn{Conn: c, latency: l.s.cfg.Latency, first: l.s.cfg.BannerDelay, idx: idx, noEHLO: l.s.cfg.NoEHLO}, nil
 }
 
 // slowConn delays every write (one reply each) by latency, the first by
@@ -266,6 +269,17 @@ type slowConn struct {
 	latency, first time.Duration
 	wrote          bool
 	idx            int
+	noEHLO         bool
+}
+
+// Read hides EHLO from the server when noEHLO: it turns the command into
+// an unknown one, which go-smtp answers with a 500.
+func (c *slowConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if c.noEHLO && n >= 4 && strings.EqualFold(string(b[:4]), "EHLO") {
+		copy(b, "XHLO")
+	}
+	return n, err
 }
 
 func (c *slowConn) Write(b []byte) (int, error) {
