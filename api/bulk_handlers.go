@@ -136,6 +136,12 @@ func readBulkForm(r *http.Request, up *bulk.Upload) (bulk.Options, error) {
 				return o, &Error{Status: http.StatusBadRequest, Code: "invalid_field_type", Field: "enrich", Message: "enrich must be true or false"}
 			}
 			o.Enrich = b
+		case name == "smtp":
+			b, err := strconv.ParseBool(strings.TrimSpace(value))
+			if err != nil {
+				return o, &Error{Status: http.StatusBadRequest, Code: "invalid_field_type", Field: "smtp", Message: "smtp must be true or false"}
+			}
+			o.SMTP = b
 		default:
 			return o, &Error{Status: http.StatusBadRequest, Code: "unknown_field", Field: name,
 				Message: fmt.Sprintf("unknown form field %q; see BulkUpload in /openapi.yaml for the fields", name)}

@@ -47,6 +47,9 @@ func (h handlers) EnrichLead(c echo.Context) error {
 		return errNoEnricher
 	}
 	req := requestOf(body)
+	if err := h.checkSMTP(req); err != nil {
+		return err
+	}
 	res, err := h.judge(c.Request().Context(), req)
 	if err != nil {
 		return err
@@ -61,6 +64,9 @@ func (h handlers) EnrichLead(c echo.Context) error {
 func (h handlers) validateAndEnrich(c echo.Context, req validate.Request) error {
 	if h.s.deps.Enricher == nil {
 		return h.validate(c, req)
+	}
+	if err := h.checkSMTP(req); err != nil {
+		return err
 	}
 	res, err := h.judge(c.Request().Context(), req)
 	if err != nil {
@@ -95,6 +101,7 @@ func requestOf(body apigen.ValidateRequest) validate.Request {
 		Domain:  deref(body.Domain),
 		Name:    deref(body.Name),
 		Company: deref(body.Company),
+		SMTP:    body.Options != nil && body.Options.Smtp != nil && *body.Options.Smtp,
 	}
 }
 

@@ -72,6 +72,7 @@ func (h handlers) ValidateQuery(c echo.Context, p apigen.ValidateQueryParams) er
 		Phone:   deref(p.Phone),
 		Country: deref(p.Country),
 		Domain:  deref(p.Domain),
+		SMTP:    p.Smtp != nil && *p.Smtp,
 	})
 }
 
@@ -87,6 +88,9 @@ func (h handlers) ValidateLead(c echo.Context) error {
 }
 
 func (h handlers) validate(c echo.Context, req validate.Request) error {
+	if err := h.checkSMTP(req); err != nil {
+		return err
+	}
 	res, err := h.judge(c.Request().Context(), req)
 	if err != nil {
 		return err

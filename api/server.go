@@ -15,9 +15,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/leadcheck/leadcheck/internal/metrics"
 	"github.com/leadcheck/leadcheck/internal/keys"
 	"github.com/leadcheck/leadcheck/internal/limits"
+	"github.com/leadcheck/leadcheck/internal/metrics"
 	"github.com/leadcheck/leadcheck/internal/shed"
 	"github.com/leadcheck/leadcheck/validate"
 )

@@ -38,6 +38,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/leadcheck/leadcheck/enrich"
+	"github.com/leadcheck/leadcheck/mailbox"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -59,6 +60,11 @@ type Config struct {
 	Domains validate.DomainChecker
 	// Enricher serves jobs submitted with enrich=true; nil refuses them.
 	Enricher Enricher
+	// Mailbox serves jobs submitted with smtp=true; nil refuses them.
+	Mailbox *mailbox.Checker
+	// SMTPGreylistBudget is how long a job keeps asking again for greylisted
+	// addresses before writing them unknown. Default 10m.
+	SMTPGreylistBudget time.Duration
 	// Workers is how many rows of one job are validated at once. The work
 	// waits on DNS far more than on CPU, so it is well above the core
 	// count. Default 64.

@@ -74,15 +74,18 @@ type Status struct {
 	Format        string            `json:"format,omitempty"`
 	Columns       map[string]string `json:"columns,omitempty"`
 	RaggedRows    int               `json:"ragged_rows"`
-	CreatedAt     time.Time         `json:"created_at"`
-	StartedAt     *time.Time        `json:"started_at"`
-	FinishedAt    *time.Time        `json:"finished_at"`
-	ExpiresAt     time.Time         `json:"expires_at"`
-	ETASeconds    *float64          `json:"eta_seconds"`
-	Error         *string           `json:"error"`
-	ResultsURL    string            `json:"results_url,omitempty"`
-	Webhook       *WebhookState     `json:"webhook,omitempty"`
-	Advice        []Advice          `json:"advice,omitempty"`
+	// SMTPPendingRows counts, for jobs with smtp, the rows whose mailbox
+	// check has not finished.
+	SMTPPendingRows *int          `json:"smtp_pending_rows,omitempty"`
+	CreatedAt       time.Time     `json:"created_at"`
+	StartedAt       *time.Time    `json:"started_at"`
+	FinishedAt      *time.Time    `json:"finished_at"`
+	ExpiresAt       time.Time     `json:"expires_at"`
+	ETASeconds      *float64      `json:"eta_seconds"`
+	Error           *string       `json:"error"`
+	ResultsURL      string        `json:"results_url,omitempty"`
+	Webhook         *WebhookState `json:"webhook,omitempty"`
+	Advice          []Advice      `json:"advice,omitempty"`
 }
 
 // Advice is something to change in a new submission for better results.
@@ -127,6 +130,7 @@ type record struct {
 	// country cell.
 	DefaultCountry string `json:"default_country,omitempty"`
 	Enrich         bool   `json:"enrich,omitempty"`
+	SMTP           bool   `json:"smtp,omitempty"`
 	// Error is the client-facing reason of a failure.
 	Error   string         `json:"error,omitempty"`
 	Webhook *webhookRecord `json:"webhook,omitempty"`
@@ -164,6 +168,9 @@ type job struct {
 	etaSeconds      *float64
 	// delivering is true while a webhook delivery is in flight.
 	delivering bool
+	// smtpPending is the rows still waiting on SMTP, for Status; -1 before
+	// the job has counted them.
+	smtpPending int
 	// persistMu orders writes of job.json: the snapshot is taken under it.
 	persistMu sync.Mutex
 }
@@ -198,6 +205,10 @@ func (j *job) status() Status {
 		st.Error = &e
 	}
 	st.Advice = adviceFor(r)
+	if r.SMTP && r.Status == StatusRunning && j.smtpPending >= 0 {
+		n := j.smtpPending
+		st.SMTPPendingRows = &n
+	}
 	if w := r.Webhook; w != nil {
 		st.Webhook = &WebhookState{
 			URL:           w.URL,

@@ -193,6 +193,7 @@ type jobSpec struct {
 	columns        ingest.Columns
 	defaultCountry string
 	enrich         Enricher // nil unless the job asked for enrichment
+	smtp           bool     // the job asked for mailbox verification
 	keys           []string
 }
 
@@ -207,6 +208,7 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 	total := j.rec.TotalRows
 	spec := jobSpec{columns: layout.Columns, defaultCountry: j.rec.DefaultCountry}
 	wantEnrich := j.rec.Enrich
+	spec.smtp = j.rec.SMTP
 	s.mu.Unlock()
 	if wantEnrich {
 		spec.enrich = s.cfg.Enricher
@@ -216,6 +218,12 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 	}
 	dir := s.jobDir(id)
 	spec.engine = validate.NewEngine(s.cfg.Lists, newDomainMemo(s.cfg.Domains, s.cfg.MemoMaxDomains, s.dnsRetry()))
+	if spec.smtp {
+		var err error
+		if spec.engine, err = s.prepareSMTP(work, j, spec.engine, layout); err != nil {
+			return err
+		}
+	}
 
 	cp, err := readCheckpoint(dir)
 	if err != nil {
@@ -441,6 +449,7 @@ func (s *Service) validateRow(ctx context.Context, spec *jobSpec, c *chunk, i in
 	o := &c.outcomes[i]
 	o.number, o.record = c.first+i+1, c.rows[i]
 	req := requestOf(o.record.Fields, spec.columns, spec.defaultCountry)
+	req.SMTP = spec.smtp
 	res, err := spec.engine.Validate(ctx, req)
 	if err != nil {
 		if !errors.As(err, &o.inputErr) {

@@ -43,6 +43,8 @@ type Options struct {
 	// is scanned and before the job exists; its error refuses the upload
 	// (a quota the file would pass). It is not a form field.
 	Admit func(ctx context.Context, rows int) error
+	// SMTP verifies every address over SMTP (needs Config.Mailbox).
+	SMTP bool
 }
 
 // checked is Options after checkOptions: what the job keeps.
@@ -52,6 +54,7 @@ type checked struct {
 	defaultCountry string
 	webhookURL     string
 	enrich         bool
+	smtp           bool
 }
 
 // checkOptions refuses options that would only fail later, naming the
@@ -60,6 +63,7 @@ func (s *Service) checkOptions(o Options) (checked, error) {
 	c := checked{
 		name:   strings.TrimSpace(o.Name),
 		enrich: o.Enrich,
+		smtp:   o.SMTP,
 		ingest: ingest.Options{
 			EmailColumn:     strings.TrimSpace(o.EmailColumn),
 			PhoneColumn:     strings.TrimSpace(o.PhoneColumn),
@@ -116,6 +120,9 @@ func (s *Service) checkOptions(o Options) (checked, error) {
 			return c, err
 		}
 		c.webhookURL = u
+	}
+	if c.smtp && s.cfg.Mailbox == nil {
+		return c, invalid("smtp", "smtp_disabled", "mailbox verification over SMTP is not enabled on this server; send smtp=false, or ask the operator to set LEADCHECK_SMTP=on")
 	}
 	if c.enrich && s.cfg.Enricher == nil {
 		return c, invalid("enrich", "enrich_unavailable", "enrichment is not configured on this server; send enrich=false")
@@ -285,8 +292,12 @@ func decodeRecords(r io.Reader, w io.Writer) (Options, error) {
 			if err := dec.Decode(&opts.Enrich); err != nil {
 				return opts, fieldFailure(dec, key, "true or false", err)
 			}
+		case "smtp":
+			if err := dec.Decode(&opts.SMTP); err != nil {
+				return opts, fieldFailure(dec, key, "true or false", err)
+			}
 		default:
-			return opts, invalid(key, "unknown_field", "unknown field %q; the fields are records, name, default_country, webhook_url and enrich", key)
+			return opts, invalid(key, "unknown_field", "unknown field %q; the fields are records, name, default_country, webhook_url, enrich and smtp", key)
 		}
 	}
 	if _, err := dec.Token(); err != nil {
@@ -419,6 +430,7 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 		Layout:         layout,
 		DefaultCountry: opts.defaultCountry,
 		Enrich:         opts.enrich,
+		SMTP:           opts.smtp,
 	}
 	if opts.webhookURL != "" {
 		rec.Webhook = &webhookRecord{URL: opts.webhookURL, Attempts: []WebhookAttempt{}}

@@ -202,6 +202,7 @@ func (e ReadinessStatus) Valid() bool {
 
 // Defines values for Reason.
 const (
+	ReasonCatchAll           Reason = "catch_all"
 	ReasonCountryNeeded      Reason = "country_needed"
 	ReasonDisposable         Reason = "disposable"
 	ReasonDnsError           Reason = "dns_error"
@@ -210,6 +211,8 @@ const (
 	ReasonInvalidNumber      Reason = "invalid_number"
 	ReasonInvalidSyntax      Reason = "invalid_syntax"
 	ReasonIpLiteral          Reason = "ip_literal"
+	ReasonMailboxFull        Reason = "mailbox_full"
+	ReasonMailboxNotFound    Reason = "mailbox_not_found"
 	ReasonNoMailServer       Reason = "no_mail_server"
 	ReasonNoSuchDomain       Reason = "no_such_domain"
 	ReasonNotANumber         Reason = "not_a_number"
@@ -219,6 +222,7 @@ const (
 	ReasonQuotedLocalPart    Reason = "quoted_local_part"
 	ReasonRoleAccount        Reason = "role_account"
 	ReasonSharedCost         Reason = "shared_cost"
+	ReasonSmtpUnavailable    Reason = "smtp_unavailable"
 	ReasonTooLong            Reason = "too_long"
 	ReasonTooShort           Reason = "too_short"
 	ReasonVoip               Reason = "voip"
@@ -227,6 +231,8 @@ const (
 // Valid indicates whether the value is a known member of the Reason enum.
 func (e Reason) Valid() bool {
 	switch e {
+	case ReasonCatchAll:
+		return true
 	case ReasonCountryNeeded:
 		return true
 	case ReasonDisposable:
@@ -242,6 +248,10 @@ func (e Reason) Valid() bool {
 	case ReasonInvalidSyntax:
 		return true
 	case ReasonIpLiteral:
+		return true
+	case ReasonMailboxFull:
+		return true
+	case ReasonMailboxNotFound:
 		return true
 	case ReasonNoMailServer:
 		return true
@@ -260,6 +270,8 @@ func (e Reason) Valid() bool {
 	case ReasonRoleAccount:
 		return true
 	case ReasonSharedCost:
+		return true
+	case ReasonSmtpUnavailable:
 		return true
 	case ReasonTooLong:
 		return true
@@ -369,9 +381,12 @@ type BulkJob struct {
 	RaggedRows *int `json:"ragged_rows,omitempty"`
 
 	// ResultsUrl Where to download the rows once completed.
-	ResultsUrl *string    `json:"results_url,omitempty"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	Status     BulkStatus `json:"status"`
+	ResultsUrl *string `json:"results_url,omitempty"`
+
+	// SmtpPendingRows For jobs with `smtp`, the rows whose mailbox check is not finished yet (greylisted addresses wait for the server's delay).
+	SmtpPendingRows *int       `json:"smtp_pending_rows,omitempty"`
+	StartedAt       *time.Time `json:"started_at,omitempty"`
+	Status          BulkStatus `json:"status"`
 
 	// TotalRows Known once the file has been read through; null before.
 	TotalRows *int          `json:"total_rows,omitempty"`
@@ -392,7 +407,10 @@ type BulkRecords struct {
 	Enrich         *bool               `json:"enrich,omitempty"`
 	Name           *string             `json:"name,omitempty"`
 	Records        []map[string]string `json:"records"`
-	WebhookUrl     *string             `json:"webhook_url,omitempty"`
+
+	// Smtp Verify every address over SMTP (needs `LEADCHECK_SMTP=on`).
+	Smtp       *bool   `json:"smtp,omitempty"`
+	WebhookUrl *string `json:"webhook_url,omitempty"`
 }
 
 // BulkStatus defines model for BulkStatus.
@@ -418,6 +436,9 @@ type BulkUpload struct {
 	HasHeader   *BulkUploadHasHeader `json:"has_header,omitempty"`
 	Name        *string              `json:"name,omitempty"`
 	PhoneColumn *string              `json:"phone_column,omitempty"`
+
+	// Smtp Verify every address over SMTP (needs `LEADCHECK_SMTP=on`); addresses of one domain share sessions, greylisted ones are asked again before their rows are written.
+	Smtp *bool `json:"smtp,omitempty"`
 
 	// WebhookUrl Gets a signed POST when the job ends (Standard Webhooks).
 	WebhookUrl *string `json:"webhook_url,omitempty"`
@@ -524,6 +545,15 @@ type EmailResult struct {
 	// Reason Machine-readable cause of the verdict.
 	Reason Reason `json:"reason"`
 	Score  int    `json:"score"`
+
+	// Smtp The mailbox check over SMTP, present when asked for (`options.smtp`,
+	// `smtp=true`). `250`/`251` at a domain that is not catch-all is
+	// deliverable; `550`/`551`/`553` meaning no such user is `invalid` /
+	// `mailbox_not_found`; a full mailbox is `risky` / `mailbox_full`; a
+	// domain that accepts a random address is `risky` / `catch_all`;
+	// greylisting and other `4xx`, timeouts, refusals and blocks are
+	// `unknown` / `smtp_unavailable`. No mail is ever sent (no DATA).
+	Smtp *SMTPResult `json:"smtp,omitempty"`
 
 	// Verdict `valid`: can receive. `invalid`: will not work, safe to reject.
 	// `risky`: works but is a weak lead. `unknown`: could not be decided
@@ -690,6 +720,33 @@ type ReadinessStatus string
 // Reason Machine-readable cause of the verdict.
 type Reason string
 
+// SMTPResult The mailbox check over SMTP, present when asked for (`options.smtp`,
+// `smtp=true`). `250`/`251` at a domain that is not catch-all is
+// deliverable; `550`/`551`/`553` meaning no such user is `invalid` /
+// `mailbox_not_found`; a full mailbox is `risky` / `mailbox_full`; a
+// domain that accepts a random address is `risky` / `catch_all`;
+// greylisting and other `4xx`, timeouts, refusals and blocks are
+// `unknown` / `smtp_unavailable`. No mail is ever sent (no DATA).
+type SMTPResult struct {
+	// CatchAll The domain accepts any local part, so its acceptance proves nothing.
+	CatchAll bool `json:"catch_all"`
+
+	// Checked A mail exchanger was asked. False when syntax or DNS already decided, or the address cannot be asked (non-ASCII or quoted local part).
+	Checked bool `json:"checked"`
+
+	// Code The RCPT TO reply code, e.g. 250 or 550.
+	Code *int `json:"code,omitempty"`
+
+	// Deliverable The mail exchanger accepted the recipient at a domain that does not accept every address.
+	Deliverable bool `json:"deliverable"`
+
+	// EnhancedCode The RFC 3463 enhanced status code, e.g. `5.1.1`.
+	EnhancedCode *string `json:"enhanced_code,omitempty"`
+
+	// Host The mail exchanger that answered.
+	Host *string `json:"host,omitempty"`
+}
+
 // Usage defines model for Usage.
 type Usage struct {
 	// BulkRowsPerDay Bulk rows a UTC day on top of the quota; 0 is no limit.
@@ -727,6 +784,13 @@ type UsageKind string
 type ValidateOptions struct {
 	// Enrich Add `enrichment` to the answer (slower on a cold domain; see /v1/enrich).
 	Enrich *bool `json:"enrich,omitempty"`
+
+	// Smtp Ask the domain's mail exchangers whether the mailbox exists
+	// (`email.smtp`). The answer still comes within the validation time
+	// budget; a check that did not finish is `unknown` /
+	// `smtp_unavailable`. Refused with `400` when the operator has not
+	// enabled it (`LEADCHECK_SMTP=on`).
+	Smtp *bool `json:"smtp,omitempty"`
 }
 
 // ValidateRequest One lead. At least one of `email`, `phone` and `domain` is required.
@@ -806,6 +870,9 @@ type JobID = string
 // PhoneQuery defines model for PhoneQuery.
 type PhoneQuery = string
 
+// SMTPQuery defines model for SMTPQuery.
+type SMTPQuery = bool
+
 // BadRequest defines model for BadRequest.
 type BadRequest = ErrorResponse
 
@@ -872,6 +939,11 @@ type ValidateQueryParams struct {
 
 	// Domain A bare domain to check for mail reception, e.g. `acme.com`.
 	Domain *DomainQuery `form:"domain,omitempty" json:"domain,omitempty"`
+
+	// Smtp `true` asks the domain's mail exchangers whether the mailbox exists
+	// (see `options.smtp`). Refused with `400` when the operator has not
+	// enabled it (`LEADCHECK_SMTP=on`).
+	Smtp *SMTPQuery `form:"smtp,omitempty" json:"smtp,omitempty"`
 }
 
 // CreateBulkJobJSONRequestBody defines body for CreateBulkJob for application/json ContentType.
@@ -2000,6 +2072,18 @@ func NewValidateQueryRequest(server string, params *ValidateQueryParams) (*http.
 		if params.Domain != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "domain", *params.Domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Smtp != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "smtp", *params.Smtp, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

@@ -37,6 +37,9 @@ type Request struct {
 	Domain  string
 	Name    string
 	Company string
+	// SMTP asks for mailbox verification over SMTP (options.smtp); it
+	// needs an engine built WithMailbox.
+	SMTP bool
 }
 
 // Result is the verdict on a lead. Field names are part of the public API.
@@ -68,6 +71,8 @@ type Engine struct {
 	// domains, and a suggestion costs more than the rest of a cached email
 	// check. Bounded, with no expiry: the answer depends on the domain alone.
 	suggestions *otter.Cache[string, string]
+	// mailbox verifies mailboxes for requests with SMTP; nil: none.
+	mailbox MailboxChecker
 }
 
 // suggestionsKept bounds the suggestion memo (a few MB at most).
@@ -139,7 +144,7 @@ func (e *Engine) Validate(ctx context.Context, r Request) (Result, error) {
 		scores = append(scores, score)
 	}
 	if strings.TrimSpace(r.Email) != "" {
-		er, cached := e.email(ctx, r.Email)
+		er, cached := e.email(ctx, r.Email, r.SMTP)
 		res.Email = &er
 		add(er.Verdict, er.Score)
 		if er.DNS != nil {
@@ -179,7 +184,7 @@ func (e *Engine) Validate(ctx context.Context, r Request) (Result, error) {
 }
 
 // email judges one address: syntax, then lists and DNS facts.
-func (e *Engine) email(ctx context.Context, input string) (EmailResult, bool) {
+func (e *Engine) email(ctx context.Context, input string, smtp bool) (EmailResult, bool) {
 	er := EmailResult{Input: input}
 	addr, err := ParseAddress(input)
 	if err != nil {
@@ -216,6 +221,9 @@ func (e *Engine) email(ctx context.Context, input string) (EmailResult, bool) {
 		er.Verdict, er.Reason, er.Message = Risky, ReasonQuotedLocalPart, "quoted local parts are valid but refused by most mail senders; ask for a plain address"
 	case er.Flags.Role:
 		er.Verdict, er.Reason, er.Message = Risky, ReasonRoleAccount, "the address belongs to a role or team, not a person"
+	}
+	if smtp {
+		e.checkMailbox(ctx, &er, addr, facts)
 	}
 	er.Score = emailScore(er)
 	return er, cached

@@ -157,7 +157,9 @@ type EmailResult struct {
 	ASCIIDomain string     `json:"ascii_domain,omitempty"`
 	Flags       EmailFlags `json:"flags"`
 	DNS         *DNSResult `json:"dns,omitempty"`
-	Score       int        `json:"score"`
+	// SMTP is the mailbox check, when the request asked for it.
+	SMTP  *SMTPResult `json:"smtp,omitempty"`
+	Score int         `json:"score"`
 }
 
 // PhoneResult is the verdict on one phone number.

@@ -202,6 +202,7 @@ func (e ReadinessStatus) Valid() bool {
 
 // Defines values for Reason.
 const (
+	ReasonCatchAll           Reason = "catch_all"
 	ReasonCountryNeeded      Reason = "country_needed"
 	ReasonDisposable         Reason = "disposable"
 	ReasonDnsError           Reason = "dns_error"
@@ -210,6 +211,8 @@ const (
 	ReasonInvalidNumber      Reason = "invalid_number"
 	ReasonInvalidSyntax      Reason = "invalid_syntax"
 	ReasonIpLiteral          Reason = "ip_literal"
+	ReasonMailboxFull        Reason = "mailbox_full"
+	ReasonMailboxNotFound    Reason = "mailbox_not_found"
 	ReasonNoMailServer       Reason = "no_mail_server"
 	ReasonNoSuchDomain       Reason = "no_such_domain"
 	ReasonNotANumber         Reason = "not_a_number"
@@ -219,6 +222,7 @@ const (
 	ReasonQuotedLocalPart    Reason = "quoted_local_part"
 	ReasonRoleAccount        Reason = "role_account"
 	ReasonSharedCost         Reason = "shared_cost"
+	ReasonSmtpUnavailable    Reason = "smtp_unavailable"
 	ReasonTooLong            Reason = "too_long"
 	ReasonTooShort           Reason = "too_short"
 	ReasonVoip               Reason = "voip"
@@ -227,6 +231,8 @@ const (
 // Valid indicates whether the value is a known member of the Reason enum.
 func (e Reason) Valid() bool {
 	switch e {
+	case ReasonCatchAll:
+		return true
 	case ReasonCountryNeeded:
 		return true
 	case ReasonDisposable:
@@ -242,6 +248,10 @@ func (e Reason) Valid() bool {
 	case ReasonInvalidSyntax:
 		return true
 	case ReasonIpLiteral:
+		return true
+	case ReasonMailboxFull:
+		return true
+	case ReasonMailboxNotFound:
 		return true
 	case ReasonNoMailServer:
 		return true
@@ -260,6 +270,8 @@ func (e Reason) Valid() bool {
 	case ReasonRoleAccount:
 		return true
 	case ReasonSharedCost:
+		return true
+	case ReasonSmtpUnavailable:
 		return true
 	case ReasonTooLong:
 		return true
@@ -369,9 +381,12 @@ type BulkJob struct {
 	RaggedRows *int `json:"ragged_rows,omitempty"`
 
 	// ResultsUrl Where to download the rows once completed.
-	ResultsUrl *string    `json:"results_url,omitempty"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	Status     BulkStatus `json:"status"`
+	ResultsUrl *string `json:"results_url,omitempty"`
+
+	// SmtpPendingRows For jobs with `smtp`, the rows whose mailbox check is not finished yet (greylisted addresses wait for the server's delay).
+	SmtpPendingRows *int       `json:"smtp_pending_rows,omitempty"`
+	StartedAt       *time.Time `json:"started_at,omitempty"`
+	Status          BulkStatus `json:"status"`
 
 	// TotalRows Known once the file has been read through; null before.
 	TotalRows *int          `json:"total_rows,omitempty"`
@@ -392,7 +407,10 @@ type BulkRecords struct {
 	Enrich         *bool               `json:"enrich,omitempty"`
 	Name           *string             `json:"name,omitempty"`
 	Records        []map[string]string `json:"records"`
-	WebhookUrl     *string             `json:"webhook_url,omitempty"`
+
+	// Smtp Verify every address over SMTP (needs `LEADCHECK_SMTP=on`).
+	Smtp       *bool   `json:"smtp,omitempty"`
+	WebhookUrl *string `json:"webhook_url,omitempty"`
 }
 
 // BulkStatus defines model for BulkStatus.
@@ -418,6 +436,9 @@ type BulkUpload struct {
 	HasHeader   *BulkUploadHasHeader `json:"has_header,omitempty"`
 	Name        *string              `json:"name,omitempty"`
 	PhoneColumn *string              `json:"phone_column,omitempty"`
+
+	// Smtp Verify every address over SMTP (needs `LEADCHECK_SMTP=on`); addresses of one domain share sessions, greylisted ones are asked again before their rows are written.
+	Smtp *bool `json:"smtp,omitempty"`
 
 	// WebhookUrl Gets a signed POST when the job ends (Standard Webhooks).
 	WebhookUrl *string `json:"webhook_url,omitempty"`
@@ -524,6 +545,15 @@ type EmailResult struct {
 	// Reason Machine-readable cause of the verdict.
 	Reason Reason `json:"reason"`
 	Score  int    `json:"score"`
+
+	// Smtp The mailbox check over SMTP, present when asked for (`options.smtp`,
+	// `smtp=true`). `250`/`251` at a domain that is not catch-all is
+	// deliverable; `550`/`551`/`553` meaning no such user is `invalid` /
+	// `mailbox_not_found`; a full mailbox is `risky` / `mailbox_full`; a
+	// domain that accepts a random address is `risky` / `catch_all`;
+	// greylisting and other `4xx`, timeouts, refusals and blocks are
+	// `unknown` / `smtp_unavailable`. No mail is ever sent (no DATA).
+	Smtp *SMTPResult `json:"smtp,omitempty"`
 
 	// Verdict `valid`: can receive. `invalid`: will not work, safe to reject.
 	// `risky`: works but is a weak lead. `unknown`: could not be decided
@@ -690,6 +720,33 @@ type ReadinessStatus string
 // Reason Machine-readable cause of the verdict.
 type Reason string
 
+// SMTPResult The mailbox check over SMTP, present when asked for (`options.smtp`,
+// `smtp=true`). `250`/`251` at a domain that is not catch-all is
+// deliverable; `550`/`551`/`553` meaning no such user is `invalid` /
+// `mailbox_not_found`; a full mailbox is `risky` / `mailbox_full`; a
+// domain that accepts a random address is `risky` / `catch_all`;
+// greylisting and other `4xx`, timeouts, refusals and blocks are
+// `unknown` / `smtp_unavailable`. No mail is ever sent (no DATA).
+type SMTPResult struct {
+	// CatchAll The domain accepts any local part, so its acceptance proves nothing.
+	CatchAll bool `json:"catch_all"`
+
+	// Checked A mail exchanger was asked. False when syntax or DNS already decided, or the address cannot be asked (non-ASCII or quoted local part).
+	Checked bool `json:"checked"`
+
+	// Code The RCPT TO reply code, e.g. 250 or 550.
+	Code *int `json:"code,omitempty"`
+
+	// Deliverable The mail exchanger accepted the recipient at a domain that does not accept every address.
+	Deliverable bool `json:"deliverable"`
+
+	// EnhancedCode The RFC 3463 enhanced status code, e.g. `5.1.1`.
+	EnhancedCode *string `json:"enhanced_code,omitempty"`
+
+	// Host The mail exchanger that answered.
+	Host *string `json:"host,omitempty"`
+}
+
 // Usage defines model for Usage.
 type Usage struct {
 	// BulkRowsPerDay Bulk rows a UTC day on top of the quota; 0 is no limit.
@@ -727,6 +784,13 @@ type UsageKind string
 type ValidateOptions struct {
 	// Enrich Add `enrichment` to the answer (slower on a cold domain; see /v1/enrich).
 	Enrich *bool `json:"enrich,omitempty"`
+
+	// Smtp Ask the domain's mail exchangers whether the mailbox exists
+	// (`email.smtp`). The answer still comes within the validation time
+	// budget; a check that did not finish is `unknown` /
+	// `smtp_unavailable`. Refused with `400` when the operator has not
+	// enabled it (`LEADCHECK_SMTP=on`).
+	Smtp *bool `json:"smtp,omitempty"`
 }
 
 // ValidateRequest One lead. At least one of `email`, `phone` and `domain` is required.
@@ -806,6 +870,9 @@ type JobID = string
 // PhoneQuery defines model for PhoneQuery.
 type PhoneQuery = string
 
+// SMTPQuery defines model for SMTPQuery.
+type SMTPQuery = bool
+
 // BadRequest defines model for BadRequest.
 type BadRequest = ErrorResponse
 
@@ -872,6 +939,11 @@ type ValidateQueryParams struct {
 
 	// Domain A bare domain to check for mail reception, e.g. `acme.com`.
 	Domain *DomainQuery `form:"domain,omitempty" json:"domain,omitempty"`
+
+	// Smtp `true` asks the domain's mail exchangers whether the mailbox exists
+	// (see `options.smtp`). Refused with `400` when the operator has not
+	// enabled it (`LEADCHECK_SMTP=on`).
+	Smtp *SMTPQuery `form:"smtp,omitempty" json:"smtp,omitempty"`
 }
 
 // CreateBulkJobJSONRequestBody defines body for CreateBulkJob for application/json ContentType.
@@ -1147,6 +1219,13 @@ func (w *ServerInterfaceWrapper) ValidateQuery(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter domain: %s", err))
 	}
 
+	// ------------- Optional query parameter "smtp" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "smtp", ctx.QueryParams(), &params.Smtp, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter smtp: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ValidateQuery(ctx, params)
 	return err
@@ -1241,143 +1320,156 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rchs50uBVELUb0dJOiaJsy9MjhWM/tWx3q1uy9Ulyt79oOkiwKknCKgLVAEoUx6uNvcMeYu+xR9mT",
-	"bGQC9SLBh2yPZ76J+SORLDwSyES+kfUpStQ0VxKkNdHRp2gCPAVNH6+4hXMxFRa/pGASLXIrlIyOot8m",
-	"3DJhWAYjy9SIAU8mLMO2jMuU2QkwA4mSqWGFtCJjwjINBqyJGXTGHTboRZpb6EXH+sVf/nJsXxwMOlEc",
-	"mWQCU47z2XkO0VFkrBZyHD08xDU4lyoTyXwZqJsJsFuYf2ccJIbtnL26ec0m1uY8F6zqz0YCstTsLoHy",
-	"x4uDbvd49uIgZr0o5SKb04+H3S79/P3zZ93uZjDhjwKMPXsZBlCkuF92IgzTrmXMeGYUE5LBHeg5y9SY",
-	"ZUIC40NVWCbs5hmtnp+MLOjlKa89FqxiMy4sG8JIaUSOTIUcMz7mQgbHF9LCGHT0gDPkXPMpWE8Xp6qQ",
-	"Vs//vQAdwMLZ9Vv29OD5870DxrN8wveeMA1joSQrDKRspDSTHNvyjOUTJYHJYjoEXVHGu+tBh/0m7MSt",
-	"nvG6vWuJhDco5K1UMzlg+2yQOID6EiCFlDAkEJQ/CMI4knyKS/LNWqud8vtzkGM7iY4Ouk+exYHtfamm",
-	"XMgVqz1hQ66BpdQGdzmZQHJLq5xykTENCVDbcnU8mUInUdOVULqhHgvkK5xtFYySAQHD01SDqTb6I5fw",
-	"bxvhoa6PBednNVx1AD6qIR4CDbbQElI2nLPLt9c3bP/uYH9YZLcVHDm3kxoMkUZxhCdGaEijI6sLWAHT",
-	"8yBEl0hqK5HYJMQYjyKSv67obqT0lDUJl36YCTupiG/l/tHQj9u/B1ypyZU0QAfuB556roLfEiUtSPrI",
-	"8zwTCQG1/9HgWj5FcM+neQb0UWulXZcUJ5gKY4Qc94n/RXHk/tconoIxfIwtx+IOGLcsA24sw71BJo/N",
-	"Yr9XSrOKUj0j6wsc7C+jg+TJ8Cl/lh7C89Gfu7T79eL/q4ZRdBT9l/1a7Oy7p2b/FcJ75Vfu9iHAQGVe",
-	"WJZwKRWyM/axSMeQHrMBrWbAcNsN84Jo4Jc0YIbPDZuh2LKK2B8T0ljgKeKtIfTe7/mt3jtLV8Hrm+/X",
-	"rJ5gPVVylIlkGyR9xf2g82QY7oaQjDNjuQVmcaU8y9TMOGGzQ2degykyaxCbnHpaL8iNFVnGdCEligWl",
-	"2YiLDNLdTvQQR6+VHoo0BfltV3YLczblc1paqmgZR2xwC/O+VLZPi4N0wHY4y4thJsyEDzPXS+FGaFVY",
-	"IE5sINFg8YnZxbUNlBZjIZeGGWo1M6BZzsdAY0jmWpJCgwOnCtxWZ8JYtzlnjlNkr+rD9i026IQNizEC",
-	"qQrNjEjhmID0RxE57ASy3LCRQFIn2sDnmRobAvuNsq9VIdNvB/EbRRRHXNORXcp2kKkqy+aq0Mbt59s7",
-	"0JniKXxD0AaqmnRwxKxSbMrlnN3xTKQ0ocH9G2ViPEFu6E4U8g8uEzhGWabnjKMGxgakje2ROjYoleAF",
-	"HtNospnFVLodwX2j1DnXY/i2J7GkqqFK56T2IwgaseipCtVqwt6NUhdczj1nNN8QhajD9wkQOs22Mgbw",
-	"wTHLQbMkEyAtO7skrrDANNAeGPxRKMv7cJ84TZLtoBlBlgCjR459WKX6SCD9j2pofKOSdaLU+aOAAjWb",
-	"IrtFkje7HfYbKt9b0UbT6FpLGVXDpm20VxtHW3X2zUsr4vOI8p3khZ0oLf4K35afnFyeIepixAqXzNsE",
-	"qK902DU4xscNG7zfO7k82/sF5kesV3S7T5NbmNMHGBBCTzz4BOcR+wG4Br3UlAj8nTRFnittIb2AVPAb",
-	"0t2+5WEsDyHyzZ+v374hsH51rOor7n854iZw7kCnIvFsEVBj/GoqVaU4Oi24yG5P0juR0H7nWuWgrQBT",
-	"K7iLev0FTyZoSONTZ3UD4zTCERsYsP0URrzIbL+pwy8o4w2tOOgEsYqlKvaqF+C+JxAY5qFpvPzu4K2H",
-	"/lC1V8OPkNCRxuX+rIbLa+XVHiwiQ8ixcTYol2NwMEmYMVMMSfVXkhjfECxKKq8LxswUyYSOyeJ2sNkE",
-	"pNP3DXPGNePMPyV7x8LUbCKkBt4eqnVyrTmxnURlxVT6haXC2VeXrQUvYWSZCP0o5GKI0aTUKoOjlsUS",
-	"l4DHpbU+5XkOKW4YEoajQG8+oF5ysDfkBtBOSOEezC4bob7UwG2NKxp540b86k7KqWuM3TTgke1zOqpo",
-	"U+KnCE/dnhVTCFFjZdMt0uKcVoEallPdY4c9YVkqCGpZZBkKu9J4Xh7a8r4XSssTvDJWTBHaBcdeOSnI",
-	"1MRspNXU66EJilqUvWvmdgY3zX2fCw3mUVsxElKYyfr927joslfIVZGChcQSCaDN6ZqyncTcxczSn3sb",
-	"M5kiY40Z/t0NchCRBsnYOQgCD3KtEjAG0j4aJCGnXBxpPh43GrSBv0KzbzZRBpyv05E+S8VoBNrUWHI0",
-	"f8xuIXf28iijYRuraE7pGEa/0FmIAEGD44Yziaq0IwMERMkET+g0z8C2xq5XbCzX9gsxiYZvsRU3unYt",
-	"kRspy7MVm/iL1yUSoKWMRAZswg0bAkimgVaoVTGeHDOEzbtW11B7YytnMJwodbsJ2N9cM4QXlmQIecT8",
-	"opdopuJJLS6zRs6cC+ddassa1F7x/9aMHiVWgMtLuLf9pNAmxLsuuTEkf1yDAQkp3HLsRcb4MeNDFK6V",
-	"ksGNe7BZ0tIKVq37ChKl0zXCZ8QzA/HCpiyIyeARBqlFMmm0rsbyTYdKZcBlkw80/IJPut0Ahesa3Aoh",
-	"nyk030qnqh2T6cO4rmXozlqpGZOEjOk8c1mq3nOm7AS0ZySGCbMbFJRTIc8c5AfLROIPRclf1uO13ItV",
-	"qL2uuAHIYoo9nFUWxZE31eiMeKYUxZGTmvgjGvX48UMABTj0uxz5W0gJdWEIt5ErkLBEOttGT1YHTsil",
-	"ogpb62Yel6TGkL+FjKPCkK2bQJbt1hEWEIi5+PPCLIEFOhM8cMzfOi9yL4p7EetFx/T3f/QipKBeZPmw",
-	"Fx0zI1FGpU53cYc+PA8R47qtJipuNGgD81Ot7bFFXa80FVzQxI1w7LS/RdG5Ec7H8AGUMMuQnl7/GrMb",
-	"+vP+JmZvXqLNhzDj/5ip3CEtm7PxXwUqtAhHJUGHQnKKRixBNuGm7xbRgi7ihVVRXJ0a/xUFGR2SzEDw",
-	"YGzNxIh01yFugQ20d+NHsAYtLTGWkLrAEaGgqYaynWvLZcp1yrwANbubBQXtfoibnDpO94owOfV29aJE",
-	"aMD4aRW1Bh9lXI4Lb14uP1Rj9TjV0ahE8OwLBMOlVqTpvLs6N2hISbAzpW/ZTibkLaQoAOxMoAEZsxFP",
-	"YKjUbczGwk6KYex8omPNpzGbq8IWQwjLgSBuUeUm1zupWzyxhs1QqSRdCw9e7H2sGlKhIbFmM1b9zofw",
-	"+vLN9RVptAF8TrlONqk7znXmVIi1lhm33iRzpOpUNuSu1MNHYy/eH7HrV1e/vj45Ow8bEdM8E4mw/en9",
-	"8iRvFLt4z7xMPHah57ECUxq3bhu+MwxV2pP9k5OTE7Zz9fqUHT59csD+7/857Bw0EdVgSm62rfS/i/ch",
-	"1W963x+VgYaA7lNkWXBFNxXUpaMW8OCTpn3x3gH/58Pu4S7ZLTxJILeGSUVrDy/F5KPH4tQsaRHqFhX8",
-	"+yr26bD+YRMdVnp6tR312tu4pS13wMaeEIPUSwCsImBuEiH6a9hOKkyujDNSQnhJ5UZ01+dnPYcbaVgx",
-	"CZnVwT4Nn1tAC+bekbkOuivXilyISpeiSUwRiwcomKZCum/dkIHmvZpbunSWbTNaWT1MBbXfjhYCShBD",
-	"aKa8jtcZH5sAl2rhcDE8iMbpjM/4fM+nfbBcqzuRgg6fjhJNi+Pg73Sohuq+GoLtjOmcJciUVWEzpW7d",
-	"l06ns4KTaBUGFH9HfcYCn7JMJajecm3ZjpAjFTPDMzAxk0pDns3XTWCmNi/s6PswM2mM7J3nJ9enZ2fH",
-	"TMlszgzou1KVZtcXN5fvbl5/79mKT8EKTFgM/d46v/vaSROutSAeNviT5eNBaMhFlSRAKrSLC1M3lr6S",
-	"hrblFCu5sJDsZC/jQ8jYTl7IeaJS2CWfWFhBF2l/ror+FBcWHDdRWjv32giZekmllTrn50XSMiwTt8A4",
-	"s/NcueSFGWTZngv3BOi6AcdnM7I2xOdqBnovISvhnRQUUnBtg9OOyiO7NtxTH+613JCoaBOfXDxWZTDC",
-	"xTpB5Rkww+dCjl0ajDBsppWPWM6qUEZwNRLNiawM7y2gUovpFNIafy6+38BfvXFIRtZU+4fEc+zTEqpz",
-	"cguQG2qGfYLg/GeXAITxtVx/ja2R8GQSxkMB9eHx7hmvRido5lamK40Q5mi+26ZFL5tESItcZBtVRC6y",
-	"hV4uJ22F3pyoIkuZz/TKgGtpY0+w2weg6gl/5HlIRc1Bb0FPl9SqDb1L7tvUERs1+y2QSrkF6ykBYV8i",
-	"hnV6Ep6mpubqk/xKFFfLLlfxYe1JWx1Z9QYMCqt+yYpjVgstlN39GQyNsBAzK6agChtTWnbfqcUxs0r1",
-	"KakEG9v+xE4z9yOlWVT2XsyGmUpuIe1XqaypNH1vR0nVd75JHGKqhsLPnXLLN1uKtF2NU7ouNlvlej0i",
-	"Cr2HZqzbD9qvVjImWs6UbdR3saShSuf9alPCEsYlb35ak67jYj9kfhaZjSvuoAG5v5LwGfHuGUgbFByt",
-	"dPUAIdUpop8eFxxvdV6JjSpNYQkrlV2+MfNiCZJF466e8yfgmZ0sTxY0GLe1DkMTXbxfnmSijF0ROIQR",
-	"aJT6LWn3/PDw6eF6ebcAEM3QGi8IW5ubbzBQAkZm6WZZJuGXFydXpywnc/yIacApY/ZHwTWXVkg62BKO",
-	"Wa/knr1ogbyl8oM4r8gaL/IjrdaSx63miuUdD2c31UZT5ciiZxfvGW5zmY4/VmqcQX+m9K3JeQIxm4pE",
-	"K6NGtv/0+WHMDGSjPvaANC5TnYKrKufrl17CKiU8+pEmYb+VkwSPqlqFLwNJoYWd98fcwowHM+lHIrOA",
-	"Q5FJJRJKQxlpJW1zT4bqHgzbuRBTSLixMbvUSo1yJVC+/4CCOSlS7ow9z7cMQHi53q2zTEPXl68ZzzKk",
-	"mkyMBOgjtsezLGb/k/7+d/r7J55lSEZITiEawkFWUlDY2dggkUVkxKttutABW1I5AiJHjkRanviFGIea",
-	"MVNo508dF6icC3PsM1y4BibhDjRKHjQVPGUKKazgGblWa3U5yDzq7I2R0Mb2Vzql0b5b/TTjq/suSYZq",
-	"tcHtWlC0Aroz2uB6tZHVp2SDsCkPPP3OsKTQGkWgs1iweS1Xy8DZhJN0pafsr17ObpfT4oJ9gRh5xhNg",
-	"jd/qILm/tEJMpBddc8leay4TYRIVs9OTXhQ8NQhAH2Frh5OX27V05QV8NAZZiY9VjofPCIF6BuJWHFxV",
-	"HYJNIZw3AwfPn7V54p8Onh0cHh4edg+63aDjfaVd3rok9Gg/5tqOuTJGrBSc38QAtj6ztbIfSKOma0P3",
-	"kPYzIdtf+kr3qzZWZVnf87pcw1QU077mllxXE64h7SdOxbhTIq9sEZ71PVNB82VM/wsuXbOkvKbkZV/Q",
-	"YCElOrxpfzuD3k3aQJoHbJ2J34o0LB2OKmKykIR3zxObzYm5OKFUnolbIVMG98K0gmKN1WdK3RZ532c5",
-	"BDnczfsb5ppVKYRGubj3Cwr84kySTYFLc4QaP9rliIrwjPmKa7rXl6+PCOZexLOsF7EpJBMuhfE36oQ1",
-	"tchmO2GRvdtx2p0bKX/hVcUVtke5yRsiwLTpIWRdAU+FBBNwwtN9zy/JxKHkLrqekEIOEqXb3HPzT70I",
-	"TV/Ti45YL0phrHkKaS+i68nS/6xue9FDMMiaguUi+xLYfpvM3dXucu4GjKgfVT83TUHakeAKeIEEZH0+",
-	"ehkU3bnCFsxwkbLfrt6++fHy5Pp699jfpEX0FgY0TZFzY2ZI9UKy81cnL09/enX6S//q1cuz6/67q3Pc",
-	"CHbiMsVIJktlJ6iKNkAN7tSy1Yaq+hz1NN8t8jmKLm/IWJXnbZfNprifp5MV1LXOyVI5DljCC1Mlsns+",
-	"1GnkalBssnQkmLm0/J5YsepniuAun1WK6h+Fssi+SffxHhCR9zNhQXPktVL1TZFM6h510FKqPqXYuNBJ",
-	"SKft84QEckRueOemoY62z2tGXwLVkt0ObDNRDiTfpBYObZHihUhbsrTTlYLS4l0pnNtnelhkt5RG2c9B",
-	"99OQofNDkd267FbO3t2cspTTrUOr8hI/dF/omHW9HeGvSDX0QCHt82fBRNt6fqv87Fv10i23QOMR3WDq",
-	"E0TLS/m1ccstzwrj7i211/Z560Ch1DxU7h4moq++ehXEy5Tf9126Xr/MQF0eHRv5VL41rUrDYlWpCNly",
-	"jVMyJOW/7DjjyP8Yzut2l0NNeHj/kC3fTuXSzECblv96g94dU4mKQKK3v2fH/DXW8mr/Qbe7b9zdpqfd",
-	"/emA7Wxx/22F8MSDj3tc0eL6UiAU+qlvzPnk6CW7mh4G6Whz9rSrJNJflbZPacPd7lG3i+TbMM9Sjhh3",
-	"idGM2HldAGM786wwkD7iUC4IA+8CoGPhMVoe2/YZbU20jINlDtHck5CIKS9zvaV9emzC8+okxgXvT5qy",
-	"AVT296DMPnIEz3YMxQLd7exEZakPER4zA0D1H1zf3RWh8ZWrahRHWLuqcAp0h50sFDoYkKUxiNmAIiMD",
-	"V0rAATtgvnILIrUTxUtWbRVA21TmIX6UCex3fnM28JfXTtkMeO033dwWyrjg5qaBHNIVLVVNx9vcYSzJ",
-	"vhmx26KKyRqCq4MNjXobZWjWk1u18naORVSWXImq7ITKEe7tPsf4SgMqcu7vqLZkorsXZP0cHLP8hX+6",
-	"mCLogcCPv5chg2h6f9BpTN+MFxx0Hz40s/UcDFV+nh/OO1vDcKKp1obS5KMDNr0nv2tT0UZVtUFHzS2p",
-	"Miea0QM/u3PK+y/OT13CVeX+lD+0cnPox9qXE7VK30RVhgX9HrXzHZbals4Xp2571wr5UyoPg/cIPGx8",
-	"/NjQvqsQ9fLNdclThzARvuBWeRF362B/fYrXZsc0Ew2b53ljZkujT8snu12s/nHh9XquytfV3sPu//tf",
-	"/xux4NNNZmAqbcWFSamf6bArLsdg2EihRtXc2KOe9HYI68ZMC3M7Zwc47LNuFY9hh93YlY1gf/Yzdnqy",
-	"5Ur/m2ee1A4qtxVxSVdBxaCea6GeAq1icMQSLuk2p7iDDhv4HRgcsZnIMvIAzZS+jZnhI7r+57hRpycH",
-	"tEPYUOlbNCpIS+RsBvzWy91KEB21Ez1SSEQKaU9KNasUcQ3cXS1yEOy6fS1Ni9IF55/iMcXpN3gL2zdy",
-	"V17o8RbkumuWTgRTVZBQlSipqqs5tEe8rMmy47jJkhze7bCbCdoKdDGrkO4WakN0W6WQ6jIwhnHpbl85",
-	"Qp7yFMrLl9+Zii3MlG6lUzUIrty08EVT2sfgo3Jrgw9XDrlIrhsxt8aUrwnZ3/Q4sRameSjP8XPuWK+4",
-	"Y7oyvLCwtBXKeOtWZwBQWsH21y4XVh6wHVPIxB1oWJWDD/e276f9ohu4W13cw0ZxvcrlDWoEmq9xiX5b",
-	"cvELzH+qLiyR2uDvL1W11qo6HzVWXT/yj1BVj6oABm2C+6lqPLE2d3UuhBypQBIoHty6KhDZBbVs67AB",
-	"GjH+OQxcaTIXCkSGV96s7El/tdIJYH+DwTkFqPHAn9kBuYV9Fo9Mq5AfDnbUk55FxzVXjpnnumT5l7yi",
-	"wWid8571oia/7UnPcJlUs17EdlC/SIV77ODaPWZNNiyanLjTkz35ihQTOjjIBX++fvvmiA0+9dxZ6kVH",
-	"7FOPEnuc99rHxdwXWqD7WGf69KKHh4Hj8ZlIwCvbHs8XZzeRJzfCmTna31c5SKMKnUBH6fG+77TvC+RY",
-	"YSnYh1tHrlgXyTFeOegcdLrOrgDJcxEdRU873c5TCkPZCRHgPv4ZAx0PPK9EAWeoIL6EqbosM5UaZfue",
-	"dLsL1Vgs3Nv9iZ1m7TIsgfp/C5H8m4vzTutkREe/f0AldzrlaED6cgVT5S5Q7XBHcLUAQrKZiXQMPn+S",
-	"Oy9fQVdZWc4lZLt4Dkj3/j2awTD6gPPt46Cdj2bt4q8J1C2X/5Hfcbe2R27Cz/yOu5k2b4XrV7mjyo35",
-	"zjs3ab3B5U4or+uvK5f7k3++ca2fX3jHp5atKLfj7/njISvy9RtxLu6Aglb1QlVu/EKnYLVIVuP1wj/f",
-	"Dql55i2JR+DTz1BWprvUagp2AoVhOKSvtrF+hY0+0wre5bX6U92Zc3fyggt+6xpd55A8DrvlqEtLrwRa",
-	"EJE438nlGUtVUqD0iJGl/sfJ5oMuTNUnuFoKXTUpeEGxf9LtDthsIjLwdZpdmhbq+d6obNS9i9HklM74",
-	"dHE6YXoyRVNnp9nbx8nowqGwiNS9klLJ+th1ef5Uu8rwuenJ2UQkE0r5d8lIVYCODQ67T0sIy6AbCjQz",
-	"KSx9xumdaGij8Mqt/G94NutAcACrNL0rL6rvgMpyHXaffpu53yhLZsWc7TS3LNXOcby7nqiqoeNaWrg6",
-	"omVt7zruG6Q5X7t35eE6F8b68iBUrKRRT/r3RQLFNqT4IMeO2YE3o1eU16V4VKu8buWjftJdaXcfhHz1",
-	"oVjCoFG5ZFDKk1zDnVCFqUqQBKtNu2onKwr/hu7GP3z4G1Jus8xLgH7eSn/3Wo2oZCFR7zM3f2jYCs79",
-	"RnFi6nKwuUurXiB1erq5U12EFns8+cvmHou1KOk8brGidkVXOjct5SLhWQb6O0MbFTMJM5ds7+I45eGg",
-	"8/DBpXIF2LArIsK4izZywwbTIrMC+eE+ir69lFs+YDtO+x9gq8HuEauqQfSkgalIVKbkngE8UJQXfPP+",
-	"hu2gDXHHs8KllWRCwm6zcAQn9bwnyT4MVZCI2bub13vfY1v8cPDccYUf3l502Fvtqie7IQaU4EG3zlHH",
-	"/73T6Xx4GHTYqa8lg4y9UTgjUdOpkq1Saz2503M3FJ0F8Gqv/kyePffxghLL3Gdffx6/dDqd3dILgsOh",
-	"MXLiLSluXfGmiqN9VMNjlqssY4Nz5Q6RqzWUazXWYExIppxS9aSytFF1F+EHlc4fV4y7Kt7z+6fSh7rk",
-	"Wvb+znZKIjKmqoOCfxtPBaebt9HDh61LazerHSFFB4jNRfoSlfrrWGU5Er/Em9KerlepEgt2z6BNOH1E",
-	"me9GDZ2HtnfA6gIelpjgk6/NBIP1lOmqL6THVSkRYXwh14VyliXtrCxv/50pazy8uzrf9PKGL6g3/g/M",
-	"ng+ebsWeXSlj6nC4DVyB0qt/T2FwXQzpjSeOhxNnHXKbTFCI+uNO/KXWp5flQ0N72v8k0gdHVRk41+Ci",
-	"rY2/N3lR65w8W6ZI1yP9R5fmDvT1PaqC5X9PjJ9SbTBfO1+MyqrPzqfi0Ebmj/er4K++amJIMwiqyj+C",
-	"XYnh7rfghJ6L/YtmvhLNnLRlAuWxeoUjqC62baPQvHWTffeiFVIEWmxkvyS7lW6AxNwN/GV7F1V2CWu8",
-	"rHjGhGRKpz7zluc5ldayE+jJQeVF7f+3QVk38JgKy1FxrhwtUTMBsGxGfmZdSFRxOTl1ioyjXtiTuQa6",
-	"PeBL1DEj5DhziZPQYWfWGf+mfOx00h/eXjCj2Kv7BLKepIm8O5qed9jA1WMdVAU3bJWMx7Mya758SdWo",
-	"yLKebHj0nc+G9GatZiGF0J/Pq+pYLyAsZAv6cErQSo0Sc9cIZLpvbg3B9OLlsnrZ3GVrloquqULWhuo0",
-	"TnltIfj3gLjQQeyCBburTNhmJDn48povtmHv9/xK17oOY+dkxK15nIvxxpeg9a/0yQvrSPqfjrd1t+Bt",
-	"1etp/p7M8GVZHZjXFYE9f/R1a78uQ6xTF8Nm+DWflq8UQhu8ehNVFcTrsNKeXLrPGztu6MpElq41hvMU",
-	"uq6Q6ktwtO/+VvXYZjDsSVcZgTN3CWqPUpLdfc2qQ10gJa6YF1mL35me9Nca4zI5kBqUdw/NMRv4O9LN",
-	"tyC1A4CutEZVWYO9oWDfiIvMsCG4ewccgWUIK70wKFMzVHmHWt1C0BvrUnnOgadfYjY3TeVOqrYxlx/9",
-	"ggN/vrexRb+eBtYqCBK4ecNtI7Tsa598vXdV/ct2/Pa2YxUOWN+r8QKkNu88Rxpwp5eX15Ed8/Gllki1",
-	"pEQkC1kzvum5YGVtFuW9l6BquHA5Ake9FTKNybJBLSJmlLTujJ461T/2haVsT064excDo/R0tvPu5nS3",
-	"viTm8tlNh50qYxu3AcLa1juzVWz980+im2D1S8jqF4riCgoDnX94T3fQZy3keHk5hKDvCFurIjulLFxL",
-	"MMkEeO4SDkZOLMwMZaNvk1zfk8Hs+gA9lEz7372m+jjloPGWTFSkN7RuvDJyi9att6Ju0b75WtFVWvN6",
-	"rNfv/PlXrOYrsdhyS+ucrbG4A1nmKJB9xLy9UZ+W6oA0wz1huv1Sdai6MhK9u47ijYGEnWcHh7vs8PBw",
-	"71vpRv8cJPsvHeSRB4S7nL/woUA54pLP2plkC5eeZJIVqY/XDdzL13wel9HJi17U6XTqYXoRS7nle7cw",
-	"f9GLLt/9cH52/dPJD+ev+r+8+g98CCPQ7sVtbqh9N1b52jeUfVOub3uSrD/vPRnQmJV760XPnbBe5DIq",
-	"l57mLkI56LBTnmXeXivTsf27QyVA2pP0xkv/S+v2+unbq+v+26uzH8/eXIck3m+04n+8FDsl94ZZ0Qxu",
-	"+ARDkv+oCJjlDLv2mItZvb9/QLlZ5unSN5SMvjYvdahzPo/298konihjj77vft8lKernW74nyzNKY26C",
-	"q0YVFXcaTq+Sbpddbb+1VO+g0t2qgle+Qdtp38vjvRYZOC2MwkZgYla9xqcUOUOe3I51+eYxPyL5RsIJ",
-	"Kx4HpY+gSn1s9EZcLHd2aYcxOSooF6gaA8lL8wRXZSAbNUZCNfHhw8P/DwAA//8=",
+	"7H3rchu30uCroGa3KtKeEUXZlk+OVK79FNlOlPiiT5ITfxW6OOBMk0Q0BCYARhSP11v7DvsQ+x77KPsk",
+	"W93A3EjwIjvxOfXV+SORHAzQDTT6jsbHKFWzQkmQ1kQnH6Mp8Aw0fbziFl6JmbD4JQOTalFYoWR0Ev0y",
+	"5ZYJw3IYW6bGDHg6ZTm2ZVxmzE6BGUiVzAwrpRU5E5ZpMGBNzKA36bFkEGluYRCd6md/+9upfXaU9KI4",
+	"MukUZhzHs4sCopPIWC3kJPr0KW7AuVS5SBerQN1Mgd3C4hvjIDFs7+LFzUs2tbbghWD1+2wsIM/M/goo",
+	"vz876vdP58+OYjaIMi7yBf143O/Tz98+fdLvbwcTfi/B2IvnYQBFhvNlp8Iw7VrGjOdGMSEZ3IFesFxN",
+	"WC4kMD5SpWXCbh/R6sXZ2IJeHfLar4JVbM6FZSMYK42LIzMhJ4xPuJDB/oW0MAEdfcIRCq75DKyni3NV",
+	"SqsX/16CDqzCxfVb9vjo6dODI8bzYsoPHjENE6EkKw1kbKw0kxzb8pwVUyWByXI2Al1TxrvrpMd+EXbq",
+	"sGe8ae9aIuElpbyVai4TdsiS1AE0lAAZZLRCAkH5nSCMI8lniJJv1sF2xu9fgZzYaXRy1H/0JA5M73M1",
+	"40KuwfaMjbgGllEbnOV0CuktYTnjImcaUqC2FXY8nUEvVbO1ULquHgrkCxxtHYySAQHDs0yDqSf6Ny7h",
+	"37bCQ68+FJwf1WjdBvhNjXATaLCllpCx0YJdvr2+YYd3R4ejMr+t4Si4nTZgiCyKI9wxQkMWnVhdwhqY",
+	"ngYhukRSW7uIbUKMcSsi+eua7sZKz1ibcOmHubDTmvjWzh91/dD5u359c7kG2ARRTxg3t4b4rKOXb4yj",
+	"N7hPp1xOQBs2n4KdgqZG+Gyk7hncC2PNQO4ZAJYo6tP0zMwWyX6PXcGY9qhDDJkddiKpB1WA5lZpNuWG",
+	"SWUHEiQf5ZDhFt1LXr04e37+w4vzn4YI+jMlk/3eQK6ZEhyvMyMZjHmZ2+hkzHMD9YSMlMqBS8eDNJhC",
+	"SQPEgr7jmeez+C1V0oKkj7wocpHSMh3+ZnDCPkZwz2dFDvRRa6XdKxmOMBPGCDkZkkSI4sj9b4h+Bsbw",
+	"CbaciDtg3LIcuLEMqQXFHjaLPfUozeq961n7UGBnfxsfpY9Gj/mT7Biejv/apxVukP+vGsbRSfRfDhtB",
+	"fOiemsMXCO+Vx9zNQ0CkyKK0LOVSKmTw7Lcym0B2yhLCJmE464Z50Zx4lBJm+AKJhFtkWygQmJDGAs+Q",
+	"kltqwPsDP9UHF9k6eH3zw0b4EaznSo5zke6ySH/gfBCHISLFncyZsdwCs4gpz3M1N0787hEX1GDK3Bpc",
+	"TU5vWq/aGCvynOlSShSUSrMxFzlk+73oUxy9VHoksgzk18XsFhZsxheEWqYIjROW3MJiKJUdEnKQJWyP",
+	"s6Ic5cJMcYfSWwonQqvSAskmA6kGi0/MPuKWKC0mQq50M9JqbkCzgk+A+pDMtSSegB1nCtxU58JYNzkX",
+	"jnfmL5rN9jUm6IyNygkCqUrNjMjglID0WxFlzhTywrCxkMS0PBK5mhgC+42yL1Ups68H8RtFFEfs1pFd",
+	"xvZQzCjLFqrUxs3n2zvQueIZfEXQElUPmpwwqxSbcblgdzwXGQ1ocP7GuZhMkRu6HYX8g8sUTlG66wXj",
+	"qJOyhPTTA1JQk8osWOIxrSbbWUyt7RLcN0q94noCX3cnVlQ1UtmCDCEEAWUt91SFhgat3o1Sr7lceM5o",
+	"vuISolUzJEBoN9vaPMIHp6wAzdJcgLTs4pK4whLTQAsp+b1Ulg/hPnW6NdtDw4psI0aPHPuwSg2RQIa/",
+	"qZHxjSrWiVLn9xJK1PXK/BZJ3uz32C9ojuxEG20zdCNl1A3b1uJBYy7u9LJvXtlVn0eU7yQv7VRp8Xf4",
+	"uvzk7PICly7GVeGSeSsJ9ZUeuwbH+LhhyfuDs8uLg59gccIGZb//OL2FBX2AhBb0zINPcJ6w74Br0CtN",
+	"icDfSVMWhdIWsteQCX5DytvX3IzVJkS++eP12zcE1s+OVf2B81/1uA2cO9CZSD1bBNQY/zCVqlYcnRZc",
+	"5rdn2Z1Iab4LjTq6FWAaBXfZeHjN06mQwPCp80MA49TDCUsM2KHXxIdtq2bJPGlpxUG3kFUsU7FXvQDn",
+	"PYVAN5/a5tyvDt6m6w91ezX6DVLa0ojuj2q0iiuv52B5MYScGGeVo1HkYJIwZ6YckeqvJDG+EViUVF4X",
+	"jJkp0yltk+XpcPYQ6fuGOXcD48w/JQvQwsxsI6TWun2q8eRac2I7qcrLmfSIZcJZnJcdhFdWZJUIfS/k",
+	"dInRyNYqh5OOxRJXgMeV/2LGiwIynDAkDEeB3nxAveToYMTRPhQyg3sw+2yM+lJrbZu1op63TsTPbqec",
+	"u8b4mgbcskNOWxWtbPwU4a47sGIGIWqsbbplWlwQFqhhOdU9dqsnLMsEQS3LPEdhV7kTVru2fOiF0uoA",
+	"L4wVM4R2ydVZDQoyMzEbazXzemiKohZl74axnQuCxr4vhAbzoKkYCynMdPP8bUW6eivkvMnAQmqJBNDm",
+	"dE3ZXmruYmbpz72NmcyQscYM/+4HOYjIgmTs/AOBB4VWKRgD2RANkpCbMo40n0xaDbrAX6HZN58qA877",
+	"60ifZWI8Bm2aVXI0f8puoXD28jinbltYtId0DGNY6jxEgKDBccO5RFXakQEComSKO3RW5GA7fTcYm5kt",
+	"hoVz067B6aXSpEx5fw15ceJmEIdt5flxfkkvJCs6YQuwbG+iYYHWG/Iy5yEE47zFyBudL1/fgf7GsAxy",
+	"vtgPT4axXNsvpD001cud+Oe1a4n8U1mer5min7z2kwLhMRY5kANrBCCZBloTrcrJ9JQhbN49vmF/tvCd",
+	"w2iq1O02YH9xzRBeWJF65NX0SK9Qec1FO3xxg2R8JZw/rCsdkUTw/86iCWVsQC5JuLfDtNQmxG0vuTEk",
+	"MV2DpCYdfIvcB6eMj1AdqNUibtyD7boBYbAO7ytIlc42iEvvU+xOypJgDzIdkFqk0138kw3navl2H/X7",
+	"AQrXDbj1gnymmH8rnXJ5SsYa47qR+nsb5XxMMj0mDsRlZSwsmCJ/sWN9hgmzHxTtMyEvHORHq0RCrt3A",
+	"jHUh/xm0GC98vMvzHKbuQLPr1zeXbA81K8OCTuUoNPt+K1Z8eDM1VSuwjqCuax4EspzhG856jeLIm7S0",
+	"Mz3zjuLIaRf4I5cp4McPgYXHrt8VKAdCyroLYLnlW7P0KwS7a9xtfciNJIcqbaPDegoidY/EChmRpSGf",
+	"QAp5vt/E5kAgvcSfF6ALIOhcFQHm8tZ52wdRPIjYIDqlv/9jECHdDiLLR4PolBmJsjxzOp5jNeFxaAts",
+	"mmraO60GXWB+aLRitqwTVyaVC7e5Hk6dlrysYmyF8yHcB+XaKqTn1z/H7Ib+vL+J2ZvnaBsjzPg/Zi76",
+	"w/N8wSZ/F6j4Ixy13B4JySloswLZlJuhQ6IDXcRLq6K43jX+K4pP2iS5geDG2Jl1EuluWrg/m/mctvQj",
+	"NaYgkDeczJRTVJ1MShOzlkpFpiI+5eYWNawJtvdheDsFoZ22hi3mWlgLcice18Xpe7AGzW0xkZC5eGod",
+	"uatsEbZ3bbnMuM6Y10nM/nbZS6QVYpXnTni8IDKdeefKspBtwfhx3VYMPsq5nJTex7D6UE3Uw+wHo1LB",
+	"8y+QtZdakfL47uqVQWtagp0rfcv2ciFvIUOZaue4ejpmY57CSKnbmE2EnZaj2DnGJ5rPYrZQpS1HEBat",
+	"wbVFu4viL6TB8tQaNkfLgtRX5Cqxd7RryISG1Jrtq+pnPrSuz99cX5FZE1jPGdfpNg3S+U+dVrbRPOfW",
+	"2+WOVJ0WjKKD3vBJCq/fn7DrF1c/vzy7eBW2JGdFLlJhh7P71UHeKPb6PfMC/9RFyCcKTOXhqGPnaCWc",
+	"HZ6dnZ2xvauX5+z48aMj9n//z3HvaI3G4UbbSaV+/T6kTc/uh+Mq2hRQJ8s8D2J0U0NdeeuRuzjj5fV7",
+	"B/xfj/vH+2S88jSFwqLNR7iHUTHF+KFralZUJHWLNtN9HQB3q/5hGx3Wpk89HQ3u3bWlKXfAxp4Qg9RL",
+	"AKwjYG5SIYYb2E4mTKGMs/tC65LJrcvd7J/NHG6sYc0g5FsJvtNyvAYMC+692Zugu3KtyI+sdCV3xQxX",
+	"8Qil7kxI960fsnm9a3tHv96quUuYNd3UUPvp6CxABWJomSnd6WXOJybApTpruBwjRnt/zud8cVCJ/kKr",
+	"O5GBDu+OapmW+8Hfa+dK1QXbm9A+S5Epq9LmSt26L71ebw0n0SoMKP6OypoFPmO5SlF359qyPSHHKmaG",
+	"52BiJpWGIl9sGgC1otKOvw0zk1bP3jl0dn1+cXHKlMwX3vHjPUyoB727efmtZys+MzEwYDmq9KRs66Ap",
+	"11oQD0v+YvkkCXW5rJIESIVmcWnoFupraWhXTrGWCwvJzg5yPoKc7RWlXKQqg31yjIatD5ENF6oczhCx",
+	"YL+p0tr5WMfI1CsqrdU5Py6SlmG5uAXGmV0UymWwzCHPD1zML0DXLTg+m5F1IX6l5qAPUjKB3klBcSXX",
+	"NjjsuNqyG2N+zebeyA2JirbxyeVtVUWkXMAbVJEDM3wh5MTlQgnD5lr5sPW8jmcFsZFoK+VVjHdpKbWY",
+	"zRqPapXk0Vq/ZuKQjKyp5w+J59TnptT75BagMNQM3wmC81UkQGVjbRoCGUVDOn+izCAa2SgnNlgnKU+n",
+	"4ZUrodlu3kfmFe8Urf7akqcewjzQv7YN6VUjCqmXi3yrUslFvvSWS2Vco2mnqswz5hMEc+Ba2tiT+O5x",
+	"y2bA73kRUmoL0DtQ4CW16kLvsmS3vYiN2u8tkUo1BZspAWFfIYZNmhXuv7au63NDqyWu0a6w+LBxb64P",
+	"yHuTB8XbsGLeMWvEHEr74RxGRliImRUzUKWN6XzD0CnSMbNKDSkXCRvb4dTOcvcjZefUFmLMRrlKbyEb",
+	"1jnhmTRDb3lJNXQOYuxipkbCj51xy7fbljRdrV26KaRfpwg+IHnhAA1fNx80X50cXrS1KUlt6EKQI5Ut",
+	"hvWkhGWSy/n9uCHLy4UMyWAtcxvX3EEDygsl4TPSJOYgbVDUdM59BAipySz++LCcis7La1ejzm5ZWZXa",
+	"kt+asLMCybI52Iz5A/DcTlcHC5qYu9qToYFev18dZKqMXRNvhjFo1BM68vHp8fHj480ScgkgGqHTXxC2",
+	"LjffYtIEzNLKMbNKws9fn12ds4IM+BOmAYeM2e8l11xaIWljSzhlg4p7DqIl8pbKd+L8KBuc6g+0cyse",
+	"t54rVoelnKXVmFm164uevX7PcJqrcy0TpSY5DOdK35qCpxCzmUi1Mmpsh4+fHsfMQD4e4huQxVWGXBCr",
+	"arxh5VesTxJE39Mg7JdqkOBWVevWy0BaamEXwwm3MOfBIyljkVvArsgIEyllL421krY9JyN1D4btvRYz",
+	"SLmxMbvUSo0LJVC+f4eCOS0z7sxDz7cMQBhd7whapaHry5eM5zlSTS7GAvQJO+B5HrP/SX//O/39C89z",
+	"JCMkpxANYSdrKSjsnmyRyPJixOutwNAGW1E5AiJHjkVW7filkI+aM1M6fz2blKjOC3PqE6O4BibhDjRK",
+	"HjQuPGUKKazgOTljGwU7yDyapJ+x0MYO17qx0SJc/zTn699dkQw1tsHpWlK0ArozWu16vVk2pIyPsPEP",
+	"PPvGsLTUGkWgs3GweSNXqzjilJN0pafs717O7pYK5WKfgUSFnKfAWr81mQr+9BcxkUF0zSV7qblMhUlV",
+	"zM7PBlFw1yAAQ4StG9NfbdfRlZfWo9XJ2vVY56r4jIiwZyAO4yBWTUQ6g3C6FRw9fdLliX85enJ0fHx8",
+	"3D/q94Ou+rWWfOe03YM9nxtfLJQxYq3g/Coms/UJ0bX9QBo1nTa7h2yYC9n9MlR6WLexKs+HntcVGmai",
+	"nA01t+TsmnIN2TB1KsadEkVti/B86JkKmi8T+l9y6Zql1ek2L/uCBgsp0eFJ+/MMejdoa9E8YJtM/E5s",
+	"YmVz1DGWpdzNe57afEHMxQmlak/cCpn5Y5Jhyz5X6rYshj7pI8jhbt7fMNeszjw1yqUBPKOQNI4k2Qy4",
+	"NCeo8aNdjksRHrFYc979+vLlCcE8iHieDyI2g3TKpTD+aKqwphHZbC8ssvd7TrtzPRXPvKq4xvaoJnlL",
+	"zJgmPbRYV8AzIcEE3PaUoPgl6VCUYUenWjIoQKJ0W3hu/nEQoelrBtEJG0QZTDTPIBtEdM5f+p/V7SD6",
+	"FAzLZmC5yL8Etl+mC1cjoRq7BSPqR/XPbVOQZiSIAS+RgKw/xlCFUfeusAUzXGTsl6u3b76/PLu+3j/1",
+	"qZ+4vKUBTUMU3Jg5Ur2QrEl0uHrx/OJ6+O7qFU4EO3PpeiSTpbJTVEVboAZnatVqQ1V9gXqafy3yiaIu",
+	"jcpYVRRdl822SKGnkzXUtcnJUjsOWMpLU59/8Hyo10pdoWhm5UgwC2n5PbFiNcwVwV09qxXV30tlkX2T",
+	"7uM9IKIY5sKC5shrpRqaMp02bzRhTqmGlHHkgi0hnXbIUxLIETnunZuGXrRD3jD6CqiO7HZgm6lyIPkm",
+	"jXDoihQvRLqSpZu9FTkH5Ujd02nRKmpb/YYqKqXC2XQ65PSZUplLye+4cCm1IXnT8hkHeWo3j7lO14lZ",
+	"oaGhU5djgxrdXvd0ezyQlCD9jE7P7/dY8ui4nxwmj46PEsYt43UJBx8EQJZMSCDbZMIMZAa5uAONGJyy",
+	"5JhePz4+or+PE+LmuEWkcsdHaK8JwxI/5wk7HMhkZeqSU8ZdpKfCEN/RwtwuKHWuPa/YdiDbgFYBfs40",
+	"xwd1uKHbSb0ayelAVrlJ1dk8l/WZPLm/T2qvoomZhnFpeG6oDXkLydYZyE5m3/LaJj32xiUbUCYHLhOt",
+	"zp5U7PnZzZmvCrBsTVTEsinSVuMqF63ACIlWlHTuMZcpkJ/AnUpGprXGQY90FBLgZ0uFFNicG0dXPfaS",
+	"hLezookrMKXZ8zfXjOfE51gGqchQ3nubolqO5nC+o9A9qeQBBVqxpWMeLaT21wUVsjU21dX55Q27ecso",
+	"GNx2Jj867uMIx8f9cNJ+i6jX77vWZLhZhqw60iIKOkC6soPqY+E+VtzJtgtjB3KKq5cNN6D58pw9fvL0",
+	"MavaVllDLYyT495R7yicY1r5+7ai6TaXNHPQsIO/oiKm7ny2uWBIXL2rLJrubhiV+S0dABgWoIdZyDv0",
+	"XZnf+rRB9u7mnGWcTvhbVVRCjc7mnrK+d77448gt41lI+/RJkCSa8a3yo+/0lu74Uts0xkW+GBJEq6j8",
+	"3DpRXuSlcWeEu7h9Hh6oybc1EVfzAJlPc8w5KIpm/H7oUr6H1dmJ1d6xkU8H39Cq8sasK1QlO/FESuOn",
+	"NMM951HyP4bPULlCDCbcvX/IVitBOKo2naDfFmdFTAWyAoeq/Jl25ktGVDvwqN8/NO4c8eP+4Sxhezuc",
+	"NV9jcSBLwTmuaXFzITKKsDen0/2xnhVnJD0M0tH2cz+ujtlw3RE5OvDS75/0+0i+LZ9WxnHF3ZEeRjpw",
+	"U35rN59WaSB7wKZcYlLeb0rbwq9otW27e7Qz0OoarHKI9pyEGF11cPqt08geeFRnfSL8kuDOMpZA7bRM",
+	"qiRPR/Bsz1DKhauEkqo88/LqlBkAqj7l3t2QRbUDDOb2C4oyJeSYqcsx3TTAu2I0qZqByyTxtUuachyk",
+	"uA3kqMwmYFGlrIw+TqddW6f+lg5neL14SYf7MypBBbK61lJKq7jTRkoJH4jqsbOlQk1uZpOYJRSiT1wp",
+	"JLdKCfO1+ISX9cvu1TqTY1vhrvhBvlhPSdtP6Xx5NbztgDcBvO1toUpQ2d40cLZjTUvV8IZdajBUrKSd",
+	"OrJDXbUNBNdEvVv1wqocIU9uNebd9MCoKqIX1Yl1dUTWOyCdMKk8eZGLw0aNSy26e0ZuuKNTVjzzT5ez",
+	"2z0Q+PHXKnYdze6Peq3h24Hro/6nD+1EcwdDnVruu/NRvzCcB86Cb0FpivERm91TALDt8YnUbZuO2lNS",
+	"J/21w9h+dBcd9l9cwLSCq05brX7opJXSj01QIeoUM4zq5ED6Peqm6q20raIAzu/jffzk2K9d3d41/Wnr",
+	"44fmmDnDiGxIx+pHMBW+hGpVSGTnrLNmF29M7GznyLf389akzNY7neDgbkljD8vzasaqgy7dOez/v//1",
+	"v3EVfKbkHEytAbp8HXrP9NgVyl7Dxgq11PbEngykd86wfszIXcKOsNsn/ToxgB33Yydn2V/9iE6cfcW0",
+	"+SZS4qYirugqqGw1Yy3Vg3JuqBOWcknVKMQd9Br31Ambo46BisJc6duYGT6m8gWOG/UG0juUTug5Gmqk",
+	"eXM2B37r5W4tiE66GYfeLzKQUs1r40YDdweNHQReTajMtSoW5J/iNsXht4StuhVF1h609a7MTWUinAim",
+	"qmahup9S1UdmaY54VVNuz3GTFTnsFLqFP6ZdSldFoyW6rVJIdTkYw7h0XjlHyDOeQVXX4RtTs4W50p1M",
+	"4BbBVZMWLpRB8xh8VE1t8OHaLpfJdevKrfiUQ4TsDymeWQuzIpSi/zk1YtZUnFgb515CbY2B06nxEACU",
+	"MNi9CMMS5gF73LuZYN3xMbi3Qz/sF9Xj2OlAPTaKGyxXJ6iV8XSNKPppKcRPsPihPkhMaoM/V1yXiq3r",
+	"lDWr6t4jnxNVJasLeNEkuJ/qxlNrC1enS8ixCpxfwI3bMqPQLmhkW48laBj655C40qouJwUZXlVnYSB9",
+	"oQUngP3hO+doocaJ37MJxSd9OqnM6twT7OxkID2LjhuuHNdufKUbXtFitC6KzAZRm98OpGe4TKr5IGJ7",
+	"qF9UZqCDa/+UtdmwaHPi3kAO5AtSTGjjIBf88frtmxOWfBy4vTSITtjHAXmkXRjVJ2i4L4Sg+9iknA6i",
+	"T58Sx+NzkYJXtv06v764iTy50ZqZk8NDVYA0qtQp9JSeHPqXDn2BPyssZZ3g1JGx61IKjFcOeke9vrMr",
+	"QPJCRCfR416/95jyIeyUCPAQ/0yAtoczaoWSF6ggPoeZuqxSZltlhx/1+0vV5Czc28OpneXdMnLLG2Yl",
+	"IPzDzetXvc7OiE5+/YBK7mzG0YD05ZZmyp393eOO4BoBhGQzF2juu0R+7jynJZWYYAWXkO/jPiDd+9do",
+	"DqPoA453iJ32fjMbkb8mUHdE/zd+xx1uD5yEH/kddyNtnwr3Xu3iqybmG+8wJnyD6E4pwfjva9H9wT/f",
+	"iuvnFw70Oc5rygX6qj+4ycpi80S8EndA2RMNoqowHtEZWC3S9ev62j/fbVGL3FsSD1hPP0JVWfdSqxnY",
+	"KZSGYZe+WthmDFvvzGp4V3H1u7q34G7nBRF+6xpdF5A+bHWrXldQrwVacCFxvLPLC5aptETpESNL/Y+z",
+	"7RtdmPqdILYUW2xT8JJi/8j550QOdbUukQLp+d6obNXtjdHklM74dAkjFNxGU2ev/bZP2KCz8sLioh5U",
+	"lErWx747oka1Nw1fmIGcT0U6pfily4qtM0VYctx/XEFYZX+gQDPT0tJnHN6Jhu4SXjnM/8S92WQkBVaV",
+	"hnfl0fUdUFnR4/7jrzP2G2WZCyrvtacs084Zv7+ZqOqu40ZauDro1W0tTQJSkOb8bQxrN9crYawvFkal",
+	"y1o3hPy6TKDYhhQf5NgxO/Jm9JrbASjGF74e4FF/rd19FIp/hOIzSauOWVLJk0LDnVClqQuSBe8PcbXP",
+	"1lzlEKpZ8+nDn0i57aJvAfp5K33ZEDWmKoFEvU/c+KFuazgPW5cr0CtH21/p1Dumlx5vf6kpoo9vPPrb",
+	"9jeWa2nTftwBo25Feto3HeUi5XlO9Q1xomImYe5OfbnYWLU5aD98cDnFATbsinsx7iK43LBkVuZWID88",
+	"RNF3kHHLE7bntP8EWyX7J6yu0jSQBmYiVbmSBwZwQ9EBlZv3N2wPbYg7npcuvzEXEvbbBZ04qecDSfZh",
+	"qLJTzN7dvDz4Ftvih6Onjit89/Z1j73V7vYH10VCmYZUMAV1/F97vd6HT0mPnfvKcsjYWwWtUjWbKdkp",
+	"FTuQewN3uN5ZAC8Oms/k2XMfX1OGs/vsbxTCL71eb7/ygmB3aIyceUuKW1fKseZov6nRKStUnrPklXKb",
+	"yFUeLLSaUKZJQKacUy3FqtBhfSjuO5UtHnaZSF3K79ePlQ91xbXs/Z3d3HhkTPULCv5tMhOcikZEnz7s",
+	"fDVIu/YhUnSA2Fz0NFWZPxdclQnzKN5U9nSDpUot2AODNuHsAdeUtGrbfep6B6wu4dMKE3z0RzPB4H0Q",
+	"PlXptK6CJYwvRL9UjruinbUXFn1jqkSjd1evtl3H9QX3pfwTs+ejxzuxZ3cVA71wvAtcgdLx/0hhcF2O",
+	"6A47x8OJs464TacoRP12J/7S6NOr8qGlPR1+FNknR1U5ONfgsq2Nv7d5UWefPFmlSPdG9s8uzR3om9+o",
+	"L1z5R674OdXs9Hf/iHF1a4XzqbhlI/PH+1XwV1/1OaQZBFXl78GuXeH+1+CEnov9i2b+IJo568oEOlDh",
+	"FY6guti1jULjNk0O3dV5pAh02MhhRXZr3QCpuUt8nRgXVXZJgLyqRMqEZEpn/ggILwqqCmmnMJBJ7UUd",
+	"/rekqiJ8SgVfqa5kgZaomQJYNic/sy4lqricnDplzl1qeKGBjrH50rHMCDnJXTIq9NiFdca/qR47nfS7",
+	"t6+ZUezFfQr5QNJA3h1Nz3sscfXkk7pWlK0THHleHd+qrh0dl3k+kC2PvvPZkN6s1TykEPr9eVVv66UF",
+	"C9mCPpwStFKj1Ny1Apnum8MheM5ltdxtvvAl3L2ia+qQtaGqzTPeWAj+HjMXOohdsGB/nQnbjiQHryP8",
+	"Yhv2/sBjutF1GDsnI07Nw1yMN766vb+ksSitI+n/dLytvwNvq6/X+0cyw+fV7Qa8udHA80dfxf6PZYhN",
+	"OmjYDL/ms+pKRLTB67tF6yBej1X25EphidhxQ1e+uXKtMRyn1E29dF8LqluEos74nMNoIF2JHs7cadwD",
+	"SvN2hQPqF9pHWCrmRdbiN2Yg/fn6uEoOpAbVIXhzyhJfrKN9i2M3AOhqPNUlntgbCvaNucgNG4E7AMcR",
+	"WIaw0oWHuZqjyjvS6haC3liXyvMKePYlZnPbVO5lahdz+cEXNPn9vYst+sdpYJ3KVIEjoNy2Qsu+CNcf",
+	"d9fmv2zHr2871uGAzW+1LnDs8s5XSANu9/KqLoZjPtWZN1QtKRHJQt6Ob3ouWFubZXWWKKgaLh04wV5v",
+	"hcxismxQi4gZHQRwRk9zfCL2NRHtQE65u0uKUco/23t3c77fnFZ2ZwRMj50rY1snLMLa1juzU2z983ei",
+	"G2D9JarNFfGIQWmg90/v6Q76rIWcrKJDC/QNrda6yE4lCzcSTDoFXriEg7ETC3ND2ei7JNcPZDC7PkAP",
+	"FdP+d6+pPkw5aN17jor0ltatS8B3aN25536H9u2L4ndo3tzxvU7F3kwizQWH/wrs/EH8uJrSJsFrIu5A",
+	"VgkNZEwxb5w0W6veTe3YUJjIv1R3qs+XRO+uo3hr1GHvydHxPjs+Pj74WorUfw6S/ZfC8sANwl2CYHhT",
+	"oNBxmWrdtLOlE1IyzcvMB/cSd9OsT/oyOn02iHq9XtPNIGIZt/zgFhbPBtHlu+9eXVz/cPbdqxfDn178",
+	"Bz6EMWh3S63r6tD1Vd1xi4JyxvXtQJKpWN2hR33WvrBnA7fDBpFLv1x5WrhwZtJj5zzPvXFX5W77i9Il",
+	"QDaQdBDP/9KpuXL+9up6+Pbq4vuLN9ch8fgLYfzPl4+n5MEoL9uREJ+NSMoCag1mNR2v2+dyCvCvH1Bq",
+	"Vkm99A0lo69BTy80CaInh4dkQU+VsSff9r/tkxT1460eVOY55Ty3wfU3+FTX81YesopuV/1yv3T09KCG",
+	"3qnd6nv0qvpqfy9FDr68BrfpFEzM6hsAK5Ez4untRFfXrPoeyZESzm7xa1A5FOo8ydbbuBarL7scxZi8",
+	"GpQ4VPeB5KV5ilgZyMetnlCn/PTh0/8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

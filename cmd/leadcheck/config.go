@@ -49,6 +49,7 @@ type config struct {
 	// APIKeysSet: LEADCHECK_API_KEYS is set, even to nothing.
 	APIKeysSet bool
 	Keys       keysConfig
+	SMTP       smtpConfig
 }
 
 func defaultConfig() config {
@@ -89,6 +90,7 @@ func settings() []setting {
 		verdictSettings(),
 		metricsSettings(),
 		keysSettings(),
+		smtpSettings(),
 	)
 }
 

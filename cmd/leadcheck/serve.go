@@ -19,9 +19,10 @@ import (
 	"github.com/leadcheck/leadcheck"
 	"github.com/leadcheck/leadcheck/api"
 	"github.com/leadcheck/leadcheck/cache"
-	"github.com/leadcheck/leadcheck/internal/metrics"
 	"github.com/leadcheck/leadcheck/internal/keys"
+	"github.com/leadcheck/leadcheck/internal/metrics"
 	"github.com/leadcheck/leadcheck/internal/shed"
+	"github.com/leadcheck/leadcheck/mailbox"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -61,6 +62,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	p.keys = keySet
 	limiter, closeLimiter := p.newLimiter()
 	defer closeLimiter()
+	if err := p.newMailbox(); err != nil {
+		return err
+	}
 	runBulk, err := p.newBulk()
 	if err != nil {
 		return err
@@ -168,8 +172,10 @@ type parts struct {
 	engine   *validate.Engine
 	enricher api.Enricher
 	bulk     api.BulkService
-	keys     *keys.Set  // nil in open mode
-	gate     *shed.Gate // nil: the real-time path is not bounded (one-shot commands)
+	keys     *keys.Set        // nil in open mode
+	gate     *shed.Gate       // nil: the real-time path is not bounded (one-shot commands)
+	mailbox  *mailbox.Checker // nil unless LEADCHECK_SMTP=on
+	smtpMemo *cache.Memo
 }
 
 // newEngine builds the validation engine behind the two-tier cache.
@@ -226,6 +232,9 @@ func (p *parts) newEngine() error {
 // enricher's cache, the DNS cache, then the Redis pool they share.
 func (p *parts) close() {
 	if err := p.closeEnricher(); err != nil {
+		p.log().Warn("close", "err", err)
+	}
+	if err := p.closeMailbox(); err != nil {
 		p.log().Warn("close", "err", err)
 	}
 	if p.domains != nil {

@@ -97,16 +97,19 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 		enricher = e
 	}
 	svc, err := bulk.Open(bulk.Config{
-		Dir:            filepath.Join(cfg.DataDir, "bulk"),
-		Lists:          p.lists,
-		Domains:        p.domains,
-		Enricher:       enricher,
-		Workers:        cfg.Bulk.Workers,
-		ConcurrentJobs: cfg.Bulk.ConcurrentJobs,
-		JobLimits:      jobLimits(p.keys),
-		MaxRows:        cfg.Bulk.MaxRows,
-		Retention:      cfg.Bulk.Retention,
-		WebhookSecret:  secret,
+		Dir:      filepath.Join(cfg.DataDir, "bulk"),
+		Lists:    p.lists,
+		Domains:  p.domains,
+		Enricher: enricher,
+		Mailbox:  p.mailbox,
+		// LEADCHECK_SMTP_GREYLIST_BUDGET (wire_smtp.go).
+		SMTPGreylistBudget: cfg.SMTP.GreylistBudget,
+		Workers:            cfg.Bulk.Workers,
+		ConcurrentJobs:     cfg.Bulk.ConcurrentJobs,
+		JobLimits:          jobLimits(p.keys),
+		MaxRows:            cfg.Bulk.MaxRows,
+		Retention:          cfg.Bulk.Retention,
+		WebhookSecret:      secret,
 		WebhookClient: safehttp.NewClient(safehttp.Options{
 			AllowPrivate: cfg.AllowPrivateNetworks,
 			Timeout:      15 * time.Second,

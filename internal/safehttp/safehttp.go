@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"syscall"
 	"time"
 
@@ -123,4 +124,29 @@ func (u userAgent) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.Header.Set("User-Agent", u.ua)
 	return u.base.RoundTrip(req)
+}
+
+// publicGuard is the rule set of every outbound dial, for callers that
+// check an address before handing it to a dialer they do not control (a
+// SOCKS5 proxy dials on their behalf, past any Control hook).
+var publicGuard = ssrf.New(ssrf.WithAnyPort(), ssrf.WithAnyNetwork())
+
+// CheckPublic reports, wrapping ErrBlocked, an address outbound requests
+// must not reach: loopback, private, link-local, metadata and the other
+// special-purpose ranges NewClient refuses.
+func CheckPublic(addr netip.Addr) error {
+	if err := publicGuard.SafeAddr(addr.Unmap()); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBlocked, addr, err)
+	}
+	return nil
+}
+
+// NewResolver returns a resolver that asks the given servers ("host:port")
+// in order, or the system's resolver when servers is empty, so outbound
+// dials follow LEADCHECK_DNS as validation does.
+func NewResolver(servers []string) *net.Resolver {
+	if len(servers) == 0 {
+		return net.DefaultResolver
+	}
+	return resolverFor(servers)
 }
