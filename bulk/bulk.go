@@ -37,6 +37,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/leadcheck/leadcheck/bulk/ingest"
 	"github.com/leadcheck/leadcheck/enrich"
 	"github.com/leadcheck/leadcheck/validate"
 )
@@ -70,9 +71,22 @@ type Config struct {
 	MaxRows int
 	// MaxFieldBytes refuses files with a longer cell. Default 64 KiB.
 	MaxFieldBytes int
+	// MaxColumns refuses files with wider rows (or JSON files with more
+	// distinct keys). Default ingest.DefaultMaxColumns (1,000).
+	MaxColumns int
+	// MaxHeaderBytes refuses files whose column names take more bytes
+	// together. Default ingest.DefaultMaxHeaderBytes (64 KiB).
+	MaxHeaderBytes int
+	// MaxRecordBytes refuses files with a longer row as read. Default
+	// ingest.DefaultMaxRecordBytes (1 MiB).
+	MaxRecordBytes int
 	// MaxDecodedBytes refuses files that decompress to more text, so a
 	// small gzip bomb cannot fill the disk or the CPU. Default 8 GiB.
 	MaxDecodedBytes int64
+	// MaxExpansionRatio refuses gzip files that decompress to more than
+	// this many bytes per compressed byte, checked while reading, so a
+	// small bomb is refused after a few megabytes of work. Default 100.
+	MaxExpansionRatio int
 	// Retention is how long a job and its files are kept after it was
 	// created. Default 168h (7 days).
 	Retention time.Duration
@@ -130,8 +144,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxFieldBytes <= 0 {
 		c.MaxFieldBytes = 64 << 10
 	}
+	if c.MaxColumns <= 0 {
+		c.MaxColumns = ingest.DefaultMaxColumns
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = ingest.DefaultMaxHeaderBytes
+	}
+	if c.MaxRecordBytes <= 0 {
+		c.MaxRecordBytes = max(ingest.DefaultMaxRecordBytes, 4*c.MaxFieldBytes)
+	}
 	if c.MaxDecodedBytes <= 0 {
 		c.MaxDecodedBytes = 8 << 30
+	}
+	if c.MaxExpansionRatio <= 0 {
+		c.MaxExpansionRatio = ingest.DefaultMaxExpansionRatio
 	}
 	if c.Retention <= 0 {
 		c.Retention = 168 * time.Hour

@@ -65,7 +65,11 @@ func (s *Service) checkOptions(o Options) (checked, error) {
 			CompanyColumn:   strings.TrimSpace(o.CompanyColumn),
 			MaxRows:         s.cfg.MaxRows,
 			MaxFieldBytes:   s.cfg.MaxFieldBytes,
+			MaxColumns:      s.cfg.MaxColumns,
+			MaxHeaderBytes:  s.cfg.MaxHeaderBytes,
+			MaxRecordBytes:  s.cfg.MaxRecordBytes,
 			MaxDecodedBytes: s.cfg.MaxDecodedBytes,
+			MaxExpansion:    s.cfg.MaxExpansionRatio,
 		},
 	}
 	if utf8.RuneCountInString(c.name) > 200 || !utf8.ValidString(c.name) {
@@ -466,7 +470,25 @@ func fromIngest(err error) error {
 	if field == "" {
 		field = "file"
 	}
-	return &Error{Kind: KindInvalid, Code: code, Field: field, Message: ie.Message}
+	msg := ie.Message
+	if env := LimitSettings[ie.Limit]; env != "" {
+		msg += " (the server's " + env + ")"
+	}
+	return &Error{Kind: KindInvalid, Code: code, Field: field, Message: msg}
+}
+
+// LimitSettings names the server setting behind each bound of ingest, so a
+// refusal tells the uploader which limit it met and the operator which
+// setting raises it. cmd/leadcheck defines these settings; a test there
+// checks that every name here is one of them.
+var LimitSettings = map[string]string{
+	ingest.LimitRows:           "LEADCHECK_BULK_MAX_ROWS",
+	ingest.LimitColumns:        "LEADCHECK_BULK_MAX_COLUMNS",
+	ingest.LimitHeaderBytes:    "LEADCHECK_BULK_MAX_HEADER_BYTES",
+	ingest.LimitCellBytes:      "LEADCHECK_BULK_MAX_CELL_BYTES",
+	ingest.LimitRecordBytes:    "LEADCHECK_BULK_MAX_RECORD_BYTES",
+	ingest.LimitDecodedBytes:   "LEADCHECK_BULK_MAX_DECOMPRESSED_BYTES",
+	ingest.LimitExpansionRatio: "LEADCHECK_BULK_MAX_EXPANSION_RATIO",
 }
 
 // ctxReader stops reading once ctx ends.

@@ -29,7 +29,7 @@ type opened struct {
 
 // openDetect finds the compression and the encoding of r, refuses binary
 // files and returns the decoded text.
-func openDetect(r io.Reader, maxDecoded int64) (*opened, error) {
+func openDetect(r io.Reader, maxDecoded int64, maxExpansion int) (*opened, error) {
 	tap := &tapReader{r: r}
 	rb := bufio.NewReaderSize(tap, bufSize)
 	head, err := rb.Peek(2)
@@ -43,6 +43,7 @@ func openDetect(r io.Reader, maxDecoded int64) (*opened, error) {
 		if err != nil {
 			return nil, err
 		}
+		gz.maxRatio = int64(maxExpansion)
 		body = gz
 	}
 	bb := bufio.NewReaderSize(body, bufSize)
@@ -224,20 +225,32 @@ func readErr(err error) error {
 type tapReader struct {
 	r   io.Reader
 	err error
+	n   int64 // bytes read: the compressed size so far
 }
 
 func (t *tapReader) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
+	t.n += int64(n)
 	if err != nil && err != io.EOF {
 		t.err = err
 	}
 	return n, err
 }
 
-// gzipReader turns gzip format errors into an *Error for the uploader.
+// expansionGrace is how much text a gzip stream may produce before its
+// expansion ratio is checked: the compressed side is read ahead in 64 KiB
+// pieces, so the ratio of the first bytes says little.
+const expansionGrace = 1 << 20
+
+// gzipReader turns gzip format errors into an *Error for the uploader and,
+// when maxRatio is set, refuses a stream whose text grows past maxRatio
+// bytes per compressed byte read so far: a bomb stops after a few
+// megabytes of work instead of gigabytes.
 type gzipReader struct {
-	gz  *gzip.Reader
-	tap *tapReader
+	gz       *gzip.Reader
+	tap      *tapReader
+	maxRatio int64
+	out      int64
 }
 
 func newGzip(r io.Reader, tap *tapReader) (*gzipReader, error) {
@@ -252,6 +265,11 @@ func (g *gzipReader) Read(p []byte) (int, error) {
 	n, err := g.gz.Read(p)
 	if err != nil && err != io.EOF {
 		return n, gzipErr(err, g.tap)
+	}
+	g.out += int64(n)
+	if g.maxRatio > 0 && g.out > expansionGrace && g.out > g.maxRatio*g.tap.n {
+		return 0, &Error{Code: CodeTooLarge, Limit: LimitExpansionRatio, Message: fmt.Sprintf(
+			"the gzip data expands more than %d times (%d bytes from %d so far), the limit; upload the file uncompressed or split it", g.maxRatio, g.out, g.tap.n)}
 	}
 	return n, err
 }
@@ -276,8 +294,7 @@ type decodedLimit struct {
 
 func (d *decodedLimit) Read(p []byte) (int, error) {
 	if d.left <= 0 {
-		return 0, &Error{Code: CodeTooLarge, Message: fmt.Sprintf(
-			"the file is larger than %d bytes once decompressed; split it into smaller files", d.max)}
+		return 0, d.tooLarge()
 	}
 	if int64(len(p)) > d.left {
 		p = p[:d.left]
@@ -297,10 +314,14 @@ func (d *decodedLimit) Read(p []byte) (int, error) {
 		if m == 0 {
 			return n, err2
 		}
-		return n, &Error{Code: CodeTooLarge, Message: fmt.Sprintf(
-			"the file is larger than %d bytes once decompressed; split it into smaller files", d.max)}
+		return n, d.tooLarge()
 	}
 	return n, err
+}
+
+func (d *decodedLimit) tooLarge() *Error {
+	return &Error{Code: CodeTooLarge, Limit: LimitDecodedBytes, Message: fmt.Sprintf(
+		"the file is larger than %d bytes once decompressed, the limit; split it into smaller files", d.max)}
 }
 
 // newlineCR is Layout.Newline for text whose lines end in a bare CR.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -457,7 +458,7 @@ func errCases(t testing.TB) []errCase {
 		{name: "truncated gzip", in: func() []byte { b := gz(t, []byte(bigRows)); return b[:len(b)-12] }(), code: CodeMalformedGzip},
 		{name: "corrupt gzip header", in: []byte("\x1f\x8b\x08\x00garbage"), code: CodeMalformedGzip},
 		{name: "gzip bomb", in: gz(t, []byte("email\n"+strings.Repeat(",\n", 100000))), opts: Options{MaxDecodedBytes: 1000}, code: CodeTooLarge},
-		{name: "too many columns", in: []byte("email" + strings.Repeat(",x", MaxColumns) + "\n"), code: CodeTooManyColumns, line: 1},
+		{name: "too many columns", in: []byte("email" + strings.Repeat(",x", DefaultMaxColumns) + "\n"), code: CodeTooManyColumns, line: 1},
 	}
 }
 
@@ -633,7 +634,7 @@ func TestEndlessRecordStops(t *testing.T) {
 func TestTooManyJSONKeys(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
-	for i := range MaxColumns + 1 {
+	for i := range DefaultMaxColumns + 1 {
 		b.WriteString(`{"email":"a@b.com","k`)
 		b.WriteString(strings.Repeat("x", i%10))
 		b.WriteString(string(rune('a' + i/10%26)))
@@ -644,5 +645,62 @@ func TestTooManyJSONKeys(t *testing.T) {
 	var ie *Error
 	if !errors.As(err, &ie) || ie.Code != CodeTooManyColumns {
 		t.Fatalf("got %v, want a too_many_columns *Error", err)
+	}
+}
+
+// newlineBomb is the attack's file: gzip members of 1 MiB of newlines,
+// repeated, so about 1 MB of gzip expands to mib MiB of text.
+func newlineBomb(t testing.TB, mib int) []byte {
+	t.Helper()
+	member := gz(t, append([]byte("email\n"), bytes.Repeat([]byte{'\n'}, 1<<20)...))
+	return bytes.Repeat(member, mib)
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestExpansionBombRefused: a gzip of 1 GiB of newlines is refused for its
+// expansion ratio after reading a small part of it, so the work done is
+// bounded whatever the bomb's size; a plain cap on decompressed bytes
+// works the same way.
+func TestExpansionBombRefused(t *testing.T) {
+	t.Parallel()
+	bomb := newlineBomb(t, 1024)
+	for _, tc := range []struct {
+		name  string
+		opts  Options
+		limit string
+	}{
+		{"ratio", Options{}, LimitExpansionRatio},
+		{"decompressed bytes", Options{MaxExpansion: 1 << 20, MaxDecodedBytes: 4 << 20}, LimitDecodedBytes},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &countReader{r: bytes.NewReader(bomb)}
+			_, _, err := Scan(in, tc.opts)
+			var ie *Error
+			if !errors.As(err, &ie) || ie.Code != CodeTooLarge || ie.Limit != tc.limit {
+				t.Fatalf("got %v, want too_large for %s", err, tc.limit)
+			}
+			if in.n > int64(len(bomb))/8 {
+				t.Errorf("read %d of the bomb's %d bytes before refusing it", in.n, len(bomb))
+			}
+		})
+	}
+	// An ordinary gzip file is far below the ratio.
+	var plain bytes.Buffer
+	plain.WriteString("email,phone,name\n")
+	for i := range 50000 {
+		fmt.Fprintf(&plain, "user%d@acme%d.test,+1415555%04d,Name %d\n", i, i%977, i%10000, i)
+	}
+	if _, _, err := Scan(bytes.NewReader(gz(t, plain.Bytes())), Options{}); err != nil {
+		t.Errorf("ordinary gzip file: %v", err)
 	}
 }

@@ -41,6 +41,7 @@ type config struct {
 	CacheErrorTTL        time.Duration
 	Enrich               enrichConfig
 	Bulk                 bulkConfig
+	Hostile              hostileConfig
 }
 
 func defaultConfig() config {
@@ -73,7 +74,7 @@ type setting struct {
 }
 
 func settings() []setting {
-	return append(append(coreSettings(), enrichSettings()...), bulkSettings()...)
+	return append(append(append(coreSettings(), enrichSettings()...), bulkSettings()...), hostileSettings()...)
 }
 
 func coreSettings() []setting {

@@ -1,0 +1,156 @@
+package bulk
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/leadcheck/leadcheck/internal/dnstest"
+)
+
+func gzipBytes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&out, gzip.BestCompression)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// wideFile is the amplifier: rows of cols columns whose header names are
+// nameLen bytes long; only the first column holds a value.
+func wideFile(rows, cols, nameLen int) []byte {
+	var b bytes.Buffer
+	for i := range cols {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if i == 0 {
+			b.WriteString("email")
+			continue
+		}
+		fmt.Fprintf(&b, "%0*d", nameLen, i)
+	}
+	b.WriteByte('\n')
+	for i := range rows {
+		fmt.Fprintf(&b, "u%d@acme.test", i)
+		b.WriteString(strings.Repeat(",", cols-1))
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// TestAmplifierRefused: the file of the attack (thousands of columns with
+// long names, gzipped to a few KB) is refused with a 400-kind error that
+// names the limit, the line and the setting, and leaves nothing behind.
+func TestAmplifierRefused(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, dnstest.Config{}, nil)
+	for _, tc := range []struct {
+		name    string
+		body    []byte
+		code    string
+		setting string
+	}{
+		{"4900 columns of 200-byte names", gzipBytes(t, wideFile(1000, 4900, 200)), "too_many_columns", "LEADCHECK_BULK_MAX_COLUMNS"},
+		{"900 columns of 200-byte names", gzipBytes(t, wideFile(100, 900, 200)), "header_too_long", "LEADCHECK_BULK_MAX_HEADER_BYTES"},
+		{"a 100 KB cell", []byte("email,note\na@acme.test,x\nb@acme.test," + strings.Repeat("n", 100<<10) + "\n"), "field_too_long", "LEADCHECK_BULK_MAX_CELL_BYTES"},
+		{"a 2 MB row", []byte("email,note\na@acme.test,x\nb@acme.test" + strings.Repeat(",nnnnnnnnn", 200<<10) + "\n"), "record_too_long", "LEADCHECK_BULK_MAX_RECORD_BYTES"},
+		{"json with 1001 keys", jsonKeys(1001), "too_many_columns", "LEADCHECK_BULK_MAX_COLUMNS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.submit("", string(tc.body), Options{})
+			var be *Error
+			if !errors.As(err, &be) || be.Kind != KindInvalid || be.Code != tc.code {
+				t.Fatalf("got %v, want a %s refusal", err, tc.code)
+			}
+			if !strings.Contains(be.Message, tc.setting) || !strings.Contains(be.Message, "line ") || !strings.Contains(be.Message, "limit") {
+				t.Errorf("message %q does not name the line, the limit and %s", be.Message, tc.setting)
+			}
+		})
+	}
+	for _, dir := range []string{"tmp", "jobs"} {
+		if left := dirEntries(t, filepath.Join(e.cfg.Dir, dir)); len(left) != 0 {
+			t.Errorf("%s: left behind %v", dir, left)
+		}
+	}
+}
+
+func jsonKeys(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"email":"a@acme.test"`)
+	for i := range n {
+		fmt.Fprintf(&b, `,"k%d":""`, i)
+	}
+	b.WriteString("}\n")
+	return b.Bytes()
+}
+
+// TestRowOutputBounded: a file at the limits (as many columns, as long
+// names as allowed) is accepted, and each row's results stay within its
+// own bytes plus the header's plus a fixed allowance for the verdict.
+func TestRowOutputBounded(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, dnstest.Config{}, func(c *Config) { c.MaxColumns = 200; c.MaxHeaderBytes = 8 << 10 })
+	e.run(e.svc)
+	// 200 columns of 40-byte names: 8 KB of header, at the limit.
+	body := wideFile(20, 200, 40)
+	header := bytes.IndexByte(body, '\n') + 1
+	st := e.mustSubmit("", string(body), Options{})
+	e.wait("", st.ID)
+	const verdictAllowance = 4 << 10
+	rowBytes := (len(body) - header) / 20
+	for _, format := range []string{FormatCSV, FormatNDJSON} {
+		out := e.download("", st.ID, format, "")
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		for i, l := range lines[min(1, len(lines)):] {
+			if format == FormatCSV && i == 0 {
+				continue
+			}
+			if limit := rowBytes + header + verdictAllowance; len(l) > limit {
+				t.Errorf("%s row %d: %d bytes of output for a %d-byte row and a %d-byte header", format, i, len(l), rowBytes, header)
+			}
+		}
+	}
+	// The job directory as a whole is bounded the same way.
+	var total int64
+	_ = filepath.Walk(filepath.Join(e.cfg.Dir, "jobs", st.ID), func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			total += fi.Size()
+		}
+		return nil
+	})
+	if limit := int64(len(body) + 2*20*(rowBytes+header+verdictAllowance)); total > limit {
+		t.Errorf("job directory holds %d bytes for a %d-byte upload, want at most %d", total, len(body), limit)
+	}
+}
+
+// TestNewlineBombRefused: about 1 MB of gzip holding 1 GiB of newlines is
+// a 400-kind refusal naming the expansion limit and its setting, found
+// while streaming (the ingest test bounds the bytes read), with no job and
+// no file left.
+func TestNewlineBombRefused(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, dnstest.Config{}, nil)
+	member := gzipBytes(t, append([]byte("email\n"), bytes.Repeat([]byte{'\n'}, 1<<20)...))
+	bomb := bytes.Repeat(member, 1024)
+	_, err := e.submit("", string(bomb), Options{})
+	var be *Error
+	if !errors.As(err, &be) || be.Kind != KindInvalid || be.Code != "too_large" || !strings.Contains(be.Message, "LEADCHECK_BULK_MAX_EXPANSION_RATIO") {
+		t.Fatalf("got %v, want too_large naming LEADCHECK_BULK_MAX_EXPANSION_RATIO", err)
+	}
+	for _, dir := range []string{"tmp", "jobs"} {
+		if left := dirEntries(t, filepath.Join(e.cfg.Dir, dir)); len(left) != 0 {
+			t.Errorf("%s: left behind %v", dir, left)
+		}
+	}
+}
