@@ -14,6 +14,9 @@
 //	                   has been checked, removed on any error
 //	jobs/<id>/job.json the job record (written atomically: temp + rename)
 //	jobs/<id>/upload   the file as received (gzip kept as is)
+//	jobs/<id>/header.json
+//	                   the header names, kept out of job.json so that the
+//	                   records Open loads stay small
 //	jobs/<id>/results.csv, results.ndjson, rows.idx
 //	                   the results and a 9-byte-per-row index (verdict and
 //	                   the row's length in each results file), so a filtered
@@ -303,6 +306,10 @@ func (s *Service) load() error {
 			// resumed; it is left for an operator, and logged.
 			s.cfg.Logger.Warn("bulk: skipping unreadable job", "job", e.Name(), "err", err)
 			continue
+		}
+		if err := splitHeader(filepath.Join(s.jobsDir, e.Name()), &rec); err != nil {
+			s.cfg.Logger.Warn("bulk: moving a job's header to its own file", "job", e.Name(), "err", err)
+			rec.Layout.Header = nil
 		}
 		j := &job{rec: rec}
 		s.jobs[rec.ID] = j

@@ -3,12 +3,16 @@ package bulk
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/leadcheck/leadcheck/internal/dnstest"
 )
@@ -153,4 +157,95 @@ func TestNewlineBombRefused(t *testing.T) {
 			t.Errorf("%s: left behind %v", dir, left)
 		}
 	}
+}
+
+// TestStartupManyJobs: start-up loads only the small job records, whatever
+// the jobs' headers: 10,000 stored jobs whose header files are 1 MB each
+// (sparse, and not even JSON, so reading one would fail the job's load)
+// open with little memory, and every job is served. A record written
+// before the header had its own file is split on the way.
+func TestStartupManyJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 10,000 job directories")
+	}
+	e := newTestEnv(t, dnstest.Config{}, nil)
+	stop := e.run(e.svc)
+	wide := "email," + strings.Repeat("x", 1000) + "\na@acme.test,1\n"
+	st := e.mustSubmit("owner", wide, Options{})
+	e.wait("owner", st.ID)
+	stop()
+	jobs := filepath.Join(e.cfg.Dir, "jobs")
+	recBytes, err := os.ReadFile(filepath.Join(jobs, st.ID, recordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recBytes) > 4<<10 {
+		t.Errorf("job.json is %d bytes for a job with a 1 KB header, want it small", len(recBytes))
+	}
+	const n = 10_000
+	for i := range n {
+		id := fmt.Sprintf("%032x", i+1)
+		dir := filepath.Join(jobs, id)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		rec := bytes.Replace(recBytes, []byte(st.ID), []byte(id), 1)
+		if err := os.WriteFile(filepath.Join(dir, recordFile), rec, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(createFile(t, filepath.Join(dir, headerFile)), 1<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One record of the old shape, header inside.
+	old := filepath.Join(jobs, fmt.Sprintf("%032x", n+1))
+	if err := os.Mkdir(old, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var r record
+	if err := json.Unmarshal(recBytes, &r); err != nil {
+		t.Fatal(err)
+	}
+	r.ID, r.ColumnNames = filepath.Base(old), nil
+	r.Layout.Header = []string{"email", strings.Repeat("x", 1000)}
+	ob, _ := json.Marshal(r)
+	if err := os.WriteFile(filepath.Join(old, recordFile), ob, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	svc := e.open()
+	took := time.Since(start)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("opened %d jobs in %v, heap grew by %d KB", n+2, took, grew>>10)
+	if limit := int64(40 << 20); grew > limit {
+		t.Errorf("heap grew by %d bytes to hold %d jobs, want under %d", grew, n+2, limit)
+	}
+	page, err := svc.List(context.Background(), "owner", 100, "")
+	if err != nil || len(page.Jobs) != 100 || page.NextCursor == "" {
+		t.Fatalf("list: %v, %d jobs", err, len(page.Jobs))
+	}
+	got, err := svc.Get(context.Background(), "owner", filepath.Base(old))
+	if err != nil || got.Columns["email"] != "email" {
+		t.Errorf("old-shaped job: got %+v, %v", got, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(old, recordFile)); bytes.Contains(b, []byte(strings.Repeat("x", 1000))) {
+		t.Errorf("the old record still holds its header after Open")
+	}
+	runtime.KeepAlive(svc)
+}
+
+func createFile(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return path
 }

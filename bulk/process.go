@@ -217,6 +217,11 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 	dir := s.jobDir(id)
 	spec.engine = validate.NewEngine(s.cfg.Lists, newDomainMemo(s.cfg.Domains, s.cfg.MemoMaxDomains))
 
+	header, err := readHeader(dir)
+	if err != nil {
+		return err
+	}
+	layout.Header = header
 	cp, err := readCheckpoint(dir)
 	if err != nil {
 		return err

@@ -18,11 +18,12 @@ const (
 	ndjsonFile     = "results.ndjson"
 	indexFile      = "rows.idx"
 	checkpointFile = "checkpoint.json"
+	headerFile     = "header.json"
 )
 
 // dataFiles are the files a canceled or failed job no longer needs; its
 // record stays so the owner can see what happened.
-var dataFiles = []string{uploadFile, csvFile, ndjsonFile, indexFile, checkpointFile}
+var dataFiles = []string{uploadFile, csvFile, ndjsonFile, indexFile, checkpointFile, headerFile}
 
 func (s *Service) jobDir(id string) string { return filepath.Join(s.jobsDir, id) }
 
@@ -39,6 +40,46 @@ func readRecord(path string) (record, error) {
 		return rec, fmt.Errorf("%s: id %q does not match its directory", filepath.Base(path), rec.ID)
 	}
 	return rec, nil
+}
+
+// readHeader loads the header names of a job's upload (see record.Layout).
+func readHeader(dir string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, headerFile))
+	if err != nil {
+		return nil, fmt.Errorf("read header: %w", err)
+	}
+	var h []string
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", headerFile, err)
+	}
+	return h, nil
+}
+
+// splitHeader moves a record's header into the job's header file: records
+// written before the header had its own file carry it, and Open would
+// otherwise keep every one of them in memory.
+func splitHeader(dir string, rec *record) error {
+	if rec.Layout.Header == nil {
+		return nil
+	}
+	if rec.ColumnNames == nil {
+		rec.ColumnNames = columnNames(rec.Layout)
+	}
+	if !rec.Status.Final() || rec.Status == StatusCompleted {
+		b, err := json.Marshal(rec.Layout.Header)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(dir, headerFile, b); err != nil {
+			return err
+		}
+	}
+	rec.Layout.Header = nil
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(dir, recordFile, b)
 }
 
 // writeFileAtomic replaces dir/name with data so that a crash leaves

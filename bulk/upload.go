@@ -406,13 +406,22 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 		TotalRows:      stats.Rows,
 		RaggedRows:     stats.RaggedRows,
 		Layout:         layout,
+		ColumnNames:    columnNames(layout),
 		DefaultCountry: opts.defaultCountry,
 		Enrich:         opts.enrich,
 	}
 	if opts.webhookURL != "" {
 		rec.Webhook = &webhookRecord{URL: opts.webhookURL, Attempts: []WebhookAttempt{}}
 	}
-	b, err := json.MarshalIndent(&rec, "", "  ")
+	rec.Layout.Header = nil
+	hb, err := json.Marshal(layout.Header)
+	if err == nil {
+		err = writeFileAtomic(u.dir, headerFile, hb)
+	}
+	var b []byte
+	if err == nil {
+		b, err = json.MarshalIndent(&rec, "", "  ")
+	}
 	if err == nil {
 		err = writeFileAtomic(u.dir, recordFile, b)
 	}
