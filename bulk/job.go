@@ -101,18 +101,18 @@ type WebhookAttempt struct {
 // record is what job.json holds: everything needed to serve the job's
 // status and to resume it after a restart.
 type record struct {
-	ID            string        `json:"id"`
-	Caller        string        `json:"caller"`
-	Name          string        `json:"name,omitempty"`
-	Status        State         `json:"status"`
-	CreatedAt     time.Time     `json:"created_at"`
-	StartedAt     *time.Time    `json:"started_at,omitempty"`
-	FinishedAt    *time.Time    `json:"finished_at,omitempty"`
-	ExpiresAt     time.Time     `json:"expires_at"`
-	TotalRows     int           `json:"total_rows"`
-	ProcessedRows int           `json:"processed_rows"`
-	Counts        Counts        `json:"counts"`
-	RaggedRows    int           `json:"ragged_rows"`
+	ID            string     `json:"id"`
+	Caller        string     `json:"caller"`
+	Name          string     `json:"name,omitempty"`
+	Status        State      `json:"status"`
+	CreatedAt     time.Time  `json:"created_at"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+	ExpiresAt     time.Time  `json:"expires_at"`
+	TotalRows     int        `json:"total_rows"`
+	ProcessedRows int        `json:"processed_rows"`
+	Counts        Counts     `json:"counts"`
+	RaggedRows    int        `json:"ragged_rows"`
 	// Layout is how to read the upload, without its Header: the header
 	// lives in its own file (headerFile), so that the records Open loads
 	// stay small whatever the file's shape.
