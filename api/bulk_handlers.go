@@ -66,7 +66,14 @@ func (h handlers) CreateBulkJob(c echo.Context) error {
 	defer up.Discard() // no-op once the job owns the upload
 	var opts bulk.Options
 	if isJSON {
-		opts, err = up.ReadRecords(r.Body)
+		limit := h.s.opts.MaxBulkJSONBytes
+		if r.ContentLength > limit {
+			return errJSONTooLarge(limit)
+		}
+		opts, err = up.ReadRecords(http.MaxBytesReader(c.Response(), r.Body, limit))
+		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+			return errJSONTooLarge(limit)
+		}
 	} else {
 		opts, err = readBulkForm(r, up)
 	}
@@ -79,6 +86,12 @@ func (h handlers) CreateBulkJob(c echo.Context) error {
 	}
 	c.Response().Header().Set("Location", "/v1/bulk/"+st.ID)
 	return c.JSON(http.StatusAccepted, st)
+}
+
+// errJSONTooLarge refuses a records body past MaxBulkJSONBytes.
+func errJSONTooLarge(limit int64) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+		Message: fmt.Sprintf("the JSON body is larger than %d bytes, the limit for records (the server's LEADCHECK_BULK_MAX_JSON_BYTES); send fewer records, or upload them as a file (multipart field \"file\")", limit)}
 }
 
 // readBulkForm streams the multipart form: the file part goes straight to

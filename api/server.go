@@ -23,6 +23,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxUploadBytes bounds a bulk upload (POST /v1/bulk); default 1 GiB.
 	MaxUploadBytes int64
+	// MaxBulkJSONBytes bounds a JSON body of POST /v1/bulk ({"records":
+	// [...]}), far below MaxUploadBytes: it is meant for batches a program
+	// builds, while large files go as multipart. Default 64 MiB.
+	MaxBulkJSONBytes int64
 	// CORSOrigins are the browser origins allowed to call the API
 	// (LEADCHECK_CORS_ORIGINS), e.g. "https://www.acme.com"; "*" allows
 	// any. Empty sends no CORS headers at all: nothing is open by accident.
@@ -68,6 +72,9 @@ func NewServer(opts Options, deps Deps) *Server {
 	}
 	if opts.MaxUploadBytes <= 0 {
 		opts.MaxUploadBytes = 1 << 30
+	}
+	if opts.MaxBulkJSONBytes <= 0 {
+		opts.MaxBulkJSONBytes = 64 << 20
 	}
 	if opts.ValidateTimeout <= 0 {
 		opts.ValidateTimeout = 3 * time.Second

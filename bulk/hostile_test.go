@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -248,4 +249,49 @@ func createFile(t *testing.T, path string) string {
 	}
 	f.Close()
 	return path
+}
+
+// endlessRecord is a records body whose second record never ends: a value
+// of n bytes is streamed without being held anywhere.
+type endlessRecord struct {
+	prefix []byte
+	left   int64
+	read   int64
+}
+
+func (r *endlessRecord) Read(p []byte) (int, error) {
+	n := copy(p, r.prefix)
+	r.prefix = r.prefix[n:]
+	for n < len(p) && r.left > 0 {
+		p[n] = 'x'
+		n++
+		r.left--
+	}
+	r.read += int64(n)
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// TestRecordsBodyStreamed: a JSON body with a 300 MB record is refused as
+// soon as the record passes the record limit, having read little more
+// than the limit, so memory stays flat; the refusal names the record.
+func TestRecordsBodyStreamed(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, dnstest.Config{}, func(c *Config) { c.MaxRecordBytes = 64 << 10 })
+	up, err := e.svc.NewUpload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Discard()
+	body := &endlessRecord{prefix: []byte(`{"records": [{"email": "a@acme.test"}, {"email": "b@acme.test", "note": "`), left: 300 << 20}
+	_, err = up.ReadRecords(body)
+	var be *Error
+	if !errors.As(err, &be) || be.Code != "record_too_long" || be.Field != "records[1]" || !strings.Contains(be.Message, "LEADCHECK_BULK_MAX_RECORD_BYTES") {
+		t.Fatalf("got %v, want record_too_long for records[1]", err)
+	}
+	if body.read > 256<<10 {
+		t.Errorf("read %d bytes of the body before refusing a record past 64 KiB", body.read)
+	}
 }

@@ -154,7 +154,8 @@ func (s *Service) checkWebhookURL(raw string) error {
 // temporary directory until Submit moves it into place; Discard removes it
 // (call it deferred: it does nothing after a successful Submit).
 type Upload struct {
-	id, dir string
+	id, dir   string
+	maxRecord int // bound of one JSON record (ReadRecords)
 	f       *os.File
 	size    int64
 	written bool
@@ -173,7 +174,7 @@ func (s *Service) NewUpload() (*Upload, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("new upload: %w", err)
 	}
-	return &Upload{id: id, dir: dir, f: f}, nil
+	return &Upload{id: id, dir: dir, f: f, maxRecord: s.cfg.MaxRecordBytes}, nil
 }
 
 // Size is the number of bytes received so far.
@@ -209,7 +210,7 @@ func (u *Upload) ReadRecords(r io.Reader) (Options, error) {
 	u.written = true
 	cr := &countingReader{r: r}
 	w := bufio.NewWriterSize(u.f, 256<<10)
-	opts, err := decodeRecords(cr, w)
+	opts, err := decodeRecords(cr, w, u.maxRecord)
 	if err != nil {
 		return opts, err
 	}
@@ -220,10 +221,13 @@ func (u *Upload) ReadRecords(r io.Reader) (Options, error) {
 	return opts, nil
 }
 
-// decodeRecords is ReadRecords over any reader and writer.
-func decodeRecords(r io.Reader, w io.Writer) (Options, error) {
+// decodeRecords is ReadRecords over any reader and writer. It reads token
+// by token, so memory stays flat whatever the body: a record longer than
+// maxRecord bytes is refused as soon as that many bytes of it are read.
+func decodeRecords(r io.Reader, w io.Writer, maxRecord int) (Options, error) {
 	var opts Options
-	dec := json.NewDecoder(r)
+	bound := &recordBound{r: r, max: int64(maxRecord)}
+	dec := json.NewDecoder(bound)
 	var line bytes.Buffer
 	if err := expectDelim(dec, '{', "the body must be a JSON object such as {\"records\": [{\"email\": \"jane@acme.com\"}]}"); err != nil {
 		return opts, err
@@ -246,18 +250,11 @@ func decodeRecords(r io.Reader, w io.Writer) (Options, error) {
 				return opts, err
 			}
 			for dec.More() {
-				var raw json.RawMessage
-				if err := dec.Decode(&raw); err != nil {
-					return opts, jsonFailure(dec, err)
-				}
 				field := fmt.Sprintf("records[%d]", records)
-				var obj map[string]string
-				if bytes.TrimSpace(raw)[0] != '{' || json.Unmarshal(raw, &obj) != nil {
-					return opts, invalid(field, "invalid_record", "%s must be an object whose values are strings, such as {\"email\": \"jane@acme.com\"}", field)
-				}
+				bound.mark(dec.InputOffset(), field)
 				line.Reset()
-				if err := json.Compact(&line, raw); err != nil {
-					return opts, invalid(field, "invalid_record", "%s is not valid JSON", field)
+				if err := copyRecord(dec, &line, field); err != nil {
+					return opts, err
 				}
 				line.WriteByte('\n')
 				if _, err := w.Write(line.Bytes()); err != nil {
@@ -265,6 +262,7 @@ func decodeRecords(r io.Reader, w io.Writer) (Options, error) {
 				}
 				records++
 			}
+			bound.mark(-1, "")
 			if _, err := dec.Token(); err != nil {
 				return opts, jsonFailure(dec, err)
 			}
@@ -307,6 +305,78 @@ func decodeRecords(r io.Reader, w io.Writer) (Options, error) {
 	return opts, nil
 }
 
+// copyRecord copies one record, an object whose values are strings, to
+// line as compact JSON, a token at a time.
+func copyRecord(dec *json.Decoder, line *bytes.Buffer, field string) error {
+	notObject := func() error {
+		return invalid(field, "invalid_record", "%s must be an object whose values are strings, such as {\"email\": \"jane@acme.com\"}", field)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonFailure(dec, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return notObject()
+	}
+	line.WriteByte('{')
+	for n := 0; dec.More(); n++ {
+		key, err := dec.Token()
+		if err != nil {
+			return jsonFailure(dec, err)
+		}
+		val, err := dec.Token()
+		if err != nil {
+			return jsonFailure(dec, err)
+		}
+		k, _ := key.(string)
+		v, ok := val.(string)
+		if !ok {
+			return notObject()
+		}
+		if n > 0 {
+			line.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k) // a string always encodes
+		vb, _ := json.Marshal(v)
+		line.Write(kb)
+		line.WriteByte(':')
+		line.Write(vb)
+	}
+	if _, err := dec.Token(); err != nil {
+		return jsonFailure(dec, err)
+	}
+	line.WriteByte('}')
+	return nil
+}
+
+// recordBound sits under the JSON decoder of a records body and refuses a
+// record (from mark on) that runs past max bytes, so one huge record or
+// value cannot grow the decoder's buffer without end. The decoder reads
+// ahead, so the count allows for one read past the record.
+type recordBound struct {
+	r     io.Reader
+	max   int64
+	read  int64 // bytes handed to the decoder
+	from  int64 // offset the current record starts at; -1 outside records
+	field string
+}
+
+func (b *recordBound) mark(from int64, field string) { b.from, b.field = from, field }
+
+func (b *recordBound) Read(p []byte) (int, error) {
+	const chunk = 32 << 10
+	if len(p) > chunk {
+		p = p[:chunk]
+	}
+	if b.from >= 0 && b.field != "" && b.read-b.from > b.max+chunk {
+		return 0, invalid(b.field, "record_too_long",
+			"%s is longer than %d bytes, the limit (the server's LEADCHECK_BULK_MAX_RECORD_BYTES); shorten its values", b.field, b.max)
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
 func expectDelim(dec *json.Decoder, want json.Delim, msg string) error {
 	tok, err := dec.Token()
 	if err != nil {
@@ -327,7 +397,10 @@ func isSyntax(err error) bool {
 // limit, a dropped connection) pass through wrapped.
 func jsonFailure(dec *json.Decoder, err error) error {
 	var se *json.SyntaxError
+	var own *Error
 	switch {
+	case errors.As(err, &own):
+		return own
 	case errors.As(err, &se):
 		return invalid("", "invalid_json", "malformed JSON at byte %d: %s; send a valid JSON object", se.Offset, se.Error())
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

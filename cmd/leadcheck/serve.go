@@ -50,13 +50,15 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 
-	srv := api.NewServer(api.Options{
+	apiOpts := api.Options{
 		APIKeys:         cfg.APIKeys,
 		CORSOrigins:     cfg.CORSOrigins,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		MaxUploadBytes:  cfg.Bulk.MaxUploadBytes,
 		ValidateTimeout: cfg.ValidateTimeout,
-	}, api.Deps{
+	}
+	cfg.Hostile.applyAPI(&apiOpts)
+	srv := api.NewServer(apiOpts, api.Deps{
 		Engine:   p.engine,
 		Enricher: p.enricher,
 		Bulk:     p.bulk,

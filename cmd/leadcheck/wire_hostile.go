@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/leadcheck/leadcheck/api"
 	"github.com/leadcheck/leadcheck/bulk"
 )
 
@@ -18,6 +19,7 @@ func hostileSettings() []setting {
 		{"LEADCHECK_BULK_MAX_RECORD_BYTES", "", "longest row of a bulk file as read, in bytes (default 1048576, or 4 × the cell limit when larger)", positiveInt(func(c *config) *int { return &c.Hostile.MaxRecordBytes })},
 		{"LEADCHECK_BULK_MAX_DECOMPRESSED_BYTES", "", "most bytes a bulk file may hold once decompressed and decoded (default 8589934592, 8 GiB)", positiveInt64(func(c *config) *int64 { return &c.Hostile.MaxDecompressedBytes })},
 		{"LEADCHECK_BULK_MAX_EXPANSION_RATIO", "", "most decompressed bytes per compressed byte of a gzipped bulk file, checked while reading (default 100)", positiveInt(func(c *config) *int { return &c.Hostile.MaxExpansionRatio })},
+		{"LEADCHECK_BULK_MAX_JSON_BYTES", "", "largest JSON body ({\"records\": [...]}) of POST /v1/bulk in bytes; files go as multipart (default 67108864, 64 MiB)", positiveInt64(func(c *config) *int64 { return &c.Hostile.MaxJSONBytes })},
 	}
 }
 
@@ -30,6 +32,12 @@ type hostileConfig struct {
 
 	MaxDecompressedBytes int64
 	MaxExpansionRatio    int
+	MaxJSONBytes         int64
+}
+
+// applyAPI copies the bounds the HTTP layer applies.
+func (h hostileConfig) applyAPI(o *api.Options) {
+	o.MaxBulkJSONBytes = h.MaxJSONBytes
 }
 
 // applyBulk copies the bounds into the bulk service's config.
