@@ -156,10 +156,10 @@ func (s *Service) checkWebhookURL(raw string) error {
 type Upload struct {
 	id, dir   string
 	maxRecord int // bound of one JSON record (ReadRecords)
-	f       *os.File
-	size    int64
-	written bool
-	done    bool // submitted or discarded
+	f         *os.File
+	size      int64
+	written   bool
+	done      bool // submitted or discarded
 }
 
 // NewUpload starts an upload.
