@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,20 @@ func (h handlers) CreateBulkJob(c echo.Context) error {
 		return err
 	}
 	defer up.Discard() // no-op once the job owns the upload
+	body := &bodyWatch{ReadCloser: r.Body}
+	r.Body = body
+	err = h.receiveBulk(c, svc, up, isJSON)
+	if err != nil && clientGone(r, body, err) {
+		return errClientClosed
+	}
+	return err
+}
+
+// receiveBulk reads the upload or the records of a CreateBulkJob request
+// and submits the job.
+func (h handlers) receiveBulk(c echo.Context, svc BulkService, up *bulk.Upload, isJSON bool) error {
+	r := c.Request()
+	var err error
 	var opts bulk.Options
 	if isJSON {
 		limit := h.s.opts.MaxBulkJSONBytes
@@ -86,6 +101,48 @@ func (h handlers) CreateBulkJob(c echo.Context) error {
 	}
 	c.Response().Header().Set("Location", "/v1/bulk/"+st.ID)
 	return c.JSON(http.StatusAccepted, st)
+}
+
+// errClientClosed stands for a request whose client went away before the
+// answer (it closed or reset the connection while sending the body, or
+// while the upload was checked). It is no error of ours: handleError logs
+// it as a client close at info level and answers nothing useful, since no
+// one is listening. 499 is the status proxies use for it.
+var errClientClosed = &Error{Status: statusClientClosed, Code: "client_closed_request", Message: "the client closed the connection before the answer"}
+
+const statusClientClosed = 499
+
+// bodyWatch remembers the first failure reading the request body, so a
+// client that went away can be told from a bad body.
+type bodyWatch struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *bodyWatch) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// clientGone reports whether err comes from the client going away: the
+// request's context ended (the server saw the connection close), or the
+// body could not be read for a reason other than its size limit or its
+// deadline (a reset, a connection closed mid-body).
+func clientGone(r *http.Request, body *bodyWatch, err error) bool {
+	if r.Context().Err() != nil {
+		return true
+	}
+	if body.err == nil {
+		return false
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(body.err, &tooBig) || errors.Is(body.err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	return true
 }
 
 // errJSONTooLarge refuses a records body past MaxBulkJSONBytes.

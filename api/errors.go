@@ -36,6 +36,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	apiErr := s.toAPIError(err)
 	rid := requestIDOf(c)
+	if apiErr.Status == statusClientClosed {
+		loggerOf(c, s.logger).Info("client closed the connection before the answer", "method", c.Request().Method, "path", c.Request().URL.Path)
+		_ = c.NoContent(statusClientClosed) // no one reads it; the access log shows 499
+		return
+	}
 	if apiErr.Status >= 500 {
 		loggerOf(c, s.logger).Error("request failed", "err", err, "status", apiErr.Status)
 	}

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
-	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
 )
 
@@ -125,9 +125,9 @@ func decodeText(bb *bufio.Reader, enc string) (io.Reader, error) {
 		}
 		return bb, nil
 	case encUTF16LE:
-		return transform.NewReader(bb, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewDecoder()), nil
+		return transform.NewReader(bb, &strictUTF16{big: false, line: 1}), nil
 	case encUTF16BE:
-		return transform.NewReader(bb, unicode.UTF16(unicode.BigEndian, unicode.UseBOM).NewDecoder()), nil
+		return transform.NewReader(bb, &strictUTF16{big: true, line: 1}), nil
 	default:
 		return nil, fmt.Errorf("layout: unknown encoding %q", enc)
 	}
@@ -338,4 +338,82 @@ func (c crToLF) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// strictUTF16 decodes UTF-16 to UTF-8 and refuses what is not UTF-16 (a
+// lone surrogate, an odd trailing byte) with an *Error naming the line,
+// as bad UTF-8 is refused. golang.org/x/text's decoder turns such units
+// into U+FFFD, which would let a broken address through as a valid one;
+// it has no strict mode, hence this small transformer. A byte order mark
+// at the start wins over big and is dropped.
+type strictUTF16 struct {
+	big     bool
+	started bool
+	line    int
+}
+
+func (d *strictUTF16) Reset() { d.started, d.line = false, 1 }
+
+func (d *strictUTF16) unit(b []byte) uint16 {
+	if d.big {
+		return uint16(b[0])<<8 | uint16(b[1])
+	}
+	return uint16(b[1])<<8 | uint16(b[0])
+}
+
+func (d *strictUTF16) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+	if !d.started {
+		if len(src) < 2 && !atEOF {
+			return 0, 0, transform.ErrShortSrc
+		}
+		d.started = true
+		if len(src) >= 2 {
+			switch {
+			case src[0] == 0xFF && src[1] == 0xFE:
+				d.big, nSrc = false, 2
+			case src[0] == 0xFE && src[1] == 0xFF:
+				d.big, nSrc = true, 2
+			}
+		}
+	}
+	for nSrc < len(src) {
+		rest := src[nSrc:]
+		if len(rest) < 2 {
+			if !atEOF {
+				return nDst, nSrc, transform.ErrShortSrc
+			}
+			return nDst, nSrc, d.invalid("the file ends in the middle of a UTF-16 character")
+		}
+		u := d.unit(rest)
+		r, size := rune(u), 2
+		switch {
+		case u >= 0xD800 && u < 0xDC00:
+			if len(rest) < 4 {
+				if !atEOF {
+					return nDst, nSrc, transform.ErrShortSrc
+				}
+				return nDst, nSrc, d.invalid("a UTF-16 surrogate is not followed by its pair")
+			}
+			lo := d.unit(rest[2:])
+			if lo < 0xDC00 || lo > 0xDFFF {
+				return nDst, nSrc, d.invalid("a UTF-16 surrogate is not followed by its pair")
+			}
+			r, size = 0x10000+(rune(u)-0xD800)<<10+(rune(lo)-0xDC00), 4
+		case u >= 0xDC00 && u <= 0xDFFF:
+			return nDst, nSrc, d.invalid("a UTF-16 low surrogate stands alone")
+		}
+		if len(dst)-nDst < utf8.UTFMax {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		nDst += utf8.EncodeRune(dst[nDst:], r)
+		nSrc += size
+		if r == '\n' {
+			d.line++
+		}
+	}
+	return nDst, nSrc, nil
+}
+
+func (d *strictUTF16) invalid(what string) *Error {
+	return errorf(CodeInvalidEnc, d.line, "the text is not valid UTF-16 (%s); save the file as UTF-8 (in Excel: Save As → CSV UTF-8) and upload it again", what)
 }

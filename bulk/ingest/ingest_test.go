@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -703,4 +704,54 @@ func TestExpansionBombRefused(t *testing.T) {
 	if _, _, err := Scan(bytes.NewReader(gz(t, plain.Bytes())), Options{}); err != nil {
 		t.Errorf("ordinary gzip file: %v", err)
 	}
+}
+
+// utf16Units encodes raw UTF-16 code units, lone surrogates included.
+func utf16Units(order binary.AppendByteOrder, units ...uint16) []byte {
+	var out []byte
+	for _, u := range units {
+		out = order.AppendUint16(out, u)
+	}
+	return out
+}
+
+// TestUTF16Strict: a lone surrogate, a reversed pair or an odd last byte
+// in UTF-16 input is refused as invalid_encoding naming its line, like bad
+// UTF-8; a real pair and a U+FFFD written as such are kept.
+func TestUTF16Strict(t *testing.T) {
+	t.Parallel()
+	good := utf16Bytes("email,name\r\njane@acme.test,Ann\r\nkim@acme.test,\U0001F600\uFFFD\r\n", binary.LittleEndian, true)
+	recs := readAll(t, good, mustScan(t, good))
+	if len(recs) != 2 || recs[1].Fields[1] != "\U0001F600\uFFFD" {
+		t.Fatalf("good UTF-16: got %+v", recs)
+	}
+	prefix := utf16Bytes("email,name\r\njane@acme.test,Ann\r\nkim@acme.test,", binary.LittleEndian, true)
+	suffix := utf16Bytes("\r\nlee@acme.test,x\r\n", binary.LittleEndian, false)
+	for _, tc := range []struct {
+		name string
+		in   []byte
+	}{
+		{"lone high surrogate", append(append(slices.Clone(prefix), utf16Units(binary.LittleEndian, 0xD83D, 'x')...), suffix...)},
+		{"lone low surrogate", append(append(slices.Clone(prefix), utf16Units(binary.LittleEndian, 0xDE00)...), suffix...)},
+		{"reversed pair", append(append(slices.Clone(prefix), utf16Units(binary.LittleEndian, 0xDE00, 0xD83D)...), suffix...)},
+		{"odd last byte", append(slices.Clone(prefix), 'x', 0, 'y')},
+		{"big endian lone surrogate", append(utf16Bytes("email\nkim@acme.test\n", binary.BigEndian, true), append(utf16Units(binary.BigEndian, 0xD800), utf16Bytes("\n", binary.BigEndian, false)...)...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Scan(bytes.NewReader(tc.in), Options{})
+			var ie *Error
+			if !errors.As(err, &ie) || ie.Code != CodeInvalidEnc || ie.Line != 3 || !strings.Contains(ie.Message, "line 3") {
+				t.Fatalf("got %v, want invalid_encoding on line 3", err)
+			}
+		})
+	}
+}
+
+func mustScan(t *testing.T, in []byte) Layout {
+	t.Helper()
+	l, _, err := Scan(bytes.NewReader(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
