@@ -12,6 +12,8 @@
 //
 //	tmp/<id>/          an upload being received; renamed into jobs/ once it
 //	                   has been checked, removed on any error
+//	trash/<id>/        a deleted job: renamed here in one step, then removed
+//	                   (the start and the sweep finish what a crash left)
 //	jobs/<id>/job.json the job record (written atomically: temp + rename)
 //	jobs/<id>/upload   the file as received (gzip kept as is)
 //	jobs/<id>/header.json
@@ -238,14 +240,21 @@ var errNotFound = &Error{Kind: KindNotFound, Code: "not_found", Message: "no job
 // deletion, the retention sweeper and webhook delivery. Build it with
 // Open, start its background work with Run. It is safe for concurrent use.
 type Service struct {
-	cfg     Config
-	jobsDir string
-	tmpDir  string
-	signer  *signer // nil: webhooks go unsigned
+	cfg      Config
+	jobsDir  string
+	tmpDir   string
+	trashDir string  // deleted jobs on their way out (see remove)
+	signer   *signer // nil: webhooks go unsigned
 
 	mu    sync.Mutex
 	jobs  map[string]*job
 	queue []string // ids waiting for a runner slot, oldest first
+	// uploads are the ids of the tmp/ folders requests are receiving
+	// into; the sweep removes any other.
+	uploads map[string]bool
+
+	// crashAt, set by tests, stops a delete at a step as a crash would.
+	crashAt func(step string) bool
 
 	queued   chan struct{} // a job was queued (capacity 1)
 	webhooks chan struct{} // a webhook became due (capacity 1)
@@ -263,7 +272,9 @@ func Open(cfg Config) (*Service, error) {
 		cfg:      cfg,
 		jobsDir:  filepath.Join(cfg.Dir, "jobs"),
 		tmpDir:   filepath.Join(cfg.Dir, "tmp"),
+		trashDir: filepath.Join(cfg.Dir, "trash"),
 		jobs:     map[string]*job{},
+		uploads:  map[string]bool{},
 		queued:   make(chan struct{}, 1),
 		webhooks: make(chan struct{}, 1),
 	}
@@ -277,7 +288,7 @@ func Open(cfg Config) (*Service, error) {
 	if err := os.RemoveAll(s.tmpDir); err != nil {
 		return nil, fmt.Errorf("open bulk: clear partial uploads: %w", err)
 	}
-	for _, d := range []string{s.jobsDir, s.tmpDir} {
+	for _, d := range []string{s.jobsDir, s.tmpDir, s.trashDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("open bulk: %w", err)
 		}
@@ -285,6 +296,7 @@ func Open(cfg Config) (*Service, error) {
 	if err := s.load(); err != nil {
 		return nil, fmt.Errorf("open bulk: %w", err)
 	}
+	s.sweepDisk()
 	return s, nil
 }
 
@@ -429,4 +441,5 @@ func (s *Service) Sweep(ctx context.Context) {
 		s.remove(ctx, j)
 		s.cfg.Logger.Info("bulk: job expired", "job", j.rec.ID)
 	}
+	s.sweepDisk()
 }

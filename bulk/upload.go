@@ -154,6 +154,7 @@ func (s *Service) checkWebhookURL(raw string) error {
 // temporary directory until Submit moves it into place; Discard removes it
 // (call it deferred: it does nothing after a successful Submit).
 type Upload struct {
+	svc       *Service
 	id, dir   string
 	maxRecord int // bound of one JSON record (ReadRecords)
 	f         *os.File
@@ -166,15 +167,20 @@ type Upload struct {
 func (s *Service) NewUpload() (*Upload, error) {
 	id := newID()
 	dir := filepath.Join(s.tmpDir, id)
+	s.mu.Lock()
+	s.uploads[id] = true // before the folder exists, so no sweep takes it
+	s.mu.Unlock()
 	if err := os.Mkdir(dir, 0o700); err != nil {
+		s.endUpload(id)
 		return nil, fmt.Errorf("new upload: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(dir, uploadFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		_ = os.RemoveAll(dir)
+		s.endUpload(id)
 		return nil, fmt.Errorf("new upload: %w", err)
 	}
-	return &Upload{id: id, dir: dir, f: f, maxRecord: s.cfg.MaxRecordBytes}, nil
+	return &Upload{svc: s, id: id, dir: dir, f: f, maxRecord: s.cfg.MaxRecordBytes}, nil
 }
 
 // Size is the number of bytes received so far.
@@ -437,7 +443,19 @@ func (u *Upload) Discard() {
 	}
 	u.done = true
 	_ = u.f.Close()
-	_ = os.RemoveAll(u.dir)
+	if err := os.RemoveAll(u.dir); err != nil {
+		// Out of file handles, say; the sweep removes it later.
+		u.svc.cfg.Logger.Warn("bulk: removing an upload folder; the next sweep retries", "err", err)
+	}
+	u.svc.endUpload(u.id)
+}
+
+// endUpload forgets an upload folder: the sweep may remove it from now on
+// (it is gone, or it became a job).
+func (s *Service) endUpload(id string) {
+	s.mu.Lock()
+	delete(s.uploads, id)
+	s.mu.Unlock()
 }
 
 // Submit checks the upload and the options, and queues a job for caller.
@@ -508,6 +526,7 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 		return Status{}, fmt.Errorf("submit: create job: %w", err)
 	}
 	u.done = true
+	s.endUpload(u.id)
 	j := &job{rec: rec}
 	s.mu.Lock()
 	s.jobs[rec.ID] = j
