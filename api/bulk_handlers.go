@@ -49,26 +49,41 @@ func (h handlers) CreateBulkJob(c echo.Context) error {
 		return errNotImplemented
 	}
 	r := c.Request()
-	// The answer comes after the whole file is received and scanned, so
-	// both deadlines move.
-	rc := http.NewResponseController(c.Response())
-	_ = rc.SetReadDeadline(time.Now().Add(transferTimeout))
-	_ = rc.SetWriteDeadline(time.Now().Add(transferTimeout))
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	isJSON := err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 	if !isJSON && (err != nil || mt != "multipart/form-data") {
 		return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
 			Message: `send the file as multipart/form-data (field "file"), or records as application/json {"records": [...]}`}
 	}
+	release, refused := h.s.uploads.acquire(callerOf(c))
+	if refused != nil {
+		refuseUpload(c.Response())
+		loggerOf(c, h.s.logger).Info("bulk upload refused", "status", refused.Status, "cause", refused.Code)
+		return refused
+	}
+	defer release()
+	// The answer comes after the whole file is received and scanned. The
+	// read deadline moves with the upload's progress (rateBody); the write
+	// deadline covers the receiving and the scan.
+	rc := http.NewResponseController(c.Response())
+	_ = rc.SetWriteDeadline(time.Now().Add(transferTimeout))
 	up, err := svc.NewUpload()
 	if err != nil {
 		return err
 	}
 	defer up.Discard() // no-op once the job owns the upload
-	body := &bodyWatch{ReadCloser: r.Body}
+	body := &bodyWatch{ReadCloser: newRateBody(r.Body, rc, h.s.opts.MinUploadRate, h.s.opts.UploadRateWindow)}
 	r.Body = body
-	err = h.receiveBulk(c, svc, up, isJSON)
-	if err != nil && clientGone(r, body, err) {
+	err = h.receiveBulk(c, rc, svc, up, isJSON)
+	switch {
+	case err == nil:
+		return nil
+	case body.err != nil && errors.Is(body.err, os.ErrDeadlineExceeded):
+		refuseUpload(c.Response())
+		return &Error{Status: http.StatusRequestTimeout, Code: "upload_too_slow",
+			Message: fmt.Sprintf("the upload brought less than %d bytes in %s, the minimum rate (the server's LEADCHECK_BULK_MIN_UPLOAD_RATE over LEADCHECK_BULK_UPLOAD_RATE_WINDOW); send the body without pauses",
+				h.s.opts.MinUploadRate*int64(h.s.opts.UploadRateWindow/time.Second), h.s.opts.UploadRateWindow)}
+	case clientGone(r, body, err):
 		return errClientClosed
 	}
 	return err
@@ -76,7 +91,7 @@ func (h handlers) CreateBulkJob(c echo.Context) error {
 
 // receiveBulk reads the upload or the records of a CreateBulkJob request
 // and submits the job.
-func (h handlers) receiveBulk(c echo.Context, svc BulkService, up *bulk.Upload, isJSON bool) error {
+func (h handlers) receiveBulk(c echo.Context, rc *http.ResponseController, svc BulkService, up *bulk.Upload, isJSON bool) error {
 	r := c.Request()
 	var err error
 	var opts bulk.Options
@@ -95,6 +110,10 @@ func (h handlers) receiveBulk(c echo.Context, svc BulkService, up *bulk.Upload, 
 	if err != nil {
 		return err
 	}
+	// The body is in: no read deadline while the upload is checked, so
+	// the server's watch for a closed connection does not take the scan
+	// for an idle client.
+	_ = rc.SetReadDeadline(time.Time{})
 	st, err := svc.Submit(r.Context(), callerOf(c), up, opts)
 	if err != nil {
 		return err
@@ -290,12 +309,12 @@ func (h handlers) GetBulkResults(c echo.Context, id apigen.JobID, p apigen.GetBu
 		return err
 	}
 	defer d.Close()
-	_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Now().Add(transferTimeout))
+	rc := http.NewResponseController(c.Response())
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderContentType, d.ContentType)
 	hdr.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": d.Filename}))
 	c.Response().WriteHeader(http.StatusOK)
-	if _, err := d.WriteTo(c.Response()); err != nil {
+	if _, err := d.WriteTo(stallWriter{w: c.Response(), rc: rc, timeout: h.s.opts.DownloadStallTimeout}); err != nil {
 		// The status is sent; all that is left is to say so in the log.
 		loggerOf(c, h.s.logger).Warn("bulk results download cut short", "job", id, "err", err)
 	}

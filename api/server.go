@@ -27,6 +27,17 @@ type Options struct {
 	// [...]}), far below MaxUploadBytes: it is meant for batches a program
 	// builds, while large files go as multipart. Default 64 MiB.
 	MaxBulkJSONBytes int64
+	// MaxUploads and MaxUploadsPerKey cap the bulk uploads being received
+	// at once, in all (503 past it) and per key (429). Defaults 32 and 4.
+	MaxUploads, MaxUploadsPerKey int
+	// MinUploadRate is the fewest bytes per second an upload must bring,
+	// averaged over each UploadRateWindow; a slower one is closed with a
+	// 408. Defaults 10 KiB/s over 30s.
+	MinUploadRate    int64
+	UploadRateWindow time.Duration
+	// DownloadStallTimeout cuts a results download whose client has read
+	// nothing for that long. Default 30s.
+	DownloadStallTimeout time.Duration
 	// CORSOrigins are the browser origins allowed to call the API
 	// (LEADCHECK_CORS_ORIGINS), e.g. "https://www.acme.com"; "*" allows
 	// any. Empty sends no CORS headers at all: nothing is open by accident.
@@ -61,6 +72,8 @@ type Server struct {
 	ready  atomic.Bool
 	keys   map[string]string // API key -> caller id
 	logger *slog.Logger
+	// uploads caps the bulk uploads in flight.
+	uploads *uploadGate
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -76,13 +89,29 @@ func NewServer(opts Options, deps Deps) *Server {
 	if opts.MaxBulkJSONBytes <= 0 {
 		opts.MaxBulkJSONBytes = 64 << 20
 	}
+	if opts.MaxUploads <= 0 {
+		opts.MaxUploads = 32
+	}
+	if opts.MaxUploadsPerKey <= 0 {
+		opts.MaxUploadsPerKey = 4
+	}
+	if opts.MinUploadRate <= 0 {
+		opts.MinUploadRate = 10 << 10
+	}
+	if opts.UploadRateWindow <= 0 {
+		opts.UploadRateWindow = 30 * time.Second
+	}
+	if opts.DownloadStallTimeout <= 0 {
+		opts.DownloadStallTimeout = 30 * time.Second
+	}
 	if opts.ValidateTimeout <= 0 {
 		opts.ValidateTimeout = 3 * time.Second
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, deps: deps, logger: deps.Logger, keys: map[string]string{}}
+	s := &Server{opts: opts, deps: deps, logger: deps.Logger, keys: map[string]string{},
+		uploads: &uploadGate{perKey: map[string]int{}, maxTotal: opts.MaxUploads, maxPerKey: opts.MaxUploadsPerKey}}
 	for _, k := range opts.APIKeys {
 		s.keys[k] = keyDigest(k)
 	}

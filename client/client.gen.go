@@ -741,6 +741,9 @@ type BadRequest = ErrorResponse
 // Conflict defines model for Conflict.
 type Conflict = ErrorResponse
 
+// InsufficientStorage defines model for InsufficientStorage.
+type InsufficientStorage = ErrorResponse
+
 // InternalError defines model for InternalError.
 type InternalError = ErrorResponse
 
@@ -755,6 +758,12 @@ type Unauthorized = ErrorResponse
 
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = ErrorResponse
+
+// UploadRefused defines model for UploadRefused.
+type UploadRefused = ErrorResponse
+
+// UploadTooSlow defines model for UploadTooSlow.
+type UploadTooSlow = ErrorResponse
 
 // Validated Example: {"cached":false,"email":{"ascii_domain":"acme.com","dns":{"dmarc":{"found":true,"policy":"reject","record":"v=DMARC1; p=reject"},"implicit_mx":false,"mx":[{"host":"mx1.acme.com","preference":10}],"mx_found":true,"null_mx":false,"spf":{"found":true,"policy":"-all","record":"v=spf1 mx -all"},"status":"ok"},"domain":"acme.com","flags":{"disposable":false,"free":false,"role":false,"smtputf8":false,"subaddressed":false},"input":"jane@acme.com","local":"jane","normalized":"jane@acme.com","reason":"ok","score":100,"verdict":"valid"},"score":100,"verdict":"valid"}
 type Validated = ValidateResponse
@@ -2483,6 +2492,16 @@ type CreateBulkJobResponse400Headers struct {
 	XRequestId *string
 }
 
+// CreateBulkJobResponse429Headers the declared response headers of an HTTP 429 response for CreateBulkJob
+type CreateBulkJobResponse429Headers struct {
+	RetryAfter *int
+}
+
+// CreateBulkJobResponse503Headers the declared response headers of an HTTP 503 response for CreateBulkJob
+type CreateBulkJobResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateBulkJobResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2492,16 +2511,28 @@ type CreateBulkJobResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *UploadTooSlow
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *UploadRefused
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *UploadRefused
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers202 the parsed response headers for an HTTP 202 response
 	Headers202 *CreateBulkJobResponse202Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateBulkJobResponse400Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateBulkJobResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateBulkJobResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -2519,6 +2550,11 @@ func (r CreateBulkJobResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateBulkJobResponse) GetJSON408() *UploadTooSlow {
+	return r.JSON408
+}
+
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateBulkJobResponse) GetJSON413() *TooLarge {
 	return r.JSON413
@@ -2529,9 +2565,24 @@ func (r CreateBulkJobResponse) GetJSON415() *UnsupportedMediaType {
 	return r.JSON415
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateBulkJobResponse) GetJSON429() *UploadRefused {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r CreateBulkJobResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateBulkJobResponse) GetJSON503() *UploadRefused {
+	return r.JSON503
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r CreateBulkJobResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -3579,6 +3630,13 @@ func ParseCreateBulkJobResponse(rsp *http.Response) (*CreateBulkJobResponse, err
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest UploadTooSlow
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3593,12 +3651,33 @@ func ParseCreateBulkJobResponse(rsp *http.Response) (*CreateBulkJobResponse, err
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest UploadRefused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest UploadRefused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
 
 	}
 
@@ -3630,6 +3709,26 @@ func ParseCreateBulkJobResponse(rsp *http.Response) (*CreateBulkJobResponse, err
 			headers.XRequestId = &value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateBulkJobResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateBulkJobResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

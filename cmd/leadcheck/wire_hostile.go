@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/leadcheck/leadcheck/api"
 	"github.com/leadcheck/leadcheck/bulk"
@@ -20,6 +21,11 @@ func hostileSettings() []setting {
 		{"LEADCHECK_BULK_MAX_DECOMPRESSED_BYTES", "", "most bytes a bulk file may hold once decompressed and decoded (default 8589934592, 8 GiB)", positiveInt64(func(c *config) *int64 { return &c.Hostile.MaxDecompressedBytes })},
 		{"LEADCHECK_BULK_MAX_EXPANSION_RATIO", "", "most decompressed bytes per compressed byte of a gzipped bulk file, checked while reading (default 100)", positiveInt(func(c *config) *int { return &c.Hostile.MaxExpansionRatio })},
 		{"LEADCHECK_BULK_MAX_JSON_BYTES", "", "largest JSON body ({\"records\": [...]}) of POST /v1/bulk in bytes; files go as multipart (default 67108864, 64 MiB)", positiveInt64(func(c *config) *int64 { return &c.Hostile.MaxJSONBytes })},
+		{"LEADCHECK_BULK_MAX_UPLOADS", "", "bulk uploads received at once in all; more get 503 with Retry-After (default 32)", positiveInt(func(c *config) *int { return &c.Hostile.MaxUploads })},
+		{"LEADCHECK_BULK_MAX_UPLOADS_PER_KEY", "", "bulk uploads received at once per API key; more get 429 with Retry-After (default 4)", positiveInt(func(c *config) *int { return &c.Hostile.MaxUploadsPerKey })},
+		{"LEADCHECK_BULK_MIN_UPLOAD_RATE", "", "fewest bytes per second an upload must bring over each window, or it is closed with 408 (default 10240)", positiveInt64(func(c *config) *int64 { return &c.Hostile.MinUploadRate })},
+		{"LEADCHECK_BULK_UPLOAD_RATE_WINDOW", "", "the window the minimum upload rate is measured over (default 30s)", durationSetter(func(c *config) *time.Duration { return &c.Hostile.UploadRateWindow })},
+		{"LEADCHECK_BULK_DOWNLOAD_STALL_TIMEOUT", "", "a results download whose client reads nothing for this long is cut (default 30s)", durationSetter(func(c *config) *time.Duration { return &c.Hostile.DownloadStallTimeout })},
 	}
 }
 
@@ -33,11 +39,21 @@ type hostileConfig struct {
 	MaxDecompressedBytes int64
 	MaxExpansionRatio    int
 	MaxJSONBytes         int64
+	MaxUploads           int
+	MaxUploadsPerKey     int
+	MinUploadRate        int64
+	UploadRateWindow     time.Duration
+	DownloadStallTimeout time.Duration
 }
 
 // applyAPI copies the bounds the HTTP layer applies.
 func (h hostileConfig) applyAPI(o *api.Options) {
 	o.MaxBulkJSONBytes = h.MaxJSONBytes
+	o.MaxUploads = h.MaxUploads
+	o.MaxUploadsPerKey = h.MaxUploadsPerKey
+	o.MinUploadRate = h.MinUploadRate
+	o.UploadRateWindow = h.UploadRateWindow
+	o.DownloadStallTimeout = h.DownloadStallTimeout
 }
 
 // applyBulk copies the bounds into the bulk service's config.
