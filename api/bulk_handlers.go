@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -48,25 +49,61 @@ func (h handlers) CreateBulkJob(c echo.Context) error {
 		return errNotImplemented
 	}
 	r := c.Request()
-	// The answer comes after the whole file is received and scanned, so
-	// both deadlines move.
-	rc := http.NewResponseController(c.Response())
-	_ = rc.SetReadDeadline(time.Now().Add(transferTimeout))
-	_ = rc.SetWriteDeadline(time.Now().Add(transferTimeout))
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	isJSON := err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 	if !isJSON && (err != nil || mt != "multipart/form-data") {
 		return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
 			Message: `send the file as multipart/form-data (field "file"), or records as application/json {"records": [...]}`}
 	}
+	release, refused := h.s.uploads.acquire(callerOf(c))
+	if refused != nil {
+		refuseUpload(c.Response())
+		loggerOf(c, h.s.logger).Info("bulk upload refused", "status", refused.Status, "cause", refused.Code)
+		return refused
+	}
+	defer release()
+	// The answer comes after the whole file is received and scanned. The
+	// read deadline moves with the upload's progress (rateBody); the write
+	// deadline covers the receiving and the scan.
+	rc := http.NewResponseController(c.Response())
+	_ = rc.SetWriteDeadline(time.Now().Add(transferTimeout))
 	up, err := svc.NewUpload()
 	if err != nil {
 		return err
 	}
 	defer up.Discard() // no-op once the job owns the upload
+	body := &bodyWatch{ReadCloser: newRateBody(r.Body, rc, h.s.opts.MinUploadRate, h.s.opts.UploadRateWindow)}
+	r.Body = body
+	err = h.receiveBulk(c, rc, svc, up, isJSON)
+	switch {
+	case err == nil:
+		return nil
+	case body.err != nil && errors.Is(body.err, os.ErrDeadlineExceeded):
+		refuseUpload(c.Response())
+		return &Error{Status: http.StatusRequestTimeout, Code: "upload_too_slow",
+			Message: fmt.Sprintf("the upload brought less than %d bytes in %s, the minimum rate (the server's LEADCHECK_BULK_MIN_UPLOAD_RATE over LEADCHECK_BULK_UPLOAD_RATE_WINDOW); send the body without pauses",
+				h.s.opts.MinUploadRate*int64(h.s.opts.UploadRateWindow/time.Second), h.s.opts.UploadRateWindow)}
+	case clientGone(r, body, err):
+		return errClientClosed
+	}
+	return err
+}
+
+// receiveBulk reads the upload or the records of a CreateBulkJob request
+// and submits the job.
+func (h handlers) receiveBulk(c echo.Context, rc *http.ResponseController, svc BulkService, up *bulk.Upload, isJSON bool) error {
+	r := c.Request()
+	var err error
 	var opts bulk.Options
 	if isJSON {
-		opts, err = up.ReadRecords(r.Body)
+		limit := h.s.opts.MaxBulkJSONBytes
+		if r.ContentLength > limit {
+			return errJSONTooLarge(limit)
+		}
+		opts, err = up.ReadRecords(http.MaxBytesReader(c.Response(), r.Body, limit))
+		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+			return errJSONTooLarge(limit)
+		}
 	} else {
 		opts, err = readBulkForm(r, up)
 	}
@@ -76,12 +113,64 @@ func (h handlers) CreateBulkJob(c echo.Context) error {
 	if k := keyOf(c); k != nil {
 		opts.Admit = func(ctx context.Context, rows int) error { return h.s.admitBulkRows(ctx, k, rows) }
 	}
+	// The body is in: no read deadline while the upload is checked, so
+	// the server's watch for a closed connection does not take the scan
+	// for an idle client.
+	_ = rc.SetReadDeadline(time.Time{})
 	st, err := svc.Submit(r.Context(), callerOf(c), up, opts)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Location", "/v1/bulk/"+st.ID)
 	return c.JSON(http.StatusAccepted, st)
+}
+
+// errClientClosed stands for a request whose client went away before the
+// answer (it closed or reset the connection while sending the body, or
+// while the upload was checked). It is no error of ours: handleError logs
+// it as a client close at info level and answers nothing useful, since no
+// one is listening. 499 is the status proxies use for it.
+var errClientClosed = &Error{Status: statusClientClosed, Code: "client_closed_request", Message: "the client closed the connection before the answer"}
+
+const statusClientClosed = 499
+
+// bodyWatch remembers the first failure reading the request body, so a
+// client that went away can be told from a bad body.
+type bodyWatch struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *bodyWatch) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// clientGone reports whether err comes from the client going away: the
+// request's context ended (the server saw the connection close), or the
+// body could not be read for a reason other than its size limit or its
+// deadline (a reset, a connection closed mid-body).
+func clientGone(r *http.Request, body *bodyWatch, err error) bool {
+	if r.Context().Err() != nil {
+		return true
+	}
+	if body.err == nil {
+		return false
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(body.err, &tooBig) || errors.Is(body.err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	return true
+}
+
+// errJSONTooLarge refuses a records body past MaxBulkJSONBytes.
+func errJSONTooLarge(limit int64) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+		Message: fmt.Sprintf("the JSON body is larger than %d bytes, the limit for records (the server's LEADCHECK_BULK_MAX_JSON_BYTES); send fewer records, or upload them as a file (multipart field \"file\")", limit)}
 }
 
 // readBulkForm streams the multipart form: the file part goes straight to
@@ -229,12 +318,12 @@ func (h handlers) GetBulkResults(c echo.Context, id apigen.JobID, p apigen.GetBu
 		return err
 	}
 	defer d.Close()
-	_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Now().Add(transferTimeout))
+	rc := http.NewResponseController(c.Response())
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderContentType, d.ContentType)
 	hdr.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": d.Filename}))
 	c.Response().WriteHeader(http.StatusOK)
-	if _, err := d.WriteTo(c.Response()); err != nil {
+	if _, err := d.WriteTo(stallWriter{w: c.Response(), rc: rc, timeout: h.s.opts.DownloadStallTimeout}); err != nil {
 		// The status is sent; all that is left is to say so in the log.
 		loggerOf(c, h.s.logger).Warn("bulk results download cut short", "job", id, "err", err)
 	}

@@ -53,6 +53,8 @@ type bulkEnvOptions struct {
 	headers map[string]string
 	// timeout, when set, is the server's ReadTimeout and WriteTimeout.
 	timeout time.Duration
+	// logger, when set, gets the server's log.
+	logger *slog.Logger
 }
 
 func newBulkEnv(t *testing.T, o bulkEnvOptions) *bulkEnv {
@@ -78,10 +80,14 @@ func newBulkEnv(t *testing.T, o bulkEnvOptions) *bulkEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logger := o.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	srv := api.NewServer(o.api, api.Deps{
 		Engine: fx.Engine(),
 		Bulk:   svc,
-		Logger: slog.New(slog.DiscardHandler),
+		Logger: logger,
 		Spec:   leadcheck.OpenAPISpec,
 	})
 	hs := httptest.NewUnstartedServer(srv)

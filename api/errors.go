@@ -39,6 +39,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	apiErr := s.toAPIError(err)
 	rid := requestIDOf(c)
+	if apiErr.Status == statusClientClosed {
+		loggerOf(c, s.logger).Info("client closed the connection before the answer", "method", c.Request().Method, "path", c.Request().URL.Path)
+		_ = c.NoContent(statusClientClosed) // no one reads it; the access log shows 499
+		return
+	}
 	if apiErr.Status != http.StatusInternalServerError {
 		s.deps.Recorder.Refusal(callerOf(c), apiErr.Code)
 	}

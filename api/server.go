@@ -37,6 +37,21 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxUploadBytes bounds a bulk upload (POST /v1/bulk); default 1 GiB.
 	MaxUploadBytes int64
+	// MaxBulkJSONBytes bounds a JSON body of POST /v1/bulk ({"records":
+	// [...]}), far below MaxUploadBytes: it is meant for batches a program
+	// builds, while large files go as multipart. Default 64 MiB.
+	MaxBulkJSONBytes int64
+	// MaxUploads and MaxUploadsPerKey cap the bulk uploads being received
+	// at once, in all (503 past it) and per key (429). Defaults 32 and 4.
+	MaxUploads, MaxUploadsPerKey int
+	// MinUploadRate is the fewest bytes per second an upload must bring,
+	// averaged over each UploadRateWindow; a slower one is closed with a
+	// 408. Defaults 10 KiB/s over 30s.
+	MinUploadRate    int64
+	UploadRateWindow time.Duration
+	// DownloadStallTimeout cuts a results download whose client has read
+	// nothing for that long. Default 30s.
+	DownloadStallTimeout time.Duration
 	// CORSOrigins are the browser origins allowed to call the API
 	// (LEADCHECK_CORS_ORIGINS), e.g. "https://www.acme.com"; "*" allows
 	// any. Empty sends no CORS headers at all: nothing is open by accident.
@@ -95,6 +110,8 @@ type Server struct {
 	// routePatterns are the registered route patterns, the only values
 	// the route label of the HTTP metrics takes (with "unmatched").
 	routePatterns map[string]bool
+	// uploads caps the bulk uploads in flight.
+	uploads *uploadGate
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -106,6 +123,24 @@ func NewServer(opts Options, deps Deps) *Server {
 	}
 	if opts.MaxUploadBytes <= 0 {
 		opts.MaxUploadBytes = 1 << 30
+	}
+	if opts.MaxBulkJSONBytes <= 0 {
+		opts.MaxBulkJSONBytes = 64 << 20
+	}
+	if opts.MaxUploads <= 0 {
+		opts.MaxUploads = 32
+	}
+	if opts.MaxUploadsPerKey <= 0 {
+		opts.MaxUploadsPerKey = 4
+	}
+	if opts.MinUploadRate <= 0 {
+		opts.MinUploadRate = 10 << 10
+	}
+	if opts.UploadRateWindow <= 0 {
+		opts.UploadRateWindow = 30 * time.Second
+	}
+	if opts.DownloadStallTimeout <= 0 {
+		opts.DownloadStallTimeout = 30 * time.Second
 	}
 	if opts.ValidateTimeout <= 0 {
 		opts.ValidateTimeout = 3 * time.Second
@@ -119,7 +154,8 @@ func NewServer(opts Options, deps Deps) *Server {
 	if deps.Limiter == nil {
 		deps.Limiter = limits.New(limits.Config{Now: deps.Now, Logger: deps.Logger})
 	}
-	s := &Server{opts: opts, deps: deps, logger: deps.Logger, keys: opts.Keys, limiter: deps.Limiter, now: deps.Now}
+	s := &Server{opts: opts, deps: deps, logger: deps.Logger, keys: opts.Keys, limiter: deps.Limiter, now: deps.Now,
+		uploads: &uploadGate{perKey: map[string]int{}, maxTotal: opts.MaxUploads, maxPerKey: opts.MaxUploadsPerKey}}
 	if s.keys == nil && len(opts.APIKeys) > 0 {
 		set, err := keys.FromList(strings.Join(opts.APIKeys, ","), keys.DefaultLimits())
 		if err != nil {

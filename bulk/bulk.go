@@ -12,8 +12,13 @@
 //
 //	tmp/<id>/          an upload being received; renamed into jobs/ once it
 //	                   has been checked, removed on any error
+//	trash/<id>/        a deleted job: renamed here in one step, then removed
+//	                   (the start and the sweep finish what a crash left)
 //	jobs/<id>/job.json the job record (written atomically: temp + rename)
 //	jobs/<id>/upload   the file as received (gzip kept as is)
+//	jobs/<id>/header.json
+//	                   the header names, kept out of job.json so that the
+//	                   records Open loads stay small
 //	jobs/<id>/results.csv, results.ndjson, rows.idx
 //	                   the results and a 9-byte-per-row index (verdict and
 //	                   the row's length in each results file), so a filtered
@@ -37,6 +42,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/leadcheck/leadcheck/bulk/ingest"
 	"github.com/leadcheck/leadcheck/enrich"
 	"github.com/leadcheck/leadcheck/mailbox"
 	"github.com/leadcheck/leadcheck/validate"
@@ -80,9 +86,22 @@ type Config struct {
 	MaxRows int
 	// MaxFieldBytes refuses files with a longer cell. Default 64 KiB.
 	MaxFieldBytes int
+	// MaxColumns refuses files with wider rows (or JSON files with more
+	// distinct keys). Default ingest.DefaultMaxColumns (1,000).
+	MaxColumns int
+	// MaxHeaderBytes refuses files whose column names take more bytes
+	// together. Default ingest.DefaultMaxHeaderBytes (64 KiB).
+	MaxHeaderBytes int
+	// MaxRecordBytes refuses files with a longer row as read. Default
+	// ingest.DefaultMaxRecordBytes (1 MiB).
+	MaxRecordBytes int
 	// MaxDecodedBytes refuses files that decompress to more text, so a
 	// small gzip bomb cannot fill the disk or the CPU. Default 8 GiB.
 	MaxDecodedBytes int64
+	// MaxExpansionRatio refuses gzip files that decompress to more than
+	// this many bytes per compressed byte, checked while reading, so a
+	// small bomb is refused after a few megabytes of work. Default 100.
+	MaxExpansionRatio int
 	// Retention is how long a job and its files are kept after it was
 	// created. Default 168h (7 days).
 	Retention time.Duration
@@ -153,8 +172,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxFieldBytes <= 0 {
 		c.MaxFieldBytes = 64 << 10
 	}
+	if c.MaxColumns <= 0 {
+		c.MaxColumns = ingest.DefaultMaxColumns
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = ingest.DefaultMaxHeaderBytes
+	}
+	if c.MaxRecordBytes <= 0 {
+		c.MaxRecordBytes = max(ingest.DefaultMaxRecordBytes, 4*c.MaxFieldBytes)
+	}
 	if c.MaxDecodedBytes <= 0 {
 		c.MaxDecodedBytes = 8 << 30
+	}
+	if c.MaxExpansionRatio <= 0 {
+		c.MaxExpansionRatio = ingest.DefaultMaxExpansionRatio
 	}
 	if c.Retention <= 0 {
 		c.Retention = 168 * time.Hour
@@ -241,14 +272,21 @@ var errNotFound = &Error{Kind: KindNotFound, Code: "not_found", Message: "no job
 // deletion, the retention sweeper and webhook delivery. Build it with
 // Open, start its background work with Run. It is safe for concurrent use.
 type Service struct {
-	cfg     Config
-	jobsDir string
-	tmpDir  string
-	signer  *signer // nil: webhooks go unsigned
+	cfg      Config
+	jobsDir  string
+	tmpDir   string
+	trashDir string  // deleted jobs on their way out (see remove)
+	signer   *signer // nil: webhooks go unsigned
 
 	mu    sync.Mutex
 	jobs  map[string]*job
 	queue []string // ids waiting for a runner slot, oldest first; see pickLocked
+	// uploads are the ids of the tmp/ folders requests are receiving
+	// into; the sweep removes any other.
+	uploads map[string]bool
+
+	// crashAt, set by tests, stops a delete at a step as a crash would.
+	crashAt func(step string) bool
 
 	queued   chan struct{} // a job was queued (capacity 1)
 	webhooks chan struct{} // a webhook became due (capacity 1)
@@ -266,7 +304,9 @@ func Open(cfg Config) (*Service, error) {
 		cfg:      cfg,
 		jobsDir:  filepath.Join(cfg.Dir, "jobs"),
 		tmpDir:   filepath.Join(cfg.Dir, "tmp"),
+		trashDir: filepath.Join(cfg.Dir, "trash"),
 		jobs:     map[string]*job{},
+		uploads:  map[string]bool{},
 		queued:   make(chan struct{}, 1),
 		webhooks: make(chan struct{}, 1),
 	}
@@ -280,7 +320,7 @@ func Open(cfg Config) (*Service, error) {
 	if err := os.RemoveAll(s.tmpDir); err != nil {
 		return nil, fmt.Errorf("open bulk: clear partial uploads: %w", err)
 	}
-	for _, d := range []string{s.jobsDir, s.tmpDir} {
+	for _, d := range []string{s.jobsDir, s.tmpDir, s.trashDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("open bulk: %w", err)
 		}
@@ -288,6 +328,7 @@ func Open(cfg Config) (*Service, error) {
 	if err := s.load(); err != nil {
 		return nil, fmt.Errorf("open bulk: %w", err)
 	}
+	s.sweepDisk()
 	return s, nil
 }
 
@@ -309,6 +350,10 @@ func (s *Service) load() error {
 			// resumed; it is left for an operator, and logged.
 			s.cfg.Logger.Warn("bulk: skipping unreadable job", "job", e.Name(), "err", err)
 			continue
+		}
+		if err := splitHeader(filepath.Join(s.jobsDir, e.Name()), &rec); err != nil {
+			s.cfg.Logger.Warn("bulk: moving a job's header to its own file", "job", e.Name(), "err", err)
+			rec.Layout.Header = nil
 		}
 		j := &job{rec: rec}
 		s.jobs[rec.ID] = j
@@ -487,4 +532,5 @@ func (s *Service) Sweep(ctx context.Context) {
 		s.remove(ctx, j)
 		s.cfg.Logger.Info("bulk: job expired", "job", j.rec.ID)
 	}
+	s.sweepDisk()
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"sync"
 	"time"
 
@@ -113,19 +114,25 @@ type WebhookAttempt struct {
 // record is what job.json holds: everything needed to serve the job's
 // status and to resume it after a restart.
 type record struct {
-	ID            string        `json:"id"`
-	Caller        string        `json:"caller"`
-	Name          string        `json:"name,omitempty"`
-	Status        State         `json:"status"`
-	CreatedAt     time.Time     `json:"created_at"`
-	StartedAt     *time.Time    `json:"started_at,omitempty"`
-	FinishedAt    *time.Time    `json:"finished_at,omitempty"`
-	ExpiresAt     time.Time     `json:"expires_at"`
-	TotalRows     int           `json:"total_rows"`
-	ProcessedRows int           `json:"processed_rows"`
-	Counts        Counts        `json:"counts"`
-	RaggedRows    int           `json:"ragged_rows"`
-	Layout        ingest.Layout `json:"layout"`
+	ID            string     `json:"id"`
+	Caller        string     `json:"caller"`
+	Name          string     `json:"name,omitempty"`
+	Status        State      `json:"status"`
+	CreatedAt     time.Time  `json:"created_at"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+	ExpiresAt     time.Time  `json:"expires_at"`
+	TotalRows     int        `json:"total_rows"`
+	ProcessedRows int        `json:"processed_rows"`
+	Counts        Counts     `json:"counts"`
+	RaggedRows    int        `json:"ragged_rows"`
+	// Layout is how to read the upload, without its Header: the header
+	// lives in its own file (headerFile), so that the records Open loads
+	// stay small whatever the file's shape.
+	Layout ingest.Layout `json:"layout"`
+	// ColumnNames maps each role used to its header name, shortened to
+	// maxColumnName bytes, for the status.
+	ColumnNames map[string]string `json:"column_names,omitempty"`
 	// DefaultCountry is the upper-cased region for rows without a usable
 	// country cell.
 	DefaultCountry string `json:"default_country,omitempty"`
@@ -186,7 +193,7 @@ func (j *job) status() Status {
 		ProcessedRows: r.ProcessedRows,
 		Counts:        r.Counts,
 		Format:        string(r.Layout.Format),
-		Columns:       r.Layout.Columns.Names(r.Layout.Header),
+		Columns:       maps.Clone(r.ColumnNames),
 		RaggedRows:    r.RaggedRows,
 		CreatedAt:     r.CreatedAt,
 		StartedAt:     cloneTime(r.StartedAt),
@@ -218,6 +225,25 @@ func (j *job) status() Status {
 		}
 	}
 	return st
+}
+
+// maxColumnName bounds a column name kept in a job record.
+const maxColumnName = 256
+
+// columnNames is what a record keeps of the header: the names of the
+// columns used, each at most maxColumnName bytes (cut on a rune boundary).
+func columnNames(l ingest.Layout) map[string]string {
+	names := l.Columns.Names(l.Header)
+	for role, n := range names {
+		if len(n) > maxColumnName {
+			cut := maxColumnName
+			for cut > 0 && n[cut]&0xC0 == 0x80 {
+				cut--
+			}
+			names[role] = n[:cut]
+		}
+	}
+	return names
 }
 
 func cloneTime(t *time.Time) *time.Time {

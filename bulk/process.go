@@ -114,15 +114,17 @@ func (s *Service) endJob(stop context.Context, j *job, err error) {
 	j.etaSeconds = nil
 	s.mu.Unlock()
 
-	switch outcome {
-	case StatusCanceled, StatusFailed:
-		s.removeDataFiles(j)
-	}
 	if outcome != "" {
 		s.newWebhookEvent(j, outcome)
 	}
 	if !removed {
 		s.persist(j)
+	}
+	// After the record, so a crash in between leaves a final job whose
+	// files the next start sweeps.
+	switch outcome {
+	case StatusCanceled, StatusFailed:
+		s.removeDataFiles(j)
 	}
 	switch {
 	case outcome == StatusFailed:
@@ -225,6 +227,11 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 		}
 	}
 
+	header, err := readHeader(dir)
+	if err != nil {
+		return err
+	}
+	layout.Header = header
 	cp, err := readCheckpoint(dir)
 	if err != nil {
 		return err

@@ -156,9 +156,12 @@ func (s *Service) Delete(ctx context.Context, caller, id string) error {
 		s.waitStopped(ctx, done)
 		return nil
 	}
-	s.removeDataFiles(j)
+	// The record first: a crash before the files are gone leaves a
+	// canceled job whose files the next start sweeps, never a queued job
+	// without its upload.
 	s.newWebhookEvent(j, StatusCanceled)
 	s.persist(j)
+	s.removeDataFiles(j)
 	s.cfg.Logger.Info("bulk: job canceled", "job", id)
 	return nil
 }

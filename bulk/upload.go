@@ -73,7 +73,11 @@ func (s *Service) checkOptions(o Options) (checked, error) {
 			CompanyColumn:   strings.TrimSpace(o.CompanyColumn),
 			MaxRows:         s.cfg.MaxRows,
 			MaxFieldBytes:   s.cfg.MaxFieldBytes,
+			MaxColumns:      s.cfg.MaxColumns,
+			MaxHeaderBytes:  s.cfg.MaxHeaderBytes,
+			MaxRecordBytes:  s.cfg.MaxRecordBytes,
 			MaxDecodedBytes: s.cfg.MaxDecodedBytes,
+			MaxExpansion:    s.cfg.MaxExpansionRatio,
 		},
 	}
 	if utf8.RuneCountInString(c.name) > 200 || !utf8.ValidString(c.name) {
@@ -161,26 +165,33 @@ func (s *Service) checkWebhookURL(raw string) error {
 // temporary directory until Submit moves it into place; Discard removes it
 // (call it deferred: it does nothing after a successful Submit).
 type Upload struct {
-	id, dir string
-	f       *os.File
-	size    int64
-	written bool
-	done    bool // submitted or discarded
+	svc       *Service
+	id, dir   string
+	maxRecord int // bound of one JSON record (ReadRecords)
+	f         *os.File
+	size      int64
+	written   bool
+	done      bool // submitted or discarded
 }
 
 // NewUpload starts an upload.
 func (s *Service) NewUpload() (*Upload, error) {
 	id := newID()
 	dir := filepath.Join(s.tmpDir, id)
+	s.mu.Lock()
+	s.uploads[id] = true // before the folder exists, so no sweep takes it
+	s.mu.Unlock()
 	if err := os.Mkdir(dir, 0o700); err != nil {
+		s.endUpload(id)
 		return nil, fmt.Errorf("new upload: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(dir, uploadFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		_ = os.RemoveAll(dir)
+		s.endUpload(id)
 		return nil, fmt.Errorf("new upload: %w", err)
 	}
-	return &Upload{id: id, dir: dir, f: f}, nil
+	return &Upload{svc: s, id: id, dir: dir, f: f, maxRecord: s.cfg.MaxRecordBytes}, nil
 }
 
 // Size is the number of bytes received so far.
@@ -216,7 +227,7 @@ func (u *Upload) ReadRecords(r io.Reader) (Options, error) {
 	u.written = true
 	cr := &countingReader{r: r}
 	w := bufio.NewWriterSize(u.f, 256<<10)
-	opts, err := decodeRecords(cr, w)
+	opts, err := decodeRecords(cr, w, u.maxRecord)
 	if err != nil {
 		return opts, err
 	}
@@ -227,10 +238,13 @@ func (u *Upload) ReadRecords(r io.Reader) (Options, error) {
 	return opts, nil
 }
 
-// decodeRecords is ReadRecords over any reader and writer.
-func decodeRecords(r io.Reader, w io.Writer) (Options, error) {
+// decodeRecords is ReadRecords over any reader and writer. It reads token
+// by token, so memory stays flat whatever the body: a record longer than
+// maxRecord bytes is refused as soon as that many bytes of it are read.
+func decodeRecords(r io.Reader, w io.Writer, maxRecord int) (Options, error) {
 	var opts Options
-	dec := json.NewDecoder(r)
+	bound := &recordBound{r: r, max: int64(maxRecord)}
+	dec := json.NewDecoder(bound)
 	var line bytes.Buffer
 	if err := expectDelim(dec, '{', "the body must be a JSON object such as {\"records\": [{\"email\": \"jane@acme.com\"}]}"); err != nil {
 		return opts, err
@@ -253,18 +267,11 @@ func decodeRecords(r io.Reader, w io.Writer) (Options, error) {
 				return opts, err
 			}
 			for dec.More() {
-				var raw json.RawMessage
-				if err := dec.Decode(&raw); err != nil {
-					return opts, jsonFailure(dec, err)
-				}
 				field := fmt.Sprintf("records[%d]", records)
-				var obj map[string]string
-				if bytes.TrimSpace(raw)[0] != '{' || json.Unmarshal(raw, &obj) != nil {
-					return opts, invalid(field, "invalid_record", "%s must be an object whose values are strings, such as {\"email\": \"jane@acme.com\"}", field)
-				}
+				bound.mark(dec.InputOffset(), field)
 				line.Reset()
-				if err := json.Compact(&line, raw); err != nil {
-					return opts, invalid(field, "invalid_record", "%s is not valid JSON", field)
+				if err := copyRecord(dec, &line, field); err != nil {
+					return opts, err
 				}
 				line.WriteByte('\n')
 				if _, err := w.Write(line.Bytes()); err != nil {
@@ -272,6 +279,7 @@ func decodeRecords(r io.Reader, w io.Writer) (Options, error) {
 				}
 				records++
 			}
+			bound.mark(-1, "")
 			if _, err := dec.Token(); err != nil {
 				return opts, jsonFailure(dec, err)
 			}
@@ -318,6 +326,78 @@ func decodeRecords(r io.Reader, w io.Writer) (Options, error) {
 	return opts, nil
 }
 
+// copyRecord copies one record, an object whose values are strings, to
+// line as compact JSON, a token at a time.
+func copyRecord(dec *json.Decoder, line *bytes.Buffer, field string) error {
+	notObject := func() error {
+		return invalid(field, "invalid_record", "%s must be an object whose values are strings, such as {\"email\": \"jane@acme.com\"}", field)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonFailure(dec, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return notObject()
+	}
+	line.WriteByte('{')
+	for n := 0; dec.More(); n++ {
+		key, err := dec.Token()
+		if err != nil {
+			return jsonFailure(dec, err)
+		}
+		val, err := dec.Token()
+		if err != nil {
+			return jsonFailure(dec, err)
+		}
+		k, _ := key.(string)
+		v, ok := val.(string)
+		if !ok {
+			return notObject()
+		}
+		if n > 0 {
+			line.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k) // a string always encodes
+		vb, _ := json.Marshal(v)
+		line.Write(kb)
+		line.WriteByte(':')
+		line.Write(vb)
+	}
+	if _, err := dec.Token(); err != nil {
+		return jsonFailure(dec, err)
+	}
+	line.WriteByte('}')
+	return nil
+}
+
+// recordBound sits under the JSON decoder of a records body and refuses a
+// record (from mark on) that runs past max bytes, so one huge record or
+// value cannot grow the decoder's buffer without end. The decoder reads
+// ahead, so the count allows for one read past the record.
+type recordBound struct {
+	r     io.Reader
+	max   int64
+	read  int64 // bytes handed to the decoder
+	from  int64 // offset the current record starts at; -1 outside records
+	field string
+}
+
+func (b *recordBound) mark(from int64, field string) { b.from, b.field = from, field }
+
+func (b *recordBound) Read(p []byte) (int, error) {
+	const chunk = 32 << 10
+	if len(p) > chunk {
+		p = p[:chunk]
+	}
+	if b.from >= 0 && b.field != "" && b.read-b.from > b.max+chunk {
+		return 0, invalid(b.field, "record_too_long",
+			"%s is longer than %d bytes, the limit (the server's LEADCHECK_BULK_MAX_RECORD_BYTES); shorten its values", b.field, b.max)
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
 func expectDelim(dec *json.Decoder, want json.Delim, msg string) error {
 	tok, err := dec.Token()
 	if err != nil {
@@ -338,7 +418,10 @@ func isSyntax(err error) bool {
 // limit, a dropped connection) pass through wrapped.
 func jsonFailure(dec *json.Decoder, err error) error {
 	var se *json.SyntaxError
+	var own *Error
 	switch {
+	case errors.As(err, &own):
+		return own
 	case errors.As(err, &se):
 		return invalid("", "invalid_json", "malformed JSON at byte %d: %s; send a valid JSON object", se.Offset, se.Error())
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
@@ -375,7 +458,19 @@ func (u *Upload) Discard() {
 	}
 	u.done = true
 	_ = u.f.Close()
-	_ = os.RemoveAll(u.dir)
+	if err := os.RemoveAll(u.dir); err != nil {
+		// Out of file handles, say; the sweep removes it later.
+		u.svc.cfg.Logger.Warn("bulk: removing an upload folder; the next sweep retries", "err", err)
+	}
+	u.svc.endUpload(u.id)
+}
+
+// endUpload forgets an upload folder: the sweep may remove it from now on
+// (it is gone, or it became a job).
+func (s *Service) endUpload(id string) {
+	s.mu.Lock()
+	delete(s.uploads, id)
+	s.mu.Unlock()
 }
 
 // Submit checks the upload and the options, and queues a job for caller.
@@ -428,6 +523,7 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 		TotalRows:      stats.Rows,
 		RaggedRows:     stats.RaggedRows,
 		Layout:         layout,
+		ColumnNames:    columnNames(layout),
 		DefaultCountry: opts.defaultCountry,
 		Enrich:         opts.enrich,
 		SMTP:           opts.smtp,
@@ -435,7 +531,15 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	if opts.webhookURL != "" {
 		rec.Webhook = &webhookRecord{URL: opts.webhookURL, Attempts: []WebhookAttempt{}}
 	}
-	b, err := json.MarshalIndent(&rec, "", "  ")
+	rec.Layout.Header = nil
+	hb, err := json.Marshal(layout.Header)
+	if err == nil {
+		err = writeFileAtomic(u.dir, headerFile, hb)
+	}
+	var b []byte
+	if err == nil {
+		b, err = json.MarshalIndent(&rec, "", "  ")
+	}
 	if err == nil {
 		err = writeFileAtomic(u.dir, recordFile, b)
 	}
@@ -451,6 +555,7 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	u.done = true
 	// The queued cap was checked before the scan; a burst of uploads of
 	// one caller may pass it by the few that were scanned at once.
+	s.endUpload(u.id)
 	j := &job{rec: rec}
 	s.mu.Lock()
 	s.jobs[rec.ID] = j
@@ -495,7 +600,25 @@ func fromIngest(err error) error {
 	if field == "" {
 		field = "file"
 	}
-	return &Error{Kind: KindInvalid, Code: code, Field: field, Message: ie.Message}
+	msg := ie.Message
+	if env := LimitSettings[ie.Limit]; env != "" {
+		msg += " (the server's " + env + ")"
+	}
+	return &Error{Kind: KindInvalid, Code: code, Field: field, Message: msg}
+}
+
+// LimitSettings names the server setting behind each bound of ingest, so a
+// refusal tells the uploader which limit it met and the operator which
+// setting raises it. cmd/leadcheck defines these settings; a test there
+// checks that every name here is one of them.
+var LimitSettings = map[string]string{
+	ingest.LimitRows:           "LEADCHECK_BULK_MAX_ROWS",
+	ingest.LimitColumns:        "LEADCHECK_BULK_MAX_COLUMNS",
+	ingest.LimitHeaderBytes:    "LEADCHECK_BULK_MAX_HEADER_BYTES",
+	ingest.LimitCellBytes:      "LEADCHECK_BULK_MAX_CELL_BYTES",
+	ingest.LimitRecordBytes:    "LEADCHECK_BULK_MAX_RECORD_BYTES",
+	ingest.LimitDecodedBytes:   "LEADCHECK_BULK_MAX_DECOMPRESSED_BYTES",
+	ingest.LimitExpansionRatio: "LEADCHECK_BULK_MAX_EXPANSION_RATIO",
 }
 
 // ctxReader stops reading once ctx ends.

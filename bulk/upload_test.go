@@ -206,7 +206,7 @@ func FuzzReadRecords(f *testing.F) {
 	f.Add(`{"records": [{"email": 1}]}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		var out bytes.Buffer
-		_, err := decodeRecords(strings.NewReader(body), &out)
+		_, err := decodeRecords(strings.NewReader(body), &out, 1<<20)
 		if err != nil {
 			var be *Error
 			if !errors.As(err, &be) {

@@ -882,6 +882,9 @@ type Conflict = ErrorResponse
 // Forbidden defines model for Forbidden.
 type Forbidden = ErrorResponse
 
+// InsufficientStorage defines model for InsufficientStorage.
+type InsufficientStorage = ErrorResponse
+
 // InternalError defines model for InternalError.
 type InternalError = ErrorResponse
 
@@ -902,6 +905,12 @@ type Unauthorized = ErrorResponse
 
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = ErrorResponse
+
+// UploadRefused defines model for UploadRefused.
+type UploadRefused = ErrorResponse
+
+// UploadTooSlow defines model for UploadTooSlow.
+type UploadTooSlow = ErrorResponse
 
 // Validated Example: {"cached":false,"email":{"ascii_domain":"acme.com","dns":{"dmarc":{"found":true,"policy":"reject","record":"v=DMARC1; p=reject"},"implicit_mx":false,"mx":[{"host":"mx1.acme.com","preference":10}],"mx_found":true,"null_mx":false,"spf":{"found":true,"policy":"-all","record":"v=spf1 mx -all"},"status":"ok"},"domain":"acme.com","flags":{"disposable":false,"free":false,"role":false,"smtputf8":false,"subaddressed":false},"input":"jane@acme.com","local":"jane","normalized":"jane@acme.com","reason":"ok","score":100,"verdict":"valid"},"score":100,"verdict":"valid"}
 type Validated = ValidateResponse
@@ -2735,9 +2744,12 @@ type CreateBulkJobResponse400Headers struct {
 
 // CreateBulkJobResponse429Headers the declared response headers of an HTTP 429 response for CreateBulkJob
 type CreateBulkJobResponse429Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
-	RetryAfter      *int
+	RetryAfter *int
+}
+
+// CreateBulkJobResponse503Headers the declared response headers of an HTTP 503 response for CreateBulkJob
+type CreateBulkJobResponse503Headers struct {
+	RetryAfter *int
 }
 
 type CreateBulkJobResponse struct {
@@ -2751,20 +2763,28 @@ type CreateBulkJobResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *UploadTooSlow
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
+	JSON429 *UploadRefused
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *UploadRefused
+	// JSON507 the response for an HTTP 507 `application/json` response
+	JSON507 *InsufficientStorage
 	// Headers202 the parsed response headers for an HTTP 202 response
 	Headers202 *CreateBulkJobResponse202Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateBulkJobResponse400Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateBulkJobResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateBulkJobResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -2787,6 +2807,11 @@ func (r CreateBulkJobResponse) GetJSON403() *Forbidden {
 	return r.JSON403
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateBulkJobResponse) GetJSON408() *UploadTooSlow {
+	return r.JSON408
+}
+
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateBulkJobResponse) GetJSON413() *TooLarge {
 	return r.JSON413
@@ -2798,13 +2823,23 @@ func (r CreateBulkJobResponse) GetJSON415() *UnsupportedMediaType {
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r CreateBulkJobResponse) GetJSON429() *TooManyRequests {
+func (r CreateBulkJobResponse) GetJSON429() *UploadRefused {
 	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r CreateBulkJobResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateBulkJobResponse) GetJSON503() *UploadRefused {
+	return r.JSON503
+}
+
+// GetJSON507 returns the response for an HTTP 507 `application/json` response
+func (r CreateBulkJobResponse) GetJSON507() *InsufficientStorage {
+	return r.JSON507
 }
 
 // GetBody returns the raw response body bytes
@@ -4164,6 +4199,13 @@ func ParseCreateBulkJobResponse(rsp *http.Response) (*CreateBulkJobResponse, err
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest UploadTooSlow
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -4179,7 +4221,7 @@ func ParseCreateBulkJobResponse(rsp *http.Response) (*CreateBulkJobResponse, err
 		response.JSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
+		var dest UploadRefused
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -4191,6 +4233,20 @@ func ParseCreateBulkJobResponse(rsp *http.Response) (*CreateBulkJobResponse, err
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest UploadRefused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 507:
+		var dest InsufficientStorage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON507 = &dest
 
 	}
 
@@ -4224,20 +4280,6 @@ func ParseCreateBulkJobResponse(rsp *http.Response) (*CreateBulkJobResponse, err
 		response.Headers400 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateBulkJobResponse429Headers
-		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitPolicy = &value
-		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -4246,6 +4288,16 @@ func ParseCreateBulkJobResponse(rsp *http.Response) (*CreateBulkJobResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateBulkJobResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

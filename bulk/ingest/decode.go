@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
-	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
 )
 
@@ -29,7 +29,7 @@ type opened struct {
 
 // openDetect finds the compression and the encoding of r, refuses binary
 // files and returns the decoded text.
-func openDetect(r io.Reader, maxDecoded int64) (*opened, error) {
+func openDetect(r io.Reader, maxDecoded int64, maxExpansion int) (*opened, error) {
 	tap := &tapReader{r: r}
 	rb := bufio.NewReaderSize(tap, bufSize)
 	head, err := rb.Peek(2)
@@ -43,6 +43,7 @@ func openDetect(r io.Reader, maxDecoded int64) (*opened, error) {
 		if err != nil {
 			return nil, err
 		}
+		gz.maxRatio = int64(maxExpansion)
 		body = gz
 	}
 	bb := bufio.NewReaderSize(body, bufSize)
@@ -124,9 +125,9 @@ func decodeText(bb *bufio.Reader, enc string) (io.Reader, error) {
 		}
 		return bb, nil
 	case encUTF16LE:
-		return transform.NewReader(bb, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewDecoder()), nil
+		return transform.NewReader(bb, &strictUTF16{big: false, line: 1}), nil
 	case encUTF16BE:
-		return transform.NewReader(bb, unicode.UTF16(unicode.BigEndian, unicode.UseBOM).NewDecoder()), nil
+		return transform.NewReader(bb, &strictUTF16{big: true, line: 1}), nil
 	default:
 		return nil, fmt.Errorf("layout: unknown encoding %q", enc)
 	}
@@ -224,20 +225,32 @@ func readErr(err error) error {
 type tapReader struct {
 	r   io.Reader
 	err error
+	n   int64 // bytes read: the compressed size so far
 }
 
 func (t *tapReader) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
+	t.n += int64(n)
 	if err != nil && err != io.EOF {
 		t.err = err
 	}
 	return n, err
 }
 
-// gzipReader turns gzip format errors into an *Error for the uploader.
+// expansionGrace is how much text a gzip stream may produce before its
+// expansion ratio is checked: the compressed side is read ahead in 64 KiB
+// pieces, so the ratio of the first bytes says little.
+const expansionGrace = 1 << 20
+
+// gzipReader turns gzip format errors into an *Error for the uploader and,
+// when maxRatio is set, refuses a stream whose text grows past maxRatio
+// bytes per compressed byte read so far: a bomb stops after a few
+// megabytes of work instead of gigabytes.
 type gzipReader struct {
-	gz  *gzip.Reader
-	tap *tapReader
+	gz       *gzip.Reader
+	tap      *tapReader
+	maxRatio int64
+	out      int64
 }
 
 func newGzip(r io.Reader, tap *tapReader) (*gzipReader, error) {
@@ -252,6 +265,11 @@ func (g *gzipReader) Read(p []byte) (int, error) {
 	n, err := g.gz.Read(p)
 	if err != nil && err != io.EOF {
 		return n, gzipErr(err, g.tap)
+	}
+	g.out += int64(n)
+	if g.maxRatio > 0 && g.out > expansionGrace && g.out > g.maxRatio*g.tap.n {
+		return 0, &Error{Code: CodeTooLarge, Limit: LimitExpansionRatio, Message: fmt.Sprintf(
+			"the gzip data expands more than %d times (%d bytes from %d so far), the limit; upload the file uncompressed or split it", g.maxRatio, g.out, g.tap.n)}
 	}
 	return n, err
 }
@@ -276,8 +294,7 @@ type decodedLimit struct {
 
 func (d *decodedLimit) Read(p []byte) (int, error) {
 	if d.left <= 0 {
-		return 0, &Error{Code: CodeTooLarge, Message: fmt.Sprintf(
-			"the file is larger than %d bytes once decompressed; split it into smaller files", d.max)}
+		return 0, d.tooLarge()
 	}
 	if int64(len(p)) > d.left {
 		p = p[:d.left]
@@ -297,10 +314,14 @@ func (d *decodedLimit) Read(p []byte) (int, error) {
 		if m == 0 {
 			return n, err2
 		}
-		return n, &Error{Code: CodeTooLarge, Message: fmt.Sprintf(
-			"the file is larger than %d bytes once decompressed; split it into smaller files", d.max)}
+		return n, d.tooLarge()
 	}
 	return n, err
+}
+
+func (d *decodedLimit) tooLarge() *Error {
+	return &Error{Code: CodeTooLarge, Limit: LimitDecodedBytes, Message: fmt.Sprintf(
+		"the file is larger than %d bytes once decompressed, the limit; split it into smaller files", d.max)}
 }
 
 // newlineCR is Layout.Newline for text whose lines end in a bare CR.
@@ -317,4 +338,82 @@ func (c crToLF) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// strictUTF16 decodes UTF-16 to UTF-8 and refuses what is not UTF-16 (a
+// lone surrogate, an odd trailing byte) with an *Error naming the line,
+// as bad UTF-8 is refused. golang.org/x/text's decoder turns such units
+// into U+FFFD, which would let a broken address through as a valid one;
+// it has no strict mode, hence this small transformer. A byte order mark
+// at the start wins over big and is dropped.
+type strictUTF16 struct {
+	big     bool
+	started bool
+	line    int
+}
+
+func (d *strictUTF16) Reset() { d.started, d.line = false, 1 }
+
+func (d *strictUTF16) unit(b []byte) uint16 {
+	if d.big {
+		return uint16(b[0])<<8 | uint16(b[1])
+	}
+	return uint16(b[1])<<8 | uint16(b[0])
+}
+
+func (d *strictUTF16) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+	if !d.started {
+		if len(src) < 2 && !atEOF {
+			return 0, 0, transform.ErrShortSrc
+		}
+		d.started = true
+		if len(src) >= 2 {
+			switch {
+			case src[0] == 0xFF && src[1] == 0xFE:
+				d.big, nSrc = false, 2
+			case src[0] == 0xFE && src[1] == 0xFF:
+				d.big, nSrc = true, 2
+			}
+		}
+	}
+	for nSrc < len(src) {
+		rest := src[nSrc:]
+		if len(rest) < 2 {
+			if !atEOF {
+				return nDst, nSrc, transform.ErrShortSrc
+			}
+			return nDst, nSrc, d.invalid("the file ends in the middle of a UTF-16 character")
+		}
+		u := d.unit(rest)
+		r, size := rune(u), 2
+		switch {
+		case u >= 0xD800 && u < 0xDC00:
+			if len(rest) < 4 {
+				if !atEOF {
+					return nDst, nSrc, transform.ErrShortSrc
+				}
+				return nDst, nSrc, d.invalid("a UTF-16 surrogate is not followed by its pair")
+			}
+			lo := d.unit(rest[2:])
+			if lo < 0xDC00 || lo > 0xDFFF {
+				return nDst, nSrc, d.invalid("a UTF-16 surrogate is not followed by its pair")
+			}
+			r, size = 0x10000+(rune(u)-0xD800)<<10+(rune(lo)-0xDC00), 4
+		case u >= 0xDC00 && u <= 0xDFFF:
+			return nDst, nSrc, d.invalid("a UTF-16 low surrogate stands alone")
+		}
+		if len(dst)-nDst < utf8.UTFMax {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		nDst += utf8.EncodeRune(dst[nDst:], r)
+		nSrc += size
+		if r == '\n' {
+			d.line++
+		}
+	}
+	return nDst, nSrc, nil
+}
+
+func (d *strictUTF16) invalid(what string) *Error {
+	return errorf(CodeInvalidEnc, d.line, "the text is not valid UTF-16 (%s); save the file as UTF-8 (in Excel: Save As → CSV UTF-8) and upload it again", what)
 }

@@ -102,3 +102,70 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// FuzzBounds checks the bounds of Options on any input: what Scan accepts
+// stays within every bound when read back (columns, cell bytes, header
+// bytes), and a refusal for a bound names it in Error.Limit.
+func FuzzBounds(f *testing.F) {
+	for _, s := range []string{
+		"email,a,b,c,d\nx@y.com,1,2,3,4\n", "email\n" + "a@b.com\n", "aaaaaaaaaaaaaaaa,email\nq,x@y.com\n",
+		"[{\"email\":\"a@b.com\",\"k1\":1,\"k2\":2,\"k3\":3}]", "{\"email\":\"a@b.com\",\"kkkkkkkkkkkkkkkkkkkk\":1}\n",
+		"email,note\na@b.com,\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n", "email;x;y\n\"a\nb\";1;2\n",
+	} {
+		f.Add([]byte(s), uint8(3), uint8(16), uint8(24), uint8(64))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, cols, cell, header, record uint8) {
+		o := Options{
+			MaxColumns:     int(cols%8) + 1,
+			MaxFieldBytes:  int(cell%64) + 1,
+			MaxHeaderBytes: int(header%128) + 1,
+			MaxRecordBytes: int(record) + 1,
+		}
+		l, st, err := Scan(bytes.NewReader(in), o)
+		if err != nil {
+			var ie *Error
+			if !errors.As(err, &ie) {
+				t.Fatalf("Scan: got %T %v, want *Error", err, err)
+			}
+			switch ie.Code {
+			case CodeTooManyColumns, CodeHeaderTooLong, CodeFieldTooLong, CodeRecordTooLong, CodeTooManyRows:
+				if ie.Limit == "" {
+					t.Fatalf("Scan: %s refusal without a Limit: %+v", ie.Code, ie)
+				}
+			}
+			return
+		}
+		if l.HasHeader && (l.Format == CSV || l.Format == TSV || l.Format == JSON || l.Format == NDJSON) {
+			if n := headerBytes(l.Header); n > o.MaxHeaderBytes {
+				t.Fatalf("accepted a header of %d bytes, limit %d", n, o.MaxHeaderBytes)
+			}
+		}
+		if len(l.Header) > o.MaxColumns {
+			t.Fatalf("accepted %d columns, limit %d", len(l.Header), o.MaxColumns)
+		}
+		r, err := NewReader(bytes.NewReader(in), l)
+		if err != nil {
+			t.Fatalf("NewReader: %v", err)
+		}
+		for n := 0; ; n++ {
+			rec, err := r.Next()
+			if err == io.EOF {
+				if n != st.Rows {
+					t.Fatalf("read %d rows, Scan counted %d", n, st.Rows)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Next: %v", err)
+			}
+			if len(rec.Fields) > o.MaxColumns {
+				t.Fatalf("row %d has %d fields, limit %d", n, len(rec.Fields), o.MaxColumns)
+			}
+			for _, v := range rec.Fields {
+				if len(v) > o.MaxFieldBytes {
+					t.Fatalf("row %d has a %d-byte value, limit %d", n, len(v), o.MaxFieldBytes)
+				}
+			}
+		}
+	})
+}

@@ -52,9 +52,29 @@ const (
 	// separators), so a file with a 1 GB line or a quote that is never
 	// closed cannot exhaust memory.
 	DefaultMaxRecordBytes = 1 << 20
-	// MaxColumns bounds the width of a file (and the union of keys of a
-	// JSON file), which keeps the header and every row small.
-	MaxColumns = 5000
+	// DefaultMaxColumns bounds the width of a file (and the union of keys
+	// of a JSON file): every row's results repeat the column names, so the
+	// width multiplies what a small file can make the server write.
+	DefaultMaxColumns = 1000
+	// DefaultMaxHeaderBytes bounds the header names together (the keys of
+	// a JSON file too), for the same reason: a row's results carry them.
+	DefaultMaxHeaderBytes = 64 << 10
+	// DefaultMaxExpansionRatio bounds decompressed ÷ compressed bytes of a
+	// gzip file. Lead exports compress 5 to 20 times; a file of one byte
+	// repeated, the usual bomb, about 1,000 times.
+	DefaultMaxExpansionRatio = 100
+)
+
+// Limit names, in Error.Limit: which bound of Options a file went past,
+// so a caller can name the setting behind it.
+const (
+	LimitRows           = "max_rows"
+	LimitColumns        = "max_columns"
+	LimitHeaderBytes    = "max_header_bytes"
+	LimitCellBytes      = "max_cell_bytes"
+	LimitRecordBytes    = "max_record_bytes"
+	LimitDecodedBytes   = "max_decompressed_bytes"
+	LimitExpansionRatio = "max_expansion_ratio"
 )
 
 // Options are the caller's choices; zero values mean "detect" or "default".
@@ -73,6 +93,14 @@ type Options struct {
 	// MaxRows bounds the data rows; 0 means unlimited. More rows give an
 	// *Error with Code "too_many_rows".
 	MaxRows int
+	// MaxColumns bounds the fields of a row and the keys of a JSON file; 0
+	// means DefaultMaxColumns. More gives an *Error with Code
+	// "too_many_columns".
+	MaxColumns int
+	// MaxHeaderBytes bounds the header names together; 0 means
+	// DefaultMaxHeaderBytes. More gives an *Error with Code
+	// "header_too_long".
+	MaxHeaderBytes int
 	// MaxFieldBytes bounds one value; 0 means DefaultMaxFieldBytes. A
 	// longer value gives an *Error with Code "field_too_long".
 	MaxFieldBytes int
@@ -86,6 +114,11 @@ type Options struct {
 	// gzip file can expand enormously; more gives an *Error with Code
 	// "too_large".
 	MaxDecodedBytes int64
+	// MaxExpansion bounds the decompressed bytes per compressed byte of a
+	// gzip input, checked as the text streams (once more than
+	// expansionGrace bytes are out); 0 means DefaultMaxExpansionRatio. More
+	// gives an *Error with Code "too_large" and Limit LimitExpansionRatio.
+	MaxExpansion int
 }
 
 // Layout is everything needed to read a file again the same way, after a
@@ -197,6 +230,7 @@ const (
 	CodeNoLeadColumn   = "no_lead_column"
 	CodeTooManyRows    = "too_many_rows"
 	CodeTooManyColumns = "too_many_columns"
+	CodeHeaderTooLong  = "header_too_long"
 	CodeFieldTooLong   = "field_too_long"
 	CodeRecordTooLong  = "record_too_long"
 	CodeTooLarge       = "too_large"
@@ -215,6 +249,9 @@ type Error struct {
 	// Field names the option at fault ("email_column", "delimiter"), if
 	// any.
 	Field string
+	// Limit names the bound of Options the file went past (the Limit*
+	// constants); "" for any other problem.
+	Limit string
 	// Message says what is wrong and what to do, in words safe to show
 	// the uploader.
 	Message string
@@ -222,6 +259,13 @@ type Error struct {
 
 // Error returns the message, which already carries the line.
 func (e *Error) Error() string { return e.Message }
+
+// limitf is errorf for a file past one of the bounds of Options.
+func limitf(limit, code string, line int, format string, args ...any) *Error {
+	e := errorf(code, line, format, args...)
+	e.Limit = limit
+	return e
+}
 
 func errorf(code string, line int, format string, args ...any) *Error {
 	msg := fmt.Sprintf(format, args...)

@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -457,7 +459,7 @@ func errCases(t testing.TB) []errCase {
 		{name: "truncated gzip", in: func() []byte { b := gz(t, []byte(bigRows)); return b[:len(b)-12] }(), code: CodeMalformedGzip},
 		{name: "corrupt gzip header", in: []byte("\x1f\x8b\x08\x00garbage"), code: CodeMalformedGzip},
 		{name: "gzip bomb", in: gz(t, []byte("email\n"+strings.Repeat(",\n", 100000))), opts: Options{MaxDecodedBytes: 1000}, code: CodeTooLarge},
-		{name: "too many columns", in: []byte("email" + strings.Repeat(",x", MaxColumns) + "\n"), code: CodeTooManyColumns, line: 1},
+		{name: "too many columns", in: []byte("email" + strings.Repeat(",x", DefaultMaxColumns) + "\n"), code: CodeTooManyColumns, line: 1},
 	}
 }
 
@@ -633,7 +635,7 @@ func TestEndlessRecordStops(t *testing.T) {
 func TestTooManyJSONKeys(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
-	for i := range MaxColumns + 1 {
+	for i := range DefaultMaxColumns + 1 {
 		b.WriteString(`{"email":"a@b.com","k`)
 		b.WriteString(strings.Repeat("x", i%10))
 		b.WriteString(string(rune('a' + i/10%26)))
@@ -645,4 +647,111 @@ func TestTooManyJSONKeys(t *testing.T) {
 	if !errors.As(err, &ie) || ie.Code != CodeTooManyColumns {
 		t.Fatalf("got %v, want a too_many_columns *Error", err)
 	}
+}
+
+// newlineBomb is the attack's file: gzip members of 1 MiB of newlines,
+// repeated, so about 1 MB of gzip expands to mib MiB of text.
+func newlineBomb(t testing.TB, mib int) []byte {
+	t.Helper()
+	member := gz(t, append([]byte("email\n"), bytes.Repeat([]byte{'\n'}, 1<<20)...))
+	return bytes.Repeat(member, mib)
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestExpansionBombRefused: a gzip of 1 GiB of newlines is refused for its
+// expansion ratio after reading a small part of it, so the work done is
+// bounded whatever the bomb's size; a plain cap on decompressed bytes
+// works the same way.
+func TestExpansionBombRefused(t *testing.T) {
+	t.Parallel()
+	bomb := newlineBomb(t, 1024)
+	for _, tc := range []struct {
+		name  string
+		opts  Options
+		limit string
+	}{
+		{"ratio", Options{}, LimitExpansionRatio},
+		{"decompressed bytes", Options{MaxExpansion: 1 << 20, MaxDecodedBytes: 4 << 20}, LimitDecodedBytes},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &countReader{r: bytes.NewReader(bomb)}
+			_, _, err := Scan(in, tc.opts)
+			var ie *Error
+			if !errors.As(err, &ie) || ie.Code != CodeTooLarge || ie.Limit != tc.limit {
+				t.Fatalf("got %v, want too_large for %s", err, tc.limit)
+			}
+			if in.n > int64(len(bomb))/8 {
+				t.Errorf("read %d of the bomb's %d bytes before refusing it", in.n, len(bomb))
+			}
+		})
+	}
+	// An ordinary gzip file is far below the ratio.
+	var plain bytes.Buffer
+	plain.WriteString("email,phone,name\n")
+	for i := range 50000 {
+		fmt.Fprintf(&plain, "user%d@acme%d.test,+1415555%04d,Name %d\n", i, i%977, i%10000, i)
+	}
+	if _, _, err := Scan(bytes.NewReader(gz(t, plain.Bytes())), Options{}); err != nil {
+		t.Errorf("ordinary gzip file: %v", err)
+	}
+}
+
+// utf16Units encodes raw UTF-16 code units, lone surrogates included.
+func utf16Units(order binary.AppendByteOrder, units ...uint16) []byte {
+	var out []byte
+	for _, u := range units {
+		out = order.AppendUint16(out, u)
+	}
+	return out
+}
+
+// TestUTF16Strict: a lone surrogate, a reversed pair or an odd last byte
+// in UTF-16 input is refused as invalid_encoding naming its line, like bad
+// UTF-8; a real pair and a U+FFFD written as such are kept.
+func TestUTF16Strict(t *testing.T) {
+	t.Parallel()
+	good := utf16Bytes("email,name\r\njane@acme.test,Ann\r\nkim@acme.test,\U0001F600\uFFFD\r\n", binary.LittleEndian, true)
+	recs := readAll(t, good, mustScan(t, good))
+	if len(recs) != 2 || recs[1].Fields[1] != "\U0001F600\uFFFD" {
+		t.Fatalf("good UTF-16: got %+v", recs)
+	}
+	prefix := utf16Bytes("email,name\r\njane@acme.test,Ann\r\nkim@acme.test,", binary.LittleEndian, true)
+	suffix := utf16Bytes("\r\nlee@acme.test,x\r\n", binary.LittleEndian, false)
+	for _, tc := range []struct {
+		name string
+		in   []byte
+	}{
+		{"lone high surrogate", append(append(slices.Clone(prefix), utf16Units(binary.LittleEndian, 0xD83D, 'x')...), suffix...)},
+		{"lone low surrogate", append(append(slices.Clone(prefix), utf16Units(binary.LittleEndian, 0xDE00)...), suffix...)},
+		{"reversed pair", append(append(slices.Clone(prefix), utf16Units(binary.LittleEndian, 0xDE00, 0xD83D)...), suffix...)},
+		{"odd last byte", append(slices.Clone(prefix), 'x', 0, 'y')},
+		{"big endian lone surrogate", append(utf16Bytes("email\nkim@acme.test\n", binary.BigEndian, true), append(utf16Units(binary.BigEndian, 0xD800), utf16Bytes("\n", binary.BigEndian, false)...)...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Scan(bytes.NewReader(tc.in), Options{})
+			var ie *Error
+			if !errors.As(err, &ie) || ie.Code != CodeInvalidEnc || ie.Line != 3 || !strings.Contains(ie.Message, "line 3") {
+				t.Fatalf("got %v, want invalid_encoding on line 3", err)
+			}
+		})
+	}
+}
+
+func mustScan(t *testing.T, in []byte) Layout {
+	t.Helper()
+	l, _, err := Scan(bytes.NewReader(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -30,7 +30,7 @@ func Scan(r io.Reader, opts Options) (Layout, Stats, error) {
 	if err != nil {
 		return Layout{}, Stats{}, err
 	}
-	in, err := openDetect(r, o.MaxDecodedBytes)
+	in, err := openDetect(r, o.MaxDecodedBytes, o.MaxExpansion)
 	if err != nil {
 		return Layout{}, Stats{}, err
 	}
@@ -67,6 +67,7 @@ func Scan(r io.Reader, opts Options) (Layout, Stats, error) {
 		s.l.Format = f
 		s.l.HasHeader = true
 		s.obj = newObjectReader(nil, true)
+		s.obj.maxKeys, s.obj.maxKeyBytes = o.MaxColumns, o.MaxHeaderBytes
 		if f == JSON {
 			s.src = newJSONSource(text, o.MaxRecordBytes, s.obj)
 		} else {
@@ -104,8 +105,17 @@ func (o Options) normalize() (Options, error) {
 	if o.MaxFieldBytes <= 0 {
 		o.MaxFieldBytes = DefaultMaxFieldBytes
 	}
+	if o.MaxColumns <= 0 {
+		o.MaxColumns = DefaultMaxColumns
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
 	if o.MaxRecordBytes <= 0 {
 		o.MaxRecordBytes = max(DefaultMaxRecordBytes, 4*o.MaxFieldBytes)
+	}
+	if o.MaxExpansion <= 0 {
+		o.MaxExpansion = DefaultMaxExpansionRatio
 	}
 	if o.MaxRows < 0 {
 		o.MaxRows = 0
@@ -303,12 +313,12 @@ func (s *scanner) run() error {
 
 // check applies the per-row rules: width, value length, UTF-8.
 func (s *scanner) check(fields []string, line int) error {
-	if len(fields) > MaxColumns {
-		return errorf(CodeTooManyColumns, line, "the row has %d fields; at most %d columns are supported", len(fields), MaxColumns)
+	if len(fields) > s.o.MaxColumns {
+		return limitf(LimitColumns, CodeTooManyColumns, line, "the row has %d fields; the limit is %d columns", len(fields), s.o.MaxColumns)
 	}
 	for i, f := range fields {
 		if len(f) > s.o.MaxFieldBytes {
-			return errorf(CodeFieldTooLong, s.src.fieldLine(i),
+			return limitf(LimitCellBytes, CodeFieldTooLong, s.src.fieldLine(i),
 				"the value in column %d is %d bytes long; the limit is %d bytes", i+1, len(f), s.o.MaxFieldBytes)
 		}
 		if !utf8.ValidString(f) {
@@ -320,7 +330,7 @@ func (s *scanner) check(fields []string, line int) error {
 }
 
 func (s *scanner) tooManyRows(line int) *Error {
-	return errorf(CodeTooManyRows, line, "the file has more than %d rows, the limit; split it into smaller files", s.o.MaxRows)
+	return limitf(LimitRows, CodeTooManyRows, line, "the file has more than %d rows, the limit; split it into smaller files", s.o.MaxRows)
 }
 
 // decide settles the header and the columns of delimited text and TXT from
@@ -342,6 +352,10 @@ func (s *scanner) decide(atEOF bool) error {
 	}
 	data := s.sample
 	if s.l.HasHeader {
+		if n := headerBytes(first); n > s.o.MaxHeaderBytes {
+			return limitf(LimitHeaderBytes, CodeHeaderTooLong, s.sample[0].line,
+				"the header row holds %d bytes of column names; the limit is %d bytes", n, s.o.MaxHeaderBytes)
+		}
 		s.l.Header = first
 		data = s.sample[1:]
 	} else {
@@ -392,6 +406,15 @@ func rowsOf(rows []sampled, width int) [][]string {
 		out[i] = f
 	}
 	return out
+}
+
+// headerBytes is the size of the column names together.
+func headerBytes(names []string) int {
+	n := 0
+	for _, h := range names {
+		n += len(h)
+	}
+	return n
 }
 
 func syntheticHeader(n int) []string {

@@ -94,8 +94,8 @@ func (l *recordLimiter) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	if at := l.scan(p[:n]); at >= 0 {
-		l.err = errorf(CodeRecordTooLong, l.start,
-			"the row starting here is longer than %d bytes; usually a quote opened on it is never closed (a \" inside a field must be doubled: \"\")", l.max)
+		l.err = limitf(LimitRecordBytes, CodeRecordTooLong, l.start,
+			"the row starting here is longer than %d bytes, the limit; usually a quote opened on it is never closed (a \" inside a field must be doubled: \"\")", l.max)
 		if at == 0 {
 			return 0, l.err
 		}
@@ -194,7 +194,7 @@ func (lr *lineReader) next() ([]byte, int, error) {
 }
 
 func (lr *lineReader) tooLong() *Error {
-	return errorf(CodeRecordTooLong, lr.line+1, "the line is longer than %d bytes; shorten it or split the value", lr.max)
+	return limitf(LimitRecordBytes, CodeRecordTooLong, lr.line+1, "the line is longer than %d bytes, the limit; shorten it or split the value", lr.max)
 }
 
 // txtSource reads one value per line.
@@ -239,9 +239,12 @@ type objectReader struct {
 	index  map[string]int
 	header []string
 	grow   bool
-	fields []string
-	raw    json.RawMessage
-	buf    bytes.Buffer
+	// maxKeys and maxKeyBytes bound what grow may learn.
+	maxKeys, maxKeyBytes int
+	keyBytes             int
+	fields               []string
+	raw                  json.RawMessage
+	buf                  bytes.Buffer
 }
 
 func newObjectReader(header []string, grow bool) *objectReader {
@@ -253,8 +256,15 @@ func newObjectReader(header []string, grow bool) *objectReader {
 	return o
 }
 
-// errTooManyKeys marks a JSON file with more distinct keys than MaxColumns.
-var errTooManyKeys = errors.New("too many keys")
+// tooManyKeys and keysTooLong mark a JSON file past MaxColumns or
+// MaxHeaderBytes; jsonError says so with the line.
+type tooManyKeys struct{ max int }
+
+func (e tooManyKeys) Error() string { return "too many keys" }
+
+type keysTooLong struct{ max int }
+
+func (e keysTooLong) Error() string { return "keys too long" }
 
 // read reads the members of an object whose '{' the decoder has returned,
 // through its '}'.
@@ -278,9 +288,13 @@ func (o *objectReader) read(dec *json.Decoder) ([]string, error) {
 			if !o.grow {
 				return nil, fmt.Errorf("key %q is not in the layout; the file changed after it was scanned", key)
 			}
-			if len(o.header) >= MaxColumns {
-				return nil, errTooManyKeys
+			if len(o.header) >= o.maxKeys {
+				return nil, tooManyKeys{o.maxKeys}
 			}
+			if o.keyBytes+len(key) > o.maxKeyBytes {
+				return nil, keysTooLong{o.maxKeyBytes}
+			}
+			o.keyBytes += len(key)
 			i = len(o.header)
 			o.index[key] = i
 			o.header = append(o.header, key)
@@ -327,11 +341,15 @@ func (o *objectReader) value(raw []byte) string {
 // jsonError explains a JSON decoding error at line.
 func jsonError(err error, line int) error {
 	var se *json.SyntaxError
+	var many tooManyKeys
+	var long keysTooLong
 	switch {
 	case errors.As(err, new(*Error)):
 		return err
-	case errors.Is(err, errTooManyKeys):
-		return errorf(CodeTooManyColumns, line, "the objects have more than %d different keys; at most %d columns are supported", MaxColumns, MaxColumns)
+	case errors.As(err, &many):
+		return limitf(LimitColumns, CodeTooManyColumns, line, "the objects have more than %d different keys; the limit is %d columns", many.max, many.max)
+	case errors.As(err, &long):
+		return limitf(LimitHeaderBytes, CodeHeaderTooLong, line, "the keys of the objects hold more than %d bytes together; the limit is %d bytes of column names", long.max, long.max)
 	case errors.As(err, &se):
 		return errorf(CodeMalformedJSON, line, "invalid JSON: %v", se)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
@@ -531,7 +549,7 @@ func (t *lineTracker) Read(p []byte) (int, error) {
 	t.pending = append(t.pending, p[:n]...)
 	t.total += int64(n)
 	if t.total-t.from > t.max+trackChunk {
-		t.err = errorf(CodeRecordTooLong, t.start, "the JSON value starting here is longer than %d bytes; shorten its values", t.max)
+		t.err = limitf(LimitRecordBytes, CodeRecordTooLong, t.start, "the JSON value starting here is longer than %d bytes, the limit; shorten its values", t.max)
 		return n, t.err
 	}
 	return n, err

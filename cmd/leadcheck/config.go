@@ -50,6 +50,7 @@ type config struct {
 	APIKeysSet bool
 	Keys       keysConfig
 	SMTP       smtpConfig
+	Hostile    hostileConfig
 }
 
 func defaultConfig() config {
@@ -91,6 +92,7 @@ func settings() []setting {
 		metricsSettings(),
 		keysSettings(),
 		smtpSettings(),
+		hostileSettings(),
 	)
 }
 

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/leadcheck/leadcheck/bulk"
 )
 
 var updateREADME = flag.Bool("update-readme", false, "rewrite the configuration table in README.md")
@@ -53,4 +55,18 @@ func TestREADMEConfig(t *testing.T) {
 		return
 	}
 	t.Errorf("README.md's configuration table is stale; run: go test ./cmd/leadcheck -run TestREADMEConfig -update-readme")
+}
+
+// TestLimitSettingsExist: every setting a bulk refusal names is one the
+// binary reads.
+func TestLimitSettingsExist(t *testing.T) {
+	known := map[string]bool{}
+	for _, s := range settings() {
+		known[s.env] = true
+	}
+	for limit, env := range bulk.LimitSettings {
+		if !known[env] {
+			t.Errorf("bulk.LimitSettings[%q] = %s, which is not a setting", limit, env)
+		}
+	}
 }

@@ -87,14 +87,16 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		publicMetrics = nil    // only on the admin port
 	}
 
-	srv := api.NewServer(api.Options{
+	apiOpts := api.Options{
 		Keys:            keySet,
 		TrustedProxies:  cfg.Keys.TrustedProxies,
 		CORSOrigins:     cfg.CORSOrigins,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		MaxUploadBytes:  cfg.Bulk.MaxUploadBytes,
 		ValidateTimeout: cfg.ValidateTimeout,
-	}, api.Deps{
+	}
+	cfg.Hostile.applyAPI(&apiOpts)
+	srv := api.NewServer(apiOpts, api.Deps{
 		Engine:   p.engine,
 		Enricher: p.enricher,
 		Bulk:     p.bulk,

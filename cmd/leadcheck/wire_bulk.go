@@ -96,7 +96,7 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 	if e, ok := p.enricher.(bulk.Enricher); ok {
 		enricher = e
 	}
-	svc, err := bulk.Open(bulk.Config{
+	bcfg := bulk.Config{
 		Dir:      filepath.Join(cfg.DataDir, "bulk"),
 		Lists:    p.lists,
 		Domains:  p.domains,
@@ -122,7 +122,9 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 		DNSRetryBudget:       cfg.Verdicts.BulkDNSRetryBudget,
 		Logger:               p.logger,
 		Metrics:              p.rec,
-	})
+	}
+	cfg.Hostile.applyBulk(&bcfg)
+	svc, err := bulk.Open(bcfg)
 	if err != nil {
 		return nil, err
 	}

@@ -739,6 +739,35 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /** @description The upload brought less than the minimum rate over a window (an idle or trickling connection); send the body without pauses. */
+        UploadTooSlow: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description Too many uploads in progress: `429` `too_many_uploads` when this key has its share, `503` `uploads_busy` when the server has. Retry after `Retry-After` seconds. */
+        UploadRefused: {
+            headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description `insufficient_storage`: the upload would take the server's disk past its free-space reserve, or this key past its disk budget (the message says which); retry later, or delete finished jobs. */
+        InsufficientStorage: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description A bug on our side; the request id helps find it in the logs. */
         InternalError: {
             headers: {
@@ -939,9 +968,13 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["UploadTooSlow"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["UploadRefused"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["UploadRefused"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     getBulkJob: {

@@ -1,0 +1,103 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/leadcheck/leadcheck/internal/dnstest"
+)
+
+// setFileLimit sets the open-file limit of process pid, as `ulimit -n`
+// would have at its start (prlimit(2); the syscall package has no
+// wrapper for another process).
+func setFileLimit(t *testing.T, pid int, n uint64) {
+	t.Helper()
+	lim := syscall.Rlimit{Cur: n, Max: n}
+	if _, _, errno := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), uintptr(syscall.RLIMIT_NOFILE), uintptr(unsafe.Pointer(&lim)), 0, 0, 0); errno != 0 {
+		t.Skipf("cannot set the process's file limit: %v", errno)
+	}
+}
+
+func countDir(path string) int {
+	entries, _ := os.ReadDir(path)
+	return len(entries)
+}
+
+// TestIdleUploadsRealProcess: a real process limited to 1,024 open files
+// takes 500 idle uploads from 125 keys and still answers /healthz; the
+// uploads it holds stay within LEADCHECK_BULK_MAX_UPLOADS (the rest are
+// refused and their connections closed), its open files stay well under
+// the limit, and once the clients go no upload folder is left.
+func TestIdleUploadsRealProcess(t *testing.T) {
+	t.Parallel()
+	dns := dnstest.Start(t, dnstest.Config{Zone: zone})
+	var keys []string
+	for i := range 125 {
+		keys = append(keys, fmt.Sprintf("key-%03d", i))
+	}
+	data := t.TempDir()
+	p := startProcess(t, map[string]string{
+		"LEADCHECK_DNS":              dns.Addr(),
+		"LEADCHECK_API_KEYS":         strings.Join(keys, ","),
+		"LEADCHECK_DATA_DIR":         data,
+		"LEADCHECK_BULK_MAX_UPLOADS": "32",
+	})
+	pid := p.cmd.Process.Pid
+	setFileLimit(t, pid, 1024)
+	addr := strings.TrimPrefix(p.base, "http://")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	head := "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nemail\r\n"
+	for i := range 500 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		fmt.Fprintf(c, "POST /v1/bulk HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: %d\r\n\r\n%s",
+			keys[i%len(keys)], 1<<20, head)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Get(p.base + "/healthz")
+	if err != nil {
+		t.Fatalf("/healthz with 500 idle uploads: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz: got %d", resp.StatusCode)
+	}
+	tmp := filepath.Join(data, "bulk", "tmp")
+	if n := countDir(tmp); n > 32 {
+		t.Errorf("%d upload folders with LEADCHECK_BULK_MAX_UPLOADS=32", n)
+	}
+	fds := countDir(fmt.Sprintf("/proc/%d/fd", pid))
+	t.Logf("open files of the process with 500 idle uploads: %d", fds)
+	if fds > 512 {
+		t.Errorf("the process holds %d open files with 500 idle uploads, want far below its limit of 1024", fds)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	deadline := time.Now().Add(10 * time.Second)
+	for countDir(tmp) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d upload folders left 10s after the clients went", countDir(tmp))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
