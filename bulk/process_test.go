@@ -527,7 +527,7 @@ func TestProgressAndETA(t *testing.T) {
 		t.Errorf("no rate yet: got %v, want nil", *eta)
 	}
 	// 100 rows/s for 20s: the ETA follows the recent rate.
-	var eta *float64
+	var eta *int64
 	for s := 1; s <= 20; s++ {
 		eta = w.add(start.Add(time.Duration(s)*time.Second), 100*s, 5000)
 	}
@@ -538,8 +538,50 @@ func TestProgressAndETA(t *testing.T) {
 	for s := 21; s <= 32; s++ {
 		eta = w.add(start.Add(time.Duration(s)*time.Second), 2000+200*(s-20), 5000)
 	}
-	if eta == nil || *eta > 3.5 || *eta < 2 {
+	if eta == nil || *eta > 4 || *eta < 2 {
 		t.Errorf("at 200 rows/s with 600 left: got %v, want about 3s", eta)
+	}
+}
+
+// TestETAColdStart replays a job whose first second is slow (cold
+// domains) and the rest fast, sampled every 100 ms as the writer does: no
+// ETA in the first seconds, then whole seconds never far above the time
+// really left.
+func TestETAColdStart(t *testing.T) {
+	t.Parallel()
+	const total = 100_000
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	// rows done after ms milliseconds: 500 rows/s for 1 s, then 10,000/s.
+	doneAt := func(ms int) int {
+		if ms <= 1000 {
+			return ms / 2
+		}
+		return min(500+(ms-1000)*10, total)
+	}
+	var end int
+	for end = 0; doneAt(end) < total; end += 100 {
+	}
+	var w etaWindow
+	got := 0
+	for ms := 0; ms <= end; ms += 100 {
+		eta := w.add(start.Add(time.Duration(ms)*time.Millisecond), doneAt(ms), total)
+		if ms < int(etaWarmup/time.Millisecond) {
+			if eta != nil {
+				t.Errorf("at %d ms: got an ETA of %d s during the warm-up, want none", ms, *eta)
+			}
+			continue
+		}
+		if eta == nil {
+			continue
+		}
+		got++
+		left := float64(end-ms) / 1000
+		if *eta < 0 || float64(*eta) > 2*left+1 {
+			t.Errorf("at %d ms with %.1f s left: got an ETA of %d s", ms, left, *eta)
+		}
+	}
+	if got == 0 {
+		t.Errorf("no ETA over a %d ms job", end)
 	}
 }
 
