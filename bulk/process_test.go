@@ -268,7 +268,7 @@ func TestResumeAfterCrash(t *testing.T) {
 	}
 	// Rows past the checkpoint, as a crash would leave them.
 	dir := filepath.Join(e.cfg.Dir, "jobs", st.ID)
-	for _, name := range []string{csvFile, ndjsonFile, indexFile} {
+	for _, name := range []string{resultsFile} {
 		f, err := os.OpenFile(filepath.Join(dir, name), os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -339,7 +339,7 @@ func TestCancelRunningJob(t *testing.T) {
 	if files := e.jobFiles(st.ID); !slices.Equal(files, []string{recordFile}) {
 		t.Errorf("files left: got %v, want only %s", files, recordFile)
 	}
-	if _, err := e.svc.Results(context.Background(), "me", st.ID, "", ""); !isKind(err, KindConflict) {
+	if _, err := e.svc.Results(context.Background(), "me", st.ID, DownloadOptions{}); !isKind(err, KindConflict) {
 		t.Errorf("results of a canceled job: got %v, want a conflict", err)
 	}
 	// Deleting it again forgets it.
@@ -388,7 +388,7 @@ func TestOwnership(t *testing.T) {
 	if err := e.svc.Delete(ctx, "bob", st.ID); !isKind(err, KindNotFound) {
 		t.Errorf("delete by another caller: got %v, want not found", err)
 	}
-	if _, err := e.svc.Results(ctx, "bob", st.ID, "", ""); !isKind(err, KindNotFound) {
+	if _, err := e.svc.Results(ctx, "bob", st.ID, DownloadOptions{}); !isKind(err, KindNotFound) {
 		t.Errorf("results by another caller: got %v, want not found", err)
 	}
 	if page, _ := e.svc.List(ctx, "bob", 0, ""); len(page.Jobs) != 0 {
@@ -405,7 +405,7 @@ func TestResultsConflict(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, dnstest.Config{}, nil)
 	st := e.mustSubmit("", "email,n\njane@acme.test,1\n", Options{})
-	_, err := e.svc.Results(context.Background(), "", st.ID, "", "")
+	_, err := e.svc.Results(context.Background(), "", st.ID, DownloadOptions{})
 	if !isKind(err, KindConflict) || !strings.Contains(err.Error(), "poll GET /v1/bulk/"+st.ID) {
 		t.Errorf("queued job: got %v, want a conflict telling to poll", err)
 	}
@@ -419,17 +419,17 @@ func TestResultsConflict(t *testing.T) {
 	if done.Status != StatusFailed || done.Error == nil || *done.Error == "" {
 		t.Fatalf("got %+v, want failed with an error", done)
 	}
-	_, err = e.svc.Results(context.Background(), "", st.ID, "", "")
+	_, err = e.svc.Results(context.Background(), "", st.ID, DownloadOptions{})
 	if !isKind(err, KindConflict) || !strings.Contains(err.Error(), *done.Error) {
 		t.Errorf("failed job: got %v, want a conflict with the job's error %q", err, *done.Error)
 	}
-	if files := e.jobFiles(st.ID); slices.Contains(files, csvFile) {
+	if files := e.jobFiles(st.ID); slices.Contains(files, resultsFile) {
 		t.Errorf("a failed job kept its partial results: %v", files)
 	}
-	if _, err := e.svc.Results(context.Background(), "", st.ID, "xml", ""); !isKind(err, KindInvalid) {
+	if _, err := e.svc.Results(context.Background(), "", st.ID, DownloadOptions{Format: "xml"}); !isKind(err, KindInvalid) {
 		t.Errorf("format xml: got %v, want invalid", err)
 	}
-	if _, err := e.svc.Results(context.Background(), "", st.ID, "", "good"); !isKind(err, KindInvalid) {
+	if _, err := e.svc.Results(context.Background(), "", st.ID, DownloadOptions{Verdicts: "good"}); !isKind(err, KindInvalid) {
 		t.Errorf("verdict good: got %v, want invalid", err)
 	}
 }

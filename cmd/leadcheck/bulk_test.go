@@ -323,7 +323,10 @@ func TestBulkCommandLocal(t *testing.T) {
 	if !ok {
 		t.Error("results lack the UTF-8 BOM")
 	}
-	table, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	// A semicolon file comes back with semicolons.
+	r := csv.NewReader(bytes.NewReader(body))
+	r.Comma = ';'
+	table, err := r.ReadAll()
 	if err != nil || len(table) != 3 {
 		t.Fatalf("results: %v %q", err, table)
 	}

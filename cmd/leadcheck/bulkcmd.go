@@ -23,6 +23,7 @@ type bulkFlags struct {
 	server, apiKey string
 	out, format    string
 	verdicts       string
+	excelSafe      bool
 	opts           bulk.Options
 	poll           time.Duration
 }
@@ -45,6 +46,7 @@ func bulkCommand(ctx context.Context, args []string, getenv func(string) string,
 	fs.StringVar(&f.out, "o", "", "results file (default FILE.leadcheck.csv or .ndjson)")
 	fs.StringVar(&f.format, "format", "csv", "results format: csv or ndjson")
 	fs.StringVar(&f.verdicts, "verdict", "", "keep only rows with these verdicts, e.g. valid,risky")
+	fs.BoolVar(&f.excelSafe, "excel-safe", true, "neutralise formulas in CSV cells for spreadsheets; --excel-safe=false writes cells unchanged, for CRM imports")
 	fs.StringVar(&f.opts.EmailColumn, "email-column", "", "email column: header name or 1-based index (default: found from the header)")
 	fs.StringVar(&f.opts.PhoneColumn, "phone-column", "", "phone column: header name or 1-based index")
 	fs.StringVar(&f.opts.CountryColumn, "country-column", "", "country column: header name or 1-based index")
@@ -157,7 +159,7 @@ func bulkLocal(ctx context.Context, cfg config, f bulkFlags, file string, stdout
 	if st.Status != bulk.StatusCompleted {
 		return st, fmt.Errorf("the job %s: %s", st.Status, orEmpty(st.Error))
 	}
-	d, err := svc.Results(ctx, "", st.ID, f.format, f.verdicts)
+	d, err := svc.Results(ctx, "", st.ID, bulk.DownloadOptions{Format: f.format, Verdicts: f.verdicts, Unsafe: !f.excelSafe})
 	if err != nil {
 		return st, describeBulkError(file, err)
 	}
@@ -224,7 +226,7 @@ func bulkRemote(ctx context.Context, f bulkFlags, file string, stdout io.Writer)
 		return st, fmt.Errorf("the job %s: %s", st.Status, orEmpty(st.Error))
 	}
 	format := client.GetBulkResultsParamsFormat(f.format)
-	params := &client.GetBulkResultsParams{Format: &format}
+	params := &client.GetBulkResultsParams{Format: &format, ExcelSafe: &f.excelSafe}
 	if f.verdicts != "" {
 		params.Verdict = &f.verdicts
 	}
