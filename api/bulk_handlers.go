@@ -30,7 +30,7 @@ type BulkService interface {
 	Get(ctx context.Context, caller, id string) (bulk.Status, error)
 	List(ctx context.Context, caller string, limit int, cursor string) (bulk.Page, error)
 	Delete(ctx context.Context, caller, id string) error
-	Results(ctx context.Context, caller, id, format, verdicts string) (*bulk.Download, error)
+	Results(ctx context.Context, caller, id string, opt bulk.DownloadOptions) (*bulk.Download, error)
 }
 
 var _ BulkService = (*bulk.Service)(nil)
@@ -309,11 +309,11 @@ func (h handlers) GetBulkResults(c echo.Context, id apigen.JobID, p apigen.GetBu
 	if svc == nil {
 		return errNotImplemented
 	}
-	format := ""
+	opt := bulk.DownloadOptions{Verdicts: deref(p.Verdict), Unsafe: p.ExcelSafe != nil && !*p.ExcelSafe}
 	if p.Format != nil {
-		format = string(*p.Format)
+		opt.Format = string(*p.Format)
 	}
-	d, err := svc.Results(c.Request().Context(), callerOf(c), id, format, deref(p.Verdict))
+	d, err := svc.Results(c.Request().Context(), callerOf(c), id, opt)
 	if err != nil {
 		return err
 	}

@@ -445,8 +445,17 @@ func checkCSV(t *testing.T, e *bulkEnv, job client.BulkJob) {
 	if !ok {
 		t.Fatal("csv does not start with a UTF-8 BOM")
 	}
+	// The results keep the upload's delimiter: the first one of the
+	// header line (column names hold none).
+	delim := ','
+	if i := bytes.IndexAny(body, ",;\t"); i >= 0 {
+		delim = rune(body[i])
+	}
+	if want := map[string]rune{"tsv": '\t'}[*job.Format]; want != 0 && delim != want {
+		t.Errorf("a %s upload came back with %q as delimiter", *job.Format, delim)
+	}
 	r := csv.NewReader(bytes.NewReader(body))
-	r.FieldsPerRecord = -1
+	r.FieldsPerRecord, r.Comma = -1, delim
 	table, err := r.ReadAll()
 	if err != nil {
 		t.Fatal(err)
@@ -494,13 +503,33 @@ func checkCSV(t *testing.T, e *bulkEnv, job client.BulkJob) {
 			t.Errorf("csv row %d: e164 %q not neutralised", i+1, e164)
 		}
 	}
+	// excel_safe=false: the same rows, every cell as it was.
+	no := false
+	raw, err := e.client.GetBulkResultsWithResponse(context.Background(), job.Id, &client.GetBulkResultsParams{ExcelSafe: &no})
+	if err != nil || raw.StatusCode() != http.StatusOK {
+		t.Fatalf("excel_safe=false: got %v %v", raw.StatusCode(), err)
+	}
+	r = csv.NewReader(bytes.NewReader(bytes.TrimPrefix(raw.Body, []byte("\xef\xbb\xbf"))))
+	r.FieldsPerRecord, r.Comma = -1, delim
+	rawTable, err := r.ReadAll()
+	if err != nil || len(rawTable) != len(table) {
+		t.Fatalf("excel_safe=false: %d lines (%v), want %d", len(rawTable), err, len(table))
+	}
+	for i, row := range rawTable[1:] {
+		if notes := row[idx["notes"]]; notes != leadRows[i][3] {
+			t.Errorf("excel_safe=false row %d: notes %q came out as %q", i+1, leadRows[i][3], notes)
+		}
+		if e164 := row[idx["leadcheck_phone_e164"]]; e164 != "" && !strings.HasPrefix(e164, "+") {
+			t.Errorf("excel_safe=false row %d: e164 %q altered", i+1, e164)
+		}
+	}
 	// A verdict filter keeps only those rows.
 	filtered := e.results(job.Id, "csv", "valid,risky")
 	if filtered.StatusCode() != http.StatusOK {
 		t.Fatalf("filtered: got %d", filtered.StatusCode())
 	}
 	r = csv.NewReader(bytes.NewReader(bytes.TrimPrefix(filtered.Body, []byte("\xef\xbb\xbf"))))
-	r.FieldsPerRecord = -1
+	r.FieldsPerRecord, r.Comma = -1, delim
 	ftable, err := r.ReadAll()
 	if err != nil {
 		t.Fatal(err)

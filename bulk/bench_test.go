@@ -167,7 +167,7 @@ func runBenchJob(b *testing.B, lists *validate.Lists, domains validate.DomainChe
 	if st.Status != StatusCompleted || st.ProcessedRows != rows {
 		b.Fatalf("job ended %s with %d of %d rows", st.Status, st.ProcessedRows, rows)
 	}
-	for _, name := range []string{csvFile, ndjsonFile, indexFile} {
+	for _, name := range []string{resultsFile} {
 		if fi, err := os.Stat(filepath.Join(dir, "jobs", st.ID, name)); err == nil {
 			resultBytes += fi.Size()
 		}

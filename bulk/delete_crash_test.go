@@ -44,7 +44,7 @@ func TestDeleteCrashAtEachStep(t *testing.T) {
 					t.Fatalf("got %+v, %v, want the completed job", got, err)
 				}
 				for _, format := range []string{FormatCSV, FormatNDJSON} {
-					d, err := svc.Results(context.Background(), "", st.ID, format, "")
+					d, err := svc.Results(context.Background(), "", st.ID, DownloadOptions{Format: format})
 					if err != nil {
 						t.Fatalf("%s results: %v", format, err)
 					}
@@ -109,7 +109,7 @@ func TestSweepOrphans(t *testing.T) {
 			if err := os.MkdirAll(d, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(d, csvFile), []byte("x"), 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(d, resultsFile), []byte("x"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}

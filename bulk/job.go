@@ -82,7 +82,7 @@ type Status struct {
 	StartedAt       *time.Time    `json:"started_at"`
 	FinishedAt      *time.Time    `json:"finished_at"`
 	ExpiresAt       time.Time     `json:"expires_at"`
-	ETASeconds      *float64      `json:"eta_seconds"`
+	ETASeconds      *int64        `json:"eta_seconds"`
 	Error           *string       `json:"error"`
 	ResultsURL      string        `json:"results_url,omitempty"`
 	Webhook         *WebhookState `json:"webhook,omitempty"`
@@ -172,7 +172,7 @@ type job struct {
 	cancelRequested bool
 	removed         bool
 	eta             etaWindow
-	etaSeconds      *float64
+	etaSeconds      *int64
 	// delivering is true while a webhook delivery is in flight.
 	delivering bool
 	// smtpPending is the rows still waiting on SMTP, for Status; -1 before

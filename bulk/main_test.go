@@ -145,7 +145,7 @@ func (e *testEnv) wait(caller, id string) Status {
 // download returns a completed job's results.
 func (e *testEnv) download(caller, id, format, verdicts string) string {
 	e.t.Helper()
-	d, err := e.svc.Results(context.Background(), caller, id, format, verdicts)
+	d, err := e.svc.Results(context.Background(), caller, id, DownloadOptions{Format: format, Verdicts: verdicts})
 	if err != nil {
 		e.t.Fatalf("results: %v", err)
 	}

@@ -109,6 +109,7 @@ func (m *domainMemo) CheckDomain(ctx context.Context, asciiDomain string) (valid
 // since the start (which lags after a slow cold start).
 type etaWindow struct {
 	samples []etaSample
+	start   time.Time // first sample since the last reset
 }
 
 type etaSample struct {
@@ -118,9 +119,18 @@ type etaSample struct {
 
 const etaSpan = 10 * time.Second
 
-// add records progress and returns the estimated seconds left, or nil when
-// there is no rate yet.
-func (w *etaWindow) add(now time.Time, done, total int) *float64 {
+// etaWarmup is how long a run goes before it gets an ETA: the first
+// seconds resolve cold domains one after another and run far slower than
+// the rest, so a rate taken from them is a wild guess (104 s announced for
+// an 11 s job).
+const etaWarmup = 3 * time.Second
+
+// add records progress and returns the estimated whole seconds left,
+// rounded up, or nil while there is no trustworthy rate yet.
+func (w *etaWindow) add(now time.Time, done, total int) *int64 {
+	if len(w.samples) == 0 {
+		w.start = now
+	}
 	if n := len(w.samples); n == 0 || now.Sub(w.samples[n-1].at) >= time.Second {
 		w.samples = append(w.samples, etaSample{at: now, done: done})
 	}
@@ -130,10 +140,14 @@ func (w *etaWindow) add(now time.Time, done, total int) *float64 {
 	first := w.samples[0]
 	elapsed := now.Sub(first.at).Seconds()
 	rows := done - first.done
-	if elapsed < 0.5 || rows <= 0 {
+	if now.Sub(w.start) < etaWarmup || elapsed < 0.5 || rows <= 0 {
 		return nil
 	}
-	eta := float64(max(total-done, 0)) / (float64(rows) / elapsed)
+	left := float64(max(total-done, 0)) / (float64(rows) / elapsed)
+	eta := int64(left)
+	if float64(eta) < left {
+		eta++
+	}
 	return &eta
 }
 

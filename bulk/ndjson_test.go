@@ -186,7 +186,7 @@ func TestNDJSONValueMatchesStdlib(t *testing.T) {
 	n := 0
 	for _, s := range ndjsonStrings {
 		for _, r := range ndjsonResults(s) {
-			// appendNDJSON passes a pointer; a value must encode the same.
+			// appendRow passes a pointer; a value must encode the same.
 			checkSameAsStd(t, e, ref, &r)
 			checkSameAsStd(t, e, ref, r)
 			n++
@@ -330,7 +330,7 @@ func BenchmarkAppendNDJSON(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				var err error
-				if dst, err = e.appendNDJSON(dst[:0], row.o); err != nil {
+				if dst, err = e.appendRow(dst[:0], row.o); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -268,7 +268,7 @@ func TestResumeAfterCrash(t *testing.T) {
 	}
 	// Rows past the checkpoint, as a crash would leave them.
 	dir := filepath.Join(e.cfg.Dir, "jobs", st.ID)
-	for _, name := range []string{csvFile, ndjsonFile, indexFile} {
+	for _, name := range []string{resultsFile} {
 		f, err := os.OpenFile(filepath.Join(dir, name), os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -339,7 +339,7 @@ func TestCancelRunningJob(t *testing.T) {
 	if files := e.jobFiles(st.ID); !slices.Equal(files, []string{recordFile}) {
 		t.Errorf("files left: got %v, want only %s", files, recordFile)
 	}
-	if _, err := e.svc.Results(context.Background(), "me", st.ID, "", ""); !isKind(err, KindConflict) {
+	if _, err := e.svc.Results(context.Background(), "me", st.ID, DownloadOptions{}); !isKind(err, KindConflict) {
 		t.Errorf("results of a canceled job: got %v, want a conflict", err)
 	}
 	// Deleting it again forgets it.
@@ -388,7 +388,7 @@ func TestOwnership(t *testing.T) {
 	if err := e.svc.Delete(ctx, "bob", st.ID); !isKind(err, KindNotFound) {
 		t.Errorf("delete by another caller: got %v, want not found", err)
 	}
-	if _, err := e.svc.Results(ctx, "bob", st.ID, "", ""); !isKind(err, KindNotFound) {
+	if _, err := e.svc.Results(ctx, "bob", st.ID, DownloadOptions{}); !isKind(err, KindNotFound) {
 		t.Errorf("results by another caller: got %v, want not found", err)
 	}
 	if page, _ := e.svc.List(ctx, "bob", 0, ""); len(page.Jobs) != 0 {
@@ -405,7 +405,7 @@ func TestResultsConflict(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, dnstest.Config{}, nil)
 	st := e.mustSubmit("", "email,n\njane@acme.test,1\n", Options{})
-	_, err := e.svc.Results(context.Background(), "", st.ID, "", "")
+	_, err := e.svc.Results(context.Background(), "", st.ID, DownloadOptions{})
 	if !isKind(err, KindConflict) || !strings.Contains(err.Error(), "poll GET /v1/bulk/"+st.ID) {
 		t.Errorf("queued job: got %v, want a conflict telling to poll", err)
 	}
@@ -419,17 +419,17 @@ func TestResultsConflict(t *testing.T) {
 	if done.Status != StatusFailed || done.Error == nil || *done.Error == "" {
 		t.Fatalf("got %+v, want failed with an error", done)
 	}
-	_, err = e.svc.Results(context.Background(), "", st.ID, "", "")
+	_, err = e.svc.Results(context.Background(), "", st.ID, DownloadOptions{})
 	if !isKind(err, KindConflict) || !strings.Contains(err.Error(), *done.Error) {
 		t.Errorf("failed job: got %v, want a conflict with the job's error %q", err, *done.Error)
 	}
-	if files := e.jobFiles(st.ID); slices.Contains(files, csvFile) {
+	if files := e.jobFiles(st.ID); slices.Contains(files, resultsFile) {
 		t.Errorf("a failed job kept its partial results: %v", files)
 	}
-	if _, err := e.svc.Results(context.Background(), "", st.ID, "xml", ""); !isKind(err, KindInvalid) {
+	if _, err := e.svc.Results(context.Background(), "", st.ID, DownloadOptions{Format: "xml"}); !isKind(err, KindInvalid) {
 		t.Errorf("format xml: got %v, want invalid", err)
 	}
-	if _, err := e.svc.Results(context.Background(), "", st.ID, "", "good"); !isKind(err, KindInvalid) {
+	if _, err := e.svc.Results(context.Background(), "", st.ID, DownloadOptions{Verdicts: "good"}); !isKind(err, KindInvalid) {
 		t.Errorf("verdict good: got %v, want invalid", err)
 	}
 }
@@ -527,7 +527,7 @@ func TestProgressAndETA(t *testing.T) {
 		t.Errorf("no rate yet: got %v, want nil", *eta)
 	}
 	// 100 rows/s for 20s: the ETA follows the recent rate.
-	var eta *float64
+	var eta *int64
 	for s := 1; s <= 20; s++ {
 		eta = w.add(start.Add(time.Duration(s)*time.Second), 100*s, 5000)
 	}
@@ -538,8 +538,50 @@ func TestProgressAndETA(t *testing.T) {
 	for s := 21; s <= 32; s++ {
 		eta = w.add(start.Add(time.Duration(s)*time.Second), 2000+200*(s-20), 5000)
 	}
-	if eta == nil || *eta > 3.5 || *eta < 2 {
+	if eta == nil || *eta > 4 || *eta < 2 {
 		t.Errorf("at 200 rows/s with 600 left: got %v, want about 3s", eta)
+	}
+}
+
+// TestETAColdStart replays a job whose first second is slow (cold
+// domains) and the rest fast, sampled every 100 ms as the writer does: no
+// ETA in the first seconds, then whole seconds never far above the time
+// really left.
+func TestETAColdStart(t *testing.T) {
+	t.Parallel()
+	const total = 100_000
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	// rows done after ms milliseconds: 500 rows/s for 1 s, then 10,000/s.
+	doneAt := func(ms int) int {
+		if ms <= 1000 {
+			return ms / 2
+		}
+		return min(500+(ms-1000)*10, total)
+	}
+	var end int
+	for end = 0; doneAt(end) < total; end += 100 {
+	}
+	var w etaWindow
+	got := 0
+	for ms := 0; ms <= end; ms += 100 {
+		eta := w.add(start.Add(time.Duration(ms)*time.Millisecond), doneAt(ms), total)
+		if ms < int(etaWarmup/time.Millisecond) {
+			if eta != nil {
+				t.Errorf("at %d ms: got an ETA of %d s during the warm-up, want none", ms, *eta)
+			}
+			continue
+		}
+		if eta == nil {
+			continue
+		}
+		got++
+		left := float64(end-ms) / 1000
+		if *eta < 0 || float64(*eta) > 2*left+1 {
+			t.Errorf("at %d ms with %.1f s left: got an ETA of %d s", ms, left, *eta)
+		}
+	}
+	if got == 0 {
+		t.Errorf("no ETA over a %d ms job", end)
 	}
 }
 

@@ -3,13 +3,14 @@ package bulk
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/leadcheck/leadcheck/validate"
 )
@@ -66,7 +67,21 @@ func parseVerdicts(s string) (verdictSet, error) {
 	return set, nil
 }
 
-// Download streams a completed job's rows. Its files are open from the
+// DownloadOptions choose what a download holds and how it is written.
+type DownloadOptions struct {
+	// Format is csv (the default) or ndjson.
+	Format string
+	// Verdicts keeps the rows whose lead verdict is listed
+	// (comma-separated, e.g. "valid,risky"); empty keeps all.
+	Verdicts string
+	// Unsafe writes CSV cells exactly as they are, for CRM imports and
+	// programs. By default (false) the CSV is spreadsheet-safe: cells a
+	// spreadsheet could run as a formula are neutralised (see
+	// cellWriter.appendCell).
+	Unsafe bool
+}
+
+// Download streams a completed job's rows. Its file is open from the
 // moment Results returns, so a DELETE racing with it does not cut it
 // short. Close it when done.
 type Download struct {
@@ -76,17 +91,15 @@ type Download struct {
 	ContentType string
 
 	format string
+	unsafe bool
 	data   *os.File
-	index  *os.File // nil when every row is kept
-	header int64    // bytes before the first row (the CSV header line)
 	keep   verdictSet
 }
 
-// Results opens caller's completed job for download in format (csv, the
-// default, or ndjson), keeping the rows whose verdict is in verdicts
-// (comma-separated; empty keeps all). A job that is not completed is an
-// *Error of KindConflict that says why.
-func (s *Service) Results(_ context.Context, caller, id, format, verdicts string) (*Download, error) {
+// Results opens caller's completed job for download. A job that is not
+// completed is an *Error of KindConflict that says why.
+func (s *Service) Results(_ context.Context, caller, id string, opt DownloadOptions) (*Download, error) {
+	format := opt.Format
 	switch format {
 	case "":
 		format = FormatCSV
@@ -94,7 +107,7 @@ func (s *Service) Results(_ context.Context, caller, id, format, verdicts string
 	default:
 		return nil, invalid("format", "invalid_format", "format %q is not csv or ndjson", format)
 	}
-	keep, err := parseVerdicts(verdicts)
+	keep, err := parseVerdicts(opt.Verdicts)
 	if err != nil {
 		return nil, invalid("verdict", "invalid_verdict", "%s; send e.g. verdict=valid,risky", err.Error())
 	}
@@ -118,38 +131,24 @@ func (s *Service) Results(_ context.Context, caller, id, format, verdicts string
 		conflict = &Error{Kind: KindConflict, Code: "job_canceled",
 			Message: "the job was canceled and its results deleted; submit the file again"}
 	}
+	delimiter := outputDelimiter(rec.Layout)
 	s.mu.Unlock()
 	if conflict != nil {
 		return nil, conflict
 	}
 
-	dir := s.jobDir(id)
-	d := &Download{format: format, keep: keep, Filename: "leadcheck-" + id + "." + format}
-	name := csvFile
+	d := &Download{format: format, unsafe: opt.Unsafe, keep: keep}
+	ext := format
 	d.ContentType = "text/csv; charset=utf-8"
-	if format == FormatNDJSON {
-		name = ndjsonFile
+	switch {
+	case format == FormatNDJSON:
 		d.ContentType = "application/x-ndjson"
+	case delimiter == '\t':
+		ext = "tsv"
 	}
-	if d.data, err = os.Open(filepath.Join(dir, name)); err != nil {
+	d.Filename = "leadcheck-" + id + "." + ext
+	if d.data, err = os.Open(filepath.Join(s.jobDir(id), resultsFile)); err != nil {
 		return nil, notFoundIfGone(err)
-	}
-	if format == FormatCSV && keep != allVerdicts {
-		cp, err := readCheckpoint(dir)
-		if err == nil && cp == nil {
-			err = os.ErrNotExist
-		}
-		if err != nil {
-			d.Close()
-			return nil, notFoundIfGone(err)
-		}
-		d.header = cp.HeaderBytes
-	}
-	if keep != allVerdicts {
-		if d.index, err = os.Open(filepath.Join(dir, indexFile)); err != nil {
-			d.Close()
-			return nil, notFoundIfGone(err)
-		}
 	}
 	return d, nil
 }
@@ -162,8 +161,8 @@ func notFoundIfGone(err error) error {
 }
 
 // WriteTo writes the body: for CSV a UTF-8 BOM, the header line and the
-// rows; for NDJSON the rows. With a verdict filter it walks the index and
-// copies or skips each row by its recorded length.
+// rows, with the input's delimiter; for NDJSON the rows. It decompresses
+// the stored rows as it goes, so memory stays flat whatever the job.
 func (d *Download) WriteTo(w io.Writer) (int64, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	cw := &countingWriter{w: bw}
@@ -175,52 +174,52 @@ func (d *Download) WriteTo(w io.Writer) (int64, error) {
 }
 
 func (d *Download) write(w io.Writer) error {
+	zr, err := zstd.NewReader(d.data, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return fmt.Errorf("read results: %w", err)
+	}
+	defer zr.Close()
+	sr := newStoredReader(zr)
+	h, err := sr.header()
+	if err != nil {
+		return err
+	}
+	cells := cellWriter{delimiter: h.delimiter, safe: !d.unsafe}
+	line := make([]byte, 0, 4096)
 	if d.format == FormatCSV {
-		if _, err := io.WriteString(w, utf8BOM); err != nil {
+		line = appendCSVHeader(append(line, utf8BOM...), h.keys, h.enrich, cells)
+		if _, err := w.Write(line); err != nil {
 			return err
 		}
 	}
-	if d.index == nil {
-		_, err := io.Copy(w, d.data)
-		return err
-	}
-	data := bufio.NewReaderSize(d.data, 256<<10)
-	if _, err := io.CopyN(w, data, d.header); err != nil {
-		return fmt.Errorf("copy header: %w", err)
-	}
-	index := bufio.NewReaderSize(d.index, 64<<10)
-	var e [indexEntrySize]byte
 	for {
-		if _, err := io.ReadFull(index, e[:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("read index: %w", err)
+		b, err := sr.next()
+		if errors.Is(err, io.EOF) {
+			return nil
 		}
-		n := int64(binary.LittleEndian.Uint32(e[1:5]))
-		if d.format == FormatNDJSON {
-			n = int64(binary.LittleEndian.Uint32(e[5:9]))
+		if err != nil {
+			return err
 		}
-		if d.keep&verdictBit(e[0]) != 0 {
-			if _, err := io.CopyN(w, data, n); err != nil {
-				return fmt.Errorf("copy row: %w", err)
-			}
-		} else if _, err := data.Discard(int(n)); err != nil {
-			return fmt.Errorf("skip row: %w", err)
+		if len(b) == 0 || d.keep&verdictBit(b[0]) == 0 {
+			continue
+		}
+		r, err := sr.decodeRow(b)
+		if err != nil {
+			return err
+		}
+		if d.format == FormatCSV {
+			line = appendCSVRow(line[:0], len(h.keys), r, cells)
+		} else {
+			line = appendNDJSONRow(line[:0], h.keys, r)
+		}
+		if _, err := w.Write(line); err != nil {
+			return err
 		}
 	}
 }
 
-// Close releases the files.
-func (d *Download) Close() error {
-	var err error
-	for _, f := range []*os.File{d.data, d.index} {
-		if f != nil {
-			err = errors.Join(err, f.Close())
-		}
-	}
-	return err
-}
+// Close releases the file.
+func (d *Download) Close() error { return d.data.Close() }
 
 type countingWriter struct {
 	w io.Writer

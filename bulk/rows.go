@@ -45,12 +45,7 @@ var enrichColumns = []string{
 	"leadcheck_phone_timezone",
 }
 
-// indexEntrySize is the size of one rows.idx entry: the verdict byte, then
-// the row's byte length in results.csv and in results.ndjson (uint32 little
-// endian each).
-const indexEntrySize = 9
-
-// Verdict bytes in rows.idx.
+// Verdict bytes of stored rows.
 const (
 	idxValid   = 'v'
 	idxInvalid = 'i'
@@ -186,6 +181,7 @@ type rowEncoder struct {
 	// that.
 	enc   *gojson.Encoder
 	cells [20]string
+	row   []byte // the record being built
 	// invalid is the result written for rows that could not be judged;
 	// kept here so that passing it by pointer costs no allocation.
 	invalid validate.Result
@@ -200,14 +196,14 @@ func newRowEncoder(keys []string, withEnrich bool) *rowEncoder {
 	return e
 }
 
-// csvHeader is the first line of results.csv.
-func csvHeader(keys []string, withEnrich bool) []byte {
-	var b []byte
+// appendCSVHeader appends the first CSV line: the original column names,
+// then the leadcheck_* columns.
+func appendCSVHeader(dst []byte, keys []string, withEnrich bool, w cellWriter) []byte {
 	for i, k := range keys {
 		if i > 0 {
-			b = append(b, ',')
+			dst = append(dst, w.delimiter)
 		}
-		b = appendCell(b, k)
+		dst = w.appendCell(dst, []byte(k))
 	}
 	cols := resultColumns
 	if withEnrich {
@@ -215,38 +211,94 @@ func csvHeader(keys []string, withEnrich bool) []byte {
 	}
 	for i, k := range cols {
 		if i > 0 || len(keys) > 0 {
-			b = append(b, ',')
+			dst = append(dst, w.delimiter)
 		}
-		b = appendCell(b, k)
+		dst = w.appendCell(dst, []byte(k))
 	}
-	return append(b, '\r', '\n')
+	return append(dst, '\r', '\n')
 }
 
-// appendCSV appends the row's CSV line: original cells (padded to the
-// header width), result cells, then any cells past the header width.
-func (e *rowEncoder) appendCSV(dst []byte, o *rowOutcome) []byte {
-	fields := o.record.Fields
-	width := len(e.keys)
+// appendCSVRow appends a stored row's CSV line: original cells (padded to
+// the header width), result cells, then any cells past the header width.
+func appendCSVRow(dst []byte, width int, r *storedRow, w cellWriter) []byte {
 	for i := range width {
+		if i > 0 {
+			dst = append(dst, w.delimiter)
+		}
+		if i < len(r.fields) {
+			dst = w.appendCell(dst, r.fields[i])
+		}
+	}
+	for i, c := range r.cells {
+		if i > 0 || width > 0 {
+			dst = append(dst, w.delimiter)
+		}
+		dst = w.appendCell(dst, c)
+	}
+	for i := width; i < len(r.fields); i++ {
+		dst = append(dst, w.delimiter)
+		dst = w.appendCell(dst, r.fields[i])
+	}
+	return append(dst, '\r', '\n')
+}
+
+// appendNDJSONRow appends a stored row's NDJSON line:
+//
+//	{"row":N,"line":L,"ragged":false,"record":{...},"result":{...},
+//	 "error":{...},"enrichment":{...}}
+//
+// "record" keeps the original cells under their column names, in order;
+// "error" is there only for rows that could not be judged (the result is
+// then invalid with score 0).
+func appendNDJSONRow(dst []byte, keys []string, r *storedRow) []byte {
+	dst = append(dst, `{"row":`...)
+	dst = strconv.AppendUint(dst, r.number, 10)
+	dst = append(dst, `,"line":`...)
+	dst = strconv.AppendUint(dst, r.line, 10)
+	dst = append(dst, `,"ragged":`...)
+	dst = strconv.AppendBool(dst, r.ragged)
+	dst = append(dst, `,"record":{`...)
+	for i, f := range r.fields {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		if i < len(fields) {
-			dst = appendCell(dst, fields[i])
+		if i < len(keys) {
+			dst = appendJSONString(dst, keys[i])
+		} else {
+			dst = appendJSONString(dst, "column_"+strconv.Itoa(i+1))
 		}
+		dst = append(dst, ':')
+		dst = appendJSONString(dst, string(f))
+	}
+	dst = append(dst, `},`...)
+	dst = append(dst, r.tail...)
+	return append(dst, '}', '\n')
+}
+
+// appendRow appends the row's stored record (see stored.go): the original
+// cells, the leadcheck_* cells and the NDJSON tail.
+func (e *rowEncoder) appendRow(dst []byte, o *rowOutcome) ([]byte, error) {
+	b := append(e.row[:0], verdictByte(o.verdict()), 0)
+	if o.record.Ragged {
+		b[1] = 1
+	}
+	b = binary.AppendUvarint(b, uint64(o.number))
+	b = binary.AppendUvarint(b, uint64(o.record.Line))
+	b = binary.AppendUvarint(b, uint64(len(o.record.Fields)))
+	for _, f := range o.record.Fields {
+		b = appendStoredString(b, f)
 	}
 	cells := e.resultCells(o)
-	for i, c := range cells {
-		if i > 0 || width > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendCell(dst, c)
+	b = binary.AppendUvarint(b, uint64(len(cells)))
+	for _, c := range cells {
+		b = appendStoredString(b, c)
 	}
-	for i := width; i < len(fields); i++ {
-		dst = append(dst, ',')
-		dst = appendCell(dst, fields[i])
+	var err error
+	if b, err = e.appendNDJSONTail(b, o); err != nil {
+		return dst, err
 	}
-	return append(dst, '\r', '\n')
+	e.row = b
+	return appendStoredRecord(dst, b), nil
 }
 
 func (e *rowEncoder) resultCells(o *rowOutcome) []string {
@@ -298,35 +350,10 @@ func (e *rowEncoder) resultCells(o *rowOutcome) []string {
 	return c
 }
 
-// appendNDJSON appends the row's NDJSON line:
-//
-//	{"row":N,"line":L,"ragged":false,"record":{...},"result":{...},
-//	 "error":{...},"enrichment":{...}}
-//
-// "record" keeps the original cells under their column names, in order;
-// "error" is there only for rows that could not be judged (the result is
-// then invalid with score 0).
-func (e *rowEncoder) appendNDJSON(dst []byte, o *rowOutcome) ([]byte, error) {
-	dst = append(dst, `{"row":`...)
-	dst = strconv.AppendInt(dst, int64(o.number), 10)
-	dst = append(dst, `,"line":`...)
-	dst = strconv.AppendInt(dst, int64(o.record.Line), 10)
-	dst = append(dst, `,"ragged":`...)
-	dst = strconv.AppendBool(dst, o.record.Ragged)
-	dst = append(dst, `,"record":{`...)
-	for i, f := range o.record.Fields {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		if i < len(e.keys) {
-			dst = appendJSONString(dst, e.keys[i])
-		} else {
-			dst = appendJSONString(dst, "column_"+strconv.Itoa(i+1))
-		}
-		dst = append(dst, ':')
-		dst = appendJSONString(dst, f)
-	}
-	dst = append(dst, `},"result":`...)
+// appendNDJSONTail appends the row's NDJSON after its "record" object:
+// "result", then "error" and "enrichment" when there are any.
+func (e *rowEncoder) appendNDJSONTail(dst []byte, o *rowOutcome) ([]byte, error) {
+	dst = append(dst, `"result":`...)
 	// By pointer: a Result in an interface would be copied to the heap for
 	// every row.
 	res := &o.result
@@ -352,7 +379,7 @@ func (e *rowEncoder) appendNDJSON(dst []byte, o *rowOutcome) ([]byte, error) {
 			return dst, err
 		}
 	}
-	return append(dst, '}', '\n'), nil
+	return dst, nil
 }
 
 // appendValue appends v's JSON, without the newline Encode ends it with;
@@ -365,44 +392,73 @@ func (e *rowEncoder) appendValue(dst []byte, v any) ([]byte, error) {
 	return append(dst, bytes.TrimSuffix(e.scratch.Bytes(), []byte{'\n'})...), nil
 }
 
-func appendIndex(dst []byte, v validate.Verdict, csvLen, ndLen int) []byte {
-	dst = append(dst, verdictByte(v))
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(csvLen))
-	return binary.LittleEndian.AppendUint32(dst, uint32(ndLen))
-}
-
 // formulaLead reports whether a spreadsheet would run a cell starting with
-// this byte as a formula (OWASP "CSV injection": = + - @ tab CR).
+// this byte as a formula (OWASP "CSV injection").
 func formulaLead(c byte) bool {
-	return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r'
+	return c == '=' || c == '+' || c == '-' || c == '@'
 }
 
-// appendCell appends one CSV cell, comma-separated and quoted as RFC 4180
-// asks. A cell a spreadsheet would run as a formula gets a leading single
-// quote, the OWASP neutralisation; it applies to every cell, ours too (a
-// phone in E.164 comes out as '+14155550100: spreadsheets then keep the +
-// and show text, and programs should read the NDJSON, which is never
-// altered).
-func appendCell(dst []byte, s string) []byte {
-	neutral := len(s) > 0 && formulaLead(s[0])
-	quote := strings.ContainsAny(s, ",\"\r\n") || (len(s) > 0 && s[0] == ' ')
-	if !quote {
-		if neutral {
-			dst = append(dst, '\'')
+// splitsCell reports whether a spreadsheet may split a line on c, in one
+// locale or another: a cell holding one may become two cells there.
+func splitsCell(c byte) bool { return c == ',' || c == ';' || c == '\t' }
+
+// cellWriter writes CSV cells with one delimiter, spreadsheet-safe or as
+// they are.
+type cellWriter struct {
+	delimiter byte
+	// safe neutralises formulas and quotes every cell holding any
+	// delimiter (the default download, for spreadsheets); otherwise cells
+	// are written unchanged and quoted only where RFC 4180 needs it (for
+	// CRM imports and programs).
+	safe bool
+}
+
+// appendCell appends one cell, quoted as RFC 4180 asks. When w.safe, a
+// single quote (the OWASP neutralisation) goes before every place a
+// spreadsheet could start a cell with = + - or @: the start of the cell,
+// after leading spaces, and after any ',' ';' or tab inside the cell (a
+// semicolon-locale Excel splits "x;=cmd" on the ';' unless quoted, and
+// LibreOffice may trim the spaces of " =1"); a leading tab or CR gets one
+// too; and a cell holding ',' ';' or tab is always quoted, whatever the
+// file's delimiter. It applies to our cells too: an E.164 phone comes out
+// as '+14155550100, which a spreadsheet shows as text; for imports use the
+// unsafe form or the NDJSON, which is never altered.
+func (w cellWriter) appendCell(dst, s []byte) []byte {
+	quote := len(s) > 0 && s[0] == ' '
+	for _, c := range s {
+		if c == '"' || c == '\r' || c == '\n' || c == w.delimiter || (w.safe && splitsCell(c)) {
+			quote = true
+			break
 		}
-		return append(dst, s...)
 	}
-	dst = append(dst, '"')
-	if neutral {
-		dst = append(dst, '\'')
+	if quote {
+		dst = append(dst, '"')
 	}
+	start := w.safe // at a place a spreadsheet may start a cell
 	for i := 0; i < len(s); i++ {
-		if s[i] == '"' {
+		c := s[i]
+		if start {
+			start = false
+			j := i
+			for j < len(s) && s[j] == ' ' {
+				j++
+			}
+			if j < len(s) && (formulaLead(s[j]) || (i == 0 && (s[j] == '\t' || s[j] == '\r'))) {
+				dst = append(dst, '\'')
+			}
+		}
+		if c == '"' {
 			dst = append(dst, '"')
 		}
-		dst = append(dst, s[i])
+		dst = append(dst, c)
+		if w.safe && splitsCell(c) {
+			start = true
+		}
 	}
-	return append(dst, '"')
+	if quote {
+		dst = append(dst, '"')
+	}
+	return dst
 }
 
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes

@@ -14,16 +14,18 @@ import (
 const (
 	recordFile     = "job.json"
 	uploadFile     = "upload"
-	csvFile        = "results.csv"
-	ndjsonFile     = "results.ndjson"
-	indexFile      = "rows.idx"
+	resultsFile    = "results.zst"
 	checkpointFile = "checkpoint.json"
 	headerFile     = "header.json"
 )
 
+// legacyResultFiles are the results of the former layout, removed with the
+// rest (a job resumed from it starts its results again).
+var legacyResultFiles = []string{"results.csv", "results.ndjson", "rows.idx"}
+
 // dataFiles are the files a canceled or failed job no longer needs; its
 // record stays so the owner can see what happened.
-var dataFiles = []string{uploadFile, csvFile, ndjsonFile, indexFile, checkpointFile, headerFile}
+var dataFiles = append([]string{uploadFile, resultsFile, checkpointFile, headerFile}, legacyResultFiles...)
 
 func (s *Service) jobDir(id string) string { return filepath.Join(s.jobsDir, id) }
 

@@ -366,8 +366,10 @@ type BulkJob struct {
 	// Error Why the job failed, when it did.
 	Error *string `json:"error,omitempty"`
 
-	// EtaSeconds Estimated seconds until the job ends, from the recent rate.
-	EtaSeconds *float32   `json:"eta_seconds,omitempty"`
+	// EtaSeconds Estimated whole seconds until the job ends, from the recent rate;
+	// null while it is queued and during the first seconds of a run,
+	// before the rate means anything.
+	EtaSeconds *int64     `json:"eta_seconds,omitempty"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 
@@ -930,6 +932,11 @@ type GetBulkResultsParams struct {
 
 	// Verdict Only rows with these verdicts, comma-separated (e.g. `valid,risky`).
 	Verdict *string `form:"verdict,omitempty" json:"verdict,omitempty"`
+
+	// ExcelSafe `true` (the default) neutralises formulas for spreadsheets;
+	// `false` writes CSV cells exactly as they are, for CRM imports.
+	// NDJSON is never altered.
+	ExcelSafe *bool `form:"excel_safe,omitempty" json:"excel_safe,omitempty"`
 }
 
 // GetBulkResultsParamsFormat defines parameters for GetBulkResults.
@@ -1121,10 +1128,16 @@ type ClientInterface interface {
 	// GetBulkResults Download a completed job's rows
 	//
 	// `csv` keeps every original column in order and appends the
-	// `leadcheck_*` columns; cells a spreadsheet would run as a formula are
-	// prefixed with a single quote. It starts with a UTF-8 BOM so Excel
-	// reads it as UTF-8. `ndjson` carries the original record and the full
-	// validation object per row.
+	// `leadcheck_*` columns, with the uploaded file's delimiter (`;` in,
+	// `;` out; tab in, tab out; `,` for JSON and text uploads). It starts
+	// with a UTF-8 BOM so Excel reads it as UTF-8. By default it is safe
+	// to open in a spreadsheet: a single quote goes before `=`, `+`, `-`
+	// or `@` wherever a spreadsheet could start a cell with it (the start
+	// of a cell, after leading spaces, after a `,`, `;` or tab inside
+	// it), and every cell holding one of those delimiters is quoted.
+	// `excel_safe=false` writes every cell unchanged, for imports into a
+	// CRM or a program. `ndjson` carries the original record and the full
+	// validation object per row, never altered.
 	//
 	// Corresponds with GET /v1/bulk/{id}/results (the `GetBulkResults` operationId).
 	GetBulkResults(ctx context.Context, id JobID, params *GetBulkResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1385,10 +1398,16 @@ func (c *Client) GetBulkJob(ctx context.Context, id JobID, reqEditors ...Request
 // GetBulkResults Download a completed job's rows
 //
 // `csv` keeps every original column in order and appends the
-// `leadcheck_*` columns; cells a spreadsheet would run as a formula are
-// prefixed with a single quote. It starts with a UTF-8 BOM so Excel
-// reads it as UTF-8. `ndjson` carries the original record and the full
-// validation object per row.
+// `leadcheck_*` columns, with the uploaded file's delimiter (`;` in,
+// `;` out; tab in, tab out; `,` for JSON and text uploads). It starts
+// with a UTF-8 BOM so Excel reads it as UTF-8. By default it is safe
+// to open in a spreadsheet: a single quote goes before `=`, `+`, `-`
+// or `@` wherever a spreadsheet could start a cell with it (the start
+// of a cell, after leading spaces, after a `,`, `;` or tab inside
+// it), and every cell holding one of those delimiters is quoted.
+// `excel_safe=false` writes every cell unchanged, for imports into a
+// CRM or a program. `ndjson` carries the original record and the full
+// validation object per row, never altered.
 //
 // Corresponds with GET /v1/bulk/{id}/results (the `GetBulkResults` operationId).
 func (c *Client) GetBulkResults(ctx context.Context, id JobID, params *GetBulkResultsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1933,6 +1952,18 @@ func NewGetBulkResultsRequest(server string, id JobID, params *GetBulkResultsPar
 
 		}
 
+		if params.ExcelSafe != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "excel_safe", *params.ExcelSafe, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -2325,10 +2356,16 @@ type ClientWithResponsesInterface interface {
 	// GetBulkResultsWithResponse Download a completed job's rows
 	//
 	// `csv` keeps every original column in order and appends the
-	// `leadcheck_*` columns; cells a spreadsheet would run as a formula are
-	// prefixed with a single quote. It starts with a UTF-8 BOM so Excel
-	// reads it as UTF-8. `ndjson` carries the original record and the full
-	// validation object per row.
+	// `leadcheck_*` columns, with the uploaded file's delimiter (`;` in,
+	// `;` out; tab in, tab out; `,` for JSON and text uploads). It starts
+	// with a UTF-8 BOM so Excel reads it as UTF-8. By default it is safe
+	// to open in a spreadsheet: a single quote goes before `=`, `+`, `-`
+	// or `@` wherever a spreadsheet could start a cell with it (the start
+	// of a cell, after leading spaces, after a `,`, `;` or tab inside
+	// it), and every cell holding one of those delimiters is quoted.
+	// `excel_safe=false` writes every cell unchanged, for imports into a
+	// CRM or a program. `ndjson` carries the original record and the full
+	// validation object per row, never altered.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3797,10 +3834,16 @@ func (c *ClientWithResponses) GetBulkJobWithResponse(ctx context.Context, id Job
 // GetBulkResultsWithResponse Download a completed job's rows
 //
 // `csv` keeps every original column in order and appends the
-// `leadcheck_*` columns; cells a spreadsheet would run as a formula are
-// prefixed with a single quote. It starts with a UTF-8 BOM so Excel
-// reads it as UTF-8. `ndjson` carries the original record and the full
-// validation object per row.
+// `leadcheck_*` columns, with the uploaded file's delimiter (`;` in,
+// `;` out; tab in, tab out; `,` for JSON and text uploads). It starts
+// with a UTF-8 BOM so Excel reads it as UTF-8. By default it is safe
+// to open in a spreadsheet: a single quote goes before `=`, `+`, `-`
+// or `@` wherever a spreadsheet could start a cell with it (the start
+// of a cell, after leading spaces, after a `,`, `;` or tab inside
+// it), and every cell holding one of those delimiters is quoted.
+// `excel_safe=false` writes every cell unchanged, for imports into a
+// CRM or a program. `ndjson` carries the original record and the full
+// validation object per row, never altered.
 //
 // Returns a wrapper object for the known response body format(s).
 //

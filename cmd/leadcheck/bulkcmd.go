@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -23,6 +24,7 @@ type bulkFlags struct {
 	server, apiKey string
 	out, format    string
 	verdicts       string
+	excelSafe      bool
 	opts           bulk.Options
 	poll           time.Duration
 }
@@ -31,20 +33,31 @@ type bulkFlags struct {
 // needed; the job runs in a temporary directory that is removed at the
 // end), or through a server with --server (uploaded with the generated
 // client, polled, downloaded). A progress bar goes to stdout, then one
-// summary line.
+// summary line. It ends with errSomeInvalid when a row's lead is invalid
+// (exit status 2).
 func bulkCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bulk", flag.ContinueOnError)
-	fs.SetOutput(stdout)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: leadcheck bulk [flags] FILE\n\nExample: leadcheck bulk -o clean.csv leads.csv\n\nFlags:")
-		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), `Usage: leadcheck bulk [flags] FILE
+
+Example: leadcheck bulk leads.csv -o clean.csv --default-country US
+
+The results keep the file's columns and delimiter and add leadcheck_*
+columns; by default they are safe to open in a spreadsheet (formulas
+neutralised); --excel-safe=false writes every cell unchanged, for a CRM
+import. Exit status: 0 nothing invalid, 2 some rows invalid, 1 error.
+
+Flags:
+`)
+		printFlags(fs, fs.Output())
 	}
 	var f bulkFlags
 	fs.StringVar(&f.server, "server", "", "run the job on a leadcheck server at this URL instead of in-process")
 	fs.StringVar(&f.apiKey, "api-key", getenv("LEADCHECK_API_KEY"), "API key for --server (env LEADCHECK_API_KEY)")
-	fs.StringVar(&f.out, "o", "", "results file (default FILE.leadcheck.csv or .ndjson)")
+	fs.StringVar(&f.out, "o", "", "results file (default: next to FILE, leads.csv gives leads.leadcheck.csv or .ndjson)")
 	fs.StringVar(&f.format, "format", "csv", "results format: csv or ndjson")
 	fs.StringVar(&f.verdicts, "verdict", "", "keep only rows with these verdicts, e.g. valid,risky")
+	fs.BoolVar(&f.excelSafe, "excel-safe", true, "neutralise formulas in CSV cells for spreadsheets; --excel-safe=false writes cells unchanged, for CRM imports")
 	fs.StringVar(&f.opts.EmailColumn, "email-column", "", "email column: header name or 1-based index (default: found from the header)")
 	fs.StringVar(&f.opts.PhoneColumn, "phone-column", "", "phone column: header name or 1-based index")
 	fs.StringVar(&f.opts.CountryColumn, "country-column", "", "country column: header name or 1-based index")
@@ -52,15 +65,14 @@ func bulkCommand(ctx context.Context, args []string, getenv func(string) string,
 	fs.StringVar(&f.opts.DefaultCountry, "default-country", "", "region of national phone numbers without a country cell, e.g. US")
 	fs.StringVar(&f.opts.HasHeader, "has-header", "auto", "whether the first row is a header: auto, true or false")
 	fs.StringVar(&f.opts.Delimiter, "delimiter", "", `field delimiter: "," ";" "|" or "tab" (default: sniffed)`)
-	fs.StringVar(&f.opts.Name, "name", "", "job name")
+	fs.StringVar(&f.opts.Name, "name", "", "job name (default: the file's name)")
 	fs.DurationVar(&f.poll, "poll", 500*time.Millisecond, "how often progress is read")
-	cfg, files, err := loadConfig(fs, args, getenv)
+	cfg, files, err := loadCommandConfig(fs, args, getenv, stdout)
 	if err != nil {
 		return flagError(err)
 	}
 	if len(files) != 1 {
-		fs.Usage()
-		return errors.New("give exactly one FILE")
+		return fmt.Errorf("give exactly one FILE, not %d (see leadcheck bulk --help)", len(files))
 	}
 	if f.format != bulk.FormatCSV && f.format != bulk.FormatNDJSON {
 		return fmt.Errorf("--format %q is not csv or ndjson", f.format)
@@ -70,7 +82,7 @@ func bulkCommand(ctx context.Context, args []string, getenv func(string) string,
 	}
 	file := files[0]
 	if f.out == "" {
-		f.out = file + ".leadcheck." + f.format
+		f.out = resultsName(file, f.format)
 	}
 	if f.opts.Name == "" {
 		f.opts.Name = filepath.Base(file)
@@ -84,9 +96,37 @@ func bulkCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d rows: %d valid, %d invalid, %d risky, %d unknown; results in %s\n",
-		st.ProcessedRows, st.Counts.Valid, st.Counts.Invalid, st.Counts.Risky, st.Counts.Unknown, f.out)
+	took := ""
+	if st.StartedAt != nil && st.FinishedAt != nil {
+		if d := st.FinishedAt.Sub(*st.StartedAt); d > 0 {
+			took = fmt.Sprintf(" in %s (%.0f rows/s)", d.Round(time.Millisecond), float64(st.ProcessedRows)/d.Seconds())
+		}
+	}
+	fmt.Fprintf(stdout, "%d rows%s: %d valid, %d invalid, %d risky, %d unknown; results in %s\n",
+		st.ProcessedRows, took, st.Counts.Valid, st.Counts.Invalid, st.Counts.Risky, st.Counts.Unknown, f.out)
+	if st.Counts.Invalid > 0 {
+		return errSomeInvalid
+	}
 	return nil
+}
+
+// resultsName is the default results file of input: next to it, with
+// ".leadcheck" before the extension (leads.csv.gz gives leads.leadcheck.csv;
+// a .tsv or .tab file, whose results keep the tab, gives .tsv).
+func resultsName(input, format string) string {
+	stem := strings.TrimSuffix(input, filepath.Ext(input))
+	if strings.EqualFold(filepath.Ext(input), ".gz") {
+		input = stem
+		stem = strings.TrimSuffix(stem, filepath.Ext(stem))
+	}
+	if stem == "" || strings.HasSuffix(stem, string(filepath.Separator)) {
+		stem = input
+	}
+	ext := format
+	if e := strings.ToLower(filepath.Ext(input)); format == bulk.FormatCSV && (e == ".tsv" || e == ".tab") {
+		ext = "tsv"
+	}
+	return stem + ".leadcheck." + ext
 }
 
 // bulkLocal runs the job in-process with the same service the server uses,
@@ -139,7 +179,7 @@ func bulkLocal(ctx context.Context, cfg config, f bulkFlags, file string, stdout
 	go func() { ran <- svc.Run(runCtx) }()
 	defer func() { stop(); <-ran }()
 
-	bar := newProgressBar(stdout, st.TotalRows)
+	bar := newProgress(stdout, st.TotalRows, st.ProcessedRows)
 	tick := time.NewTicker(f.poll)
 	defer tick.Stop()
 	for !st.Status.Final() {
@@ -151,19 +191,19 @@ func bulkLocal(ctx context.Context, cfg config, f bulkFlags, file string, stdout
 		if st, err = svc.Get(ctx, "", st.ID); err != nil {
 			return st, err
 		}
-		_ = bar.Set(st.ProcessedRows)
+		bar.set(st.ProcessedRows)
 	}
-	_ = bar.Finish()
+	bar.finish()
 	fmt.Fprintln(stdout)
 	if st.Status != bulk.StatusCompleted {
 		return st, fmt.Errorf("the job %s: %s", st.Status, orEmpty(st.Error))
 	}
-	d, err := svc.Results(ctx, "", st.ID, f.format, f.verdicts)
+	d, err := svc.Results(ctx, "", st.ID, bulk.DownloadOptions{Format: f.format, Verdicts: f.verdicts, Unsafe: !f.excelSafe})
 	if err != nil {
 		return st, describeBulkError(file, err)
 	}
 	defer d.Close()
-	return st, writeResults(f.out, d.WriteTo)
+	return st, writeResults(f.out, file, d.WriteTo)
 }
 
 // bulkRemote uploads through the generated client, polls, and downloads.
@@ -200,7 +240,7 @@ func bulkRemote(ctx context.Context, f bulkFlags, file string, stdout io.Writer)
 	id := created.JSON202.Id
 	st = statusOf(created.JSON202)
 
-	bar := newProgressBar(stdout, st.TotalRows)
+	bar := newProgress(stdout, st.TotalRows, st.ProcessedRows)
 	tick := time.NewTicker(f.poll)
 	defer tick.Stop()
 	for !st.Status.Final() {
@@ -217,15 +257,15 @@ func bulkRemote(ctx context.Context, f bulkFlags, file string, stdout io.Writer)
 			return st, serverError("poll", got.StatusCode(), got.Status(), got.Body)
 		}
 		st = statusOf(got.JSON200)
-		_ = bar.Set(st.ProcessedRows)
+		bar.set(st.ProcessedRows)
 	}
-	_ = bar.Finish()
+	bar.finish()
 	fmt.Fprintln(stdout)
 	if st.Status != bulk.StatusCompleted {
 		return st, fmt.Errorf("the job %s: %s", st.Status, orEmpty(st.Error))
 	}
 	format := client.GetBulkResultsParamsFormat(f.format)
-	params := &client.GetBulkResultsParams{Format: &format}
+	params := &client.GetBulkResultsParams{Format: &format, ExcelSafe: &f.excelSafe}
 	if f.verdicts != "" {
 		params.Verdict = &f.verdicts
 	}
@@ -238,7 +278,7 @@ func bulkRemote(ctx context.Context, f bulkFlags, file string, stdout io.Writer)
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return st, serverError("download", resp.StatusCode, resp.Status, body)
 	}
-	return st, writeResults(f.out, func(w io.Writer) (int64, error) { return io.Copy(w, resp.Body) })
+	return st, writeResults(f.out, file, func(w io.Writer) (int64, error) { return io.Copy(w, resp.Body) })
 }
 
 // writeBulkForm writes the options and then the file part.
@@ -276,13 +316,22 @@ func statusOf(j *client.BulkJob) bulk.Status {
 }
 
 // writeResults writes the results to a temporary file next to path and
-// renames it into place, so a failure leaves no half-written file.
-func writeResults(path string, write func(io.Writer) (int64, error)) error {
+// renames it into place, so a failure leaves no half-written file. The
+// file gets the input's permission bits (a 0644 export gives 0644
+// results), never an execute bit.
+func writeResults(path, input string, write func(io.Writer) (int64, error)) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("write results: %w", err)
 	}
 	_, err = write(tmp)
+	if err == nil {
+		mode := os.FileMode(0o644)
+		if fi, serr := os.Stat(input); serr == nil {
+			mode = fi.Mode().Perm() &^ 0o111
+		}
+		err = tmp.Chmod(mode)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -296,17 +345,37 @@ func writeResults(path string, write func(io.Writer) (int64, error)) error {
 	return nil
 }
 
-func newProgressBar(w io.Writer, total int) *progressbar.ProgressBar {
-	return progressbar.NewOptions(total,
+// progress is the bar of a running job. Its rate is ours (rateMeter), from
+// the job's own progress, not progressbar's, which counted rows done
+// before it saw them as done at once.
+type progress struct {
+	bar   *progressbar.ProgressBar
+	meter rateMeter
+	now   func() time.Time
+}
+
+func newProgress(w io.Writer, total, done int) *progress {
+	p := &progress{now: time.Now}
+	p.bar = progressbar.NewOptions(max(total, 1),
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription("validating"),
 		progressbar.OptionShowCount(),
-		progressbar.OptionSetItsString("rows"),
-		progressbar.OptionShowIts(),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionSetWidth(30),
 	)
+	p.meter.add(p.now(), done)
+	_ = p.bar.Set(done)
+	return p
 }
+
+func (p *progress) set(done int) {
+	if rate := p.meter.add(p.now(), done); rate > 0 {
+		p.bar.Describe(fmt.Sprintf("validating, %.0f rows/s", rate))
+	}
+	_ = p.bar.Set(done)
+}
+
+func (p *progress) finish() { _ = p.bar.Finish() }
 
 // describeBulkError puts the file name in front of a refusal.
 func describeBulkError(file string, err error) error {

@@ -175,16 +175,8 @@ func coreSettings() []setting {
 // loadConfig builds the config for a subcommand from the environment and
 // the subcommand's flags; it returns the remaining arguments.
 func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (config, []string, error) {
-	c := defaultConfig()
-	var errs []error
-	for _, s := range settings() {
-		if v := getenv(s.env); v != "" {
-			if err := s.set(&c, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	c, err := loadEnv(getenv)
+	if err != nil {
 		return c, nil, err
 	}
 	for _, s := range settings() {
@@ -198,6 +190,20 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (co
 		return c, nil, err
 	}
 	return c, fs.Args(), c.check()
+}
+
+// loadEnv is the defaults, then the environment.
+func loadEnv(getenv func(string) string) (config, error) {
+	c := defaultConfig()
+	var errs []error
+	for _, s := range settings() {
+		if v := getenv(s.env); v != "" {
+			if err := s.set(&c, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
+			}
+		}
+	}
+	return c, errors.Join(errs...)
 }
 
 // check refuses settings that would only fail later.

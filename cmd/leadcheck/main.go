@@ -1,9 +1,10 @@
 // Command leadcheck runs the lead validation service (serve), and checks
-// values from the command line (validate).
+// values (validate) and whole files (bulk) from the command line.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,8 +15,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args, getenvOf(os.LookupEnv), os.Stdout)
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "leadcheck:", err)
-		os.Exit(1)
+	if err == nil {
+		return
 	}
+	code := exitError
+	var st *exitStatus
+	if errors.As(err, &st) {
+		code = st.code
+	}
+	if st == nil || st.msg != "" {
+		fmt.Fprintln(os.Stderr, "leadcheck:", err)
+	}
+	os.Exit(code)
 }

@@ -16,16 +16,21 @@ Usage:
   leadcheck validate [flags] VALUE...   check emails, phones and domains and print JSON
   leadcheck bulk     [flags] FILE       validate a whole file (CSV, TSV, TXT, NDJSON, JSON) into a results file
   leadcheck keys new [flags]            make an API key and its keys-file entry
+  leadcheck help                        print this text
 
-Run "leadcheck COMMAND -h" for the flags of a command. Every flag mirrors an
-environment variable (LEADCHECK_*), listed in the README.
+Run "leadcheck COMMAND --help" for the flags of a command; flags may come
+before or after the values. Every setting is an environment variable
+(LEADCHECK_*, listed in the README); the flags of serve mirror most of them.
+
+Exit status of validate and bulk: 0 when nothing is invalid, 2 when at
+least one lead is invalid, 1 on an error (nothing was decided).
 `
 
 // run is the whole program; main only calls it and exits on its error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) < 2 {
 		fmt.Fprint(stdout, usage)
-		return errors.New("no command given; try serve or validate")
+		return errors.New("no command given; the commands are serve, validate, bulk and help")
 	}
 	switch cmd, rest := args[1], args[2:]; cmd {
 	case "serve":
@@ -47,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return nil
 	default:
 		fmt.Fprint(stdout, usage)
-		return fmt.Errorf("unknown command %q; try serve or validate", cmd)
+		return fmt.Errorf("unknown command %q; the commands are serve, validate, bulk and help", cmd)
 	}
 }
 

@@ -17,35 +17,50 @@ import (
 // validateCommand checks values given on the command line, in-process (no
 // server needed) or through a server with --server. Values are sorted by
 // shape: with '@' an email, mostly digits a phone, else a domain. When each
-// kind appears at most once they form one lead; otherwise each value is
-// checked alone and printed as one JSON line.
+// kind appears at most once they form one lead, printed as indented JSON;
+// otherwise each value is checked alone and printed as NDJSON, one compact
+// JSON object per line. It ends with errSomeInvalid when a lead's verdict
+// is invalid (exit status 2).
 func validateCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stdout)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: leadcheck validate [flags] VALUE...\n\nExample: leadcheck validate jane@acme.com +14155550100\n\nFlags:")
-		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), `Usage: leadcheck validate [flags] VALUE...
+
+Example: leadcheck validate jane@acme.com +14155550100 --country US
+
+One lead prints as indented JSON; several values of one kind print as
+NDJSON, one line each. Exit status: 0 nothing invalid, 2 something
+invalid, 1 error.
+
+Flags:
+`)
+		printFlags(fs, fs.Output())
 	}
 	server := fs.String("server", "", "validate through a leadcheck server at this URL instead of in-process")
 	apiKey := fs.String("api-key", getenv("LEADCHECK_API_KEY"), "API key for --server (env LEADCHECK_API_KEY)")
-	country := fs.String("country", "", "default region for national phone numbers, e.g. US")
-	cfg, values, err := loadConfig(fs, args, getenv)
+	country := fs.String("country", "", "region of national phone numbers, e.g. US")
+	cfg, values, err := loadCommandConfig(fs, args, getenv, stdout)
 	if err != nil {
 		return flagError(err)
 	}
 	if len(values) == 0 {
-		fs.Usage()
-		return errors.New("no value given; pass an email, a phone number or a domain")
+		return errors.New("no value given; pass an email, a phone number or a domain (see leadcheck validate --help)")
 	}
 	leads := groupLeads(values, *country)
 
-	var check func(ctx context.Context, r validate.Request) (any, error)
+	var check func(ctx context.Context, r validate.Request) (any, string, error)
 	if *server != "" {
 		c, err := newAPIClient(*server, *apiKey)
 		if err != nil {
 			return err
 		}
-		check = func(ctx context.Context, r validate.Request) (any, error) { return validateRemote(ctx, c, r) }
+		check = func(ctx context.Context, r validate.Request) (any, string, error) {
+			res, err := validateRemote(ctx, c, r)
+			if err != nil {
+				return nil, "", err
+			}
+			return res, string(res.Verdict), nil
+		}
 	} else {
 		cfg.RedisURL = "" // a one-shot command has no use for a shared cache
 		p := &parts{cfg: cfg}
@@ -54,10 +69,14 @@ func validateCommand(ctx context.Context, args []string, getenv func(string) str
 		}
 		defer p.close()
 		engine := p.engine
-		check = func(ctx context.Context, r validate.Request) (any, error) {
+		check = func(ctx context.Context, r validate.Request) (any, string, error) {
 			ctx, cancel := context.WithTimeout(ctx, cfg.ValidateTimeout)
 			defer cancel()
-			return engine.Validate(ctx, r)
+			res, err := engine.Validate(ctx, r)
+			if err != nil {
+				return nil, "", err
+			}
+			return res, string(res.Verdict), nil
 		}
 	}
 
@@ -65,14 +84,19 @@ func validateCommand(ctx context.Context, args []string, getenv func(string) str
 	if len(leads) == 1 {
 		enc.SetIndent("", "  ")
 	}
+	invalid := false
 	for _, lead := range leads {
-		res, err := check(ctx, lead)
+		res, verdict, err := check(ctx, lead)
 		if err != nil {
 			return err
 		}
 		if err := enc.Encode(res); err != nil {
 			return err
 		}
+		invalid = invalid || verdict == string(validate.Invalid)
+	}
+	if invalid {
+		return errSomeInvalid
 	}
 	return nil
 }
@@ -132,7 +156,7 @@ func newAPIClient(server, apiKey string) (*client.ClientWithResponses, error) {
 	return c, nil
 }
 
-func validateRemote(ctx context.Context, c *client.ClientWithResponses, r validate.Request) (any, error) {
+func validateRemote(ctx context.Context, c *client.ClientWithResponses, r validate.Request) (*client.ValidateResponse, error) {
 	body := client.ValidateRequest{}
 	for _, f := range []struct {
 		v   string

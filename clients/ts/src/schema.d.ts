@@ -110,10 +110,16 @@ export interface paths {
         /**
          * Download a completed job's rows
          * @description `csv` keeps every original column in order and appends the
-         *     `leadcheck_*` columns; cells a spreadsheet would run as a formula are
-         *     prefixed with a single quote. It starts with a UTF-8 BOM so Excel
-         *     reads it as UTF-8. `ndjson` carries the original record and the full
-         *     validation object per row.
+         *     `leadcheck_*` columns, with the uploaded file's delimiter (`;` in,
+         *     `;` out; tab in, tab out; `,` for JSON and text uploads). It starts
+         *     with a UTF-8 BOM so Excel reads it as UTF-8. By default it is safe
+         *     to open in a spreadsheet: a single quote goes before `=`, `+`, `-`
+         *     or `@` wherever a spreadsheet could start a cell with it (the start
+         *     of a cell, after leading spaces, after a `,`, `;` or tab inside
+         *     it), and every cell holding one of those delimiters is quoted.
+         *     `excel_safe=false` writes every cell unchanged, for imports into a
+         *     CRM or a program. `ndjson` carries the original record and the full
+         *     validation object per row, never altered.
          */
         get: operations["getBulkResults"];
         put?: never;
@@ -612,7 +618,12 @@ export interface components {
             finished_at?: string | null;
             /** Format: date-time */
             expires_at?: string;
-            /** @description Estimated seconds until the job ends, from the recent rate. */
+            /**
+             * Format: int64
+             * @description Estimated whole seconds until the job ends, from the recent rate;
+             *     null while it is queued and during the first seconds of a run,
+             *     before the rate means anything.
+             */
             eta_seconds?: number | null;
             /** @description Why the job failed, when it did. */
             error?: string | null;
@@ -1035,6 +1046,12 @@ export interface operations {
                 format?: "csv" | "ndjson";
                 /** @description Only rows with these verdicts, comma-separated (e.g. `valid,risky`). */
                 verdict?: string;
+                /**
+                 * @description `true` (the default) neutralises formulas for spreadsheets;
+                 *     `false` writes CSV cells exactly as they are, for CRM imports.
+                 *     NDJSON is never altered.
+                 */
+                excel_safe?: boolean;
             };
             header?: never;
             path: {
