@@ -2781,7 +2781,9 @@ type CreateBulkJobResponse400Headers struct {
 
 // CreateBulkJobResponse429Headers the declared response headers of an HTTP 429 response for CreateBulkJob
 type CreateBulkJobResponse429Headers struct {
-	RetryAfter *int
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
 }
 
 // CreateBulkJobResponse503Headers the declared response headers of an HTTP 503 response for CreateBulkJob
@@ -2807,7 +2809,7 @@ type CreateBulkJobResponse struct {
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *UploadRefused
+	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -2860,7 +2862,7 @@ func (r CreateBulkJobResponse) GetJSON415() *UnsupportedMediaType {
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r CreateBulkJobResponse) GetJSON429() *UploadRefused {
+func (r CreateBulkJobResponse) GetJSON429() *TooManyRequests {
 	return r.JSON429
 }
 
@@ -4264,7 +4266,7 @@ func ParseCreateBulkJobResponse(rsp *http.Response) (*CreateBulkJobResponse, err
 		response.JSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest UploadRefused
+		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -4323,6 +4325,20 @@ func ParseCreateBulkJobResponse(rsp *http.Response) (*CreateBulkJobResponse, err
 		response.Headers400 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateBulkJobResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -50,6 +50,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The calling key's limits and today's use
+         * @description The key's name and kind, its rate, burst and daily quota, what it
+         *     has used today (UTC) and what remains. Costs no quota.
+         */
+        get: operations["getUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/bulk": {
         parameters: {
             query?: never;
@@ -274,12 +295,12 @@ export interface components {
          * @description Machine-readable cause of the verdict.
          * @enum {string}
          */
-        Reason: "ok" | "invalid_syntax" | "too_long" | "invalid_domain" | "quoted_local_part" | "ip_literal" | "no_such_domain" | "null_mx" | "no_mail_server" | "disposable" | "role_account" | "dns_error" | "not_a_number" | "invalid_country_code" | "too_short" | "invalid_number" | "premium_rate" | "voip" | "shared_cost" | "mailbox_not_found" | "mailbox_full" | "catch_all" | "smtp_unavailable";
+        Reason: "ok" | "invalid_syntax" | "too_long" | "invalid_domain" | "quoted_local_part" | "ip_literal" | "no_such_domain" | "null_mx" | "no_mail_server" | "disposable" | "role_account" | "dns_error" | "not_a_number" | "invalid_country_code" | "too_short" | "invalid_number" | "premium_rate" | "voip" | "shared_cost" | "country_needed" | "mailbox_not_found" | "mailbox_full" | "catch_all" | "smtp_unavailable";
         /** @description One lead. At least one of `email`, `phone` and `domain` is required. */
         ValidateRequest: {
             email?: string;
             phone?: string;
-            /** @description ISO 3166-1 alpha-2 default region for national phone numbers. */
+            /** @description ISO 3166-1 alpha-2 default region for national phone numbers. Without it a national number is `unknown` / `country_needed`. */
             country?: string;
             domain?: string;
             name?: string;
@@ -550,7 +571,7 @@ export interface components {
             phone_column?: string;
             country_column?: string;
             domain_column?: string;
-            /** @description ISO 3166-1 alpha-2 region for national phone numbers without a country column. */
+            /** @description ISO 3166-1 alpha-2 region for national phone numbers without a country column (or with an unusable cell). Without either, a national number is `unknown` / `country_needed`. */
             default_country?: string;
             /**
              * @default auto
@@ -591,6 +612,14 @@ export interface components {
             invalid: number;
             risky: number;
             unknown: number;
+            /** @description Rows whose phone is in national form with no country to read it in (reason `country_needed`). They are counted in `unknown` too, unless another field made the row's verdict worse. */
+            country_needed: number;
+        };
+        BulkAdvice: {
+            /** @description Machine code of the advice: `set_default_country`. */
+            code: string;
+            /** @description What to do, in a sentence. */
+            message: string;
         };
         BulkJob: {
             id: string;
@@ -630,6 +659,8 @@ export interface components {
             /** @description Where to download the rows once completed. */
             results_url?: string;
             webhook?: components["schemas"]["WebhookState"];
+            /** @description Things to change in a new submission for better results, such as `default_country` when phones needed a country. */
+            advice?: components["schemas"]["BulkAdvice"][];
         };
         WebhookState: {
             url: string;
@@ -660,6 +691,47 @@ export interface components {
             checks: {
                 [key: string]: string;
             };
+            /** @description Why each degraded dependency is degraded and what to check, e.g. {"redis": "authentication failed (Redis said WRONGPASS); check the user and password in LEADCHECK_REDIS_URL"}. Absent when nothing is degraded. */
+            details?: {
+                [key: string]: string;
+            };
+        };
+        Usage: {
+            /** @description The key's name from the keys file (never the key). */
+            name: string;
+            /** @enum {string} */
+            kind: "secret" | "publishable";
+            /** @description The origins a publishable key answers. */
+            origins?: string[];
+            /** @description Requests allowed, e.g. `100/s` or `30/m` (per client IP for publishable keys). */
+            rate: string;
+            burst: number;
+            /**
+             * Format: int64
+             * @description Validations plus bulk rows a UTC day; 0 is no limit.
+             */
+            daily_quota: number;
+            /** Format: int64 */
+            used_today: number;
+            /**
+             * Format: int64
+             * @description What is left of the daily quota; null when there is no quota.
+             */
+            remaining_today: number | null;
+            /**
+             * Format: int64
+             * @description Bulk rows a UTC day on top of the quota; 0 is no limit.
+             */
+            bulk_rows_per_day?: number;
+            /** Format: int64 */
+            bulk_rows_today: number;
+            max_running_jobs?: number;
+            max_queued_jobs?: number;
+            /**
+             * Format: date-time
+             * @description The next 00:00 UTC, when the day's counts start again.
+             */
+            resets_at: string;
         };
         ErrorResponse: {
             error: components["schemas"]["Error"];
@@ -732,6 +804,37 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /** @description The key may not do this: `key_not_allowed` (a publishable key on a route for secret keys) or `origin_not_allowed` (a browser page on an origin the key does not list). */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description `rate_limited` (the key's rate; per client IP for publishable keys), `quota_exceeded` (its daily quota) `too_many_jobs` (its running and queued bulk jobs) or `too_many_uploads` (its bulk uploads in progress). Wait `Retry-After` seconds. */
+        TooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                RateLimit: components["headers"]["RateLimit"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description `overloaded`: too many validations in flight on this instance; retry after `Retry-After` seconds. */
+        Overloaded: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description The request body is larger than the limit. */
         TooLarge: {
             headers: {
@@ -796,7 +899,7 @@ export interface components {
         EmailQuery: string;
         /** @description A phone number, in international form or national form with `country`. */
         PhoneQuery: string;
-        /** @description ISO 3166-1 alpha-2 region used for national phone numbers, e.g. `US`. */
+        /** @description ISO 3166-1 alpha-2 region used for national phone numbers, e.g. `US`. Without it a national number is `unknown` / `country_needed`. */
         CountryQuery: string;
         /** @description A bare domain to check for mail reception, e.g. `acme.com`. */
         DomainQuery: string;
@@ -809,6 +912,12 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description Seconds to wait before sending again. */
+        RetryAfter: number;
+        /** @description The key's limits (IETF httpapi RateLimit fields), e.g. `"rate";q=100;w=1, "daily";q=50000;w=86400`. */
+        RateLimitPolicy: string;
+        /** @description What is left of each limit and the seconds until it resets, e.g. `"rate";r=99;t=1`. */
+        RateLimit: string;
         /** @description The id of this request, also in every log line about it. */
         RequestID: string;
     };
@@ -823,7 +932,7 @@ export interface operations {
                 email?: components["parameters"]["EmailQuery"];
                 /** @description A phone number, in international form or national form with `country`. */
                 phone?: components["parameters"]["PhoneQuery"];
-                /** @description ISO 3166-1 alpha-2 region used for national phone numbers, e.g. `US`. */
+                /** @description ISO 3166-1 alpha-2 region used for national phone numbers, e.g. `US`. Without it a national number is `unknown` / `country_needed`. */
                 country?: components["parameters"]["CountryQuery"];
                 /** @description A bare domain to check for mail reception, e.g. `acme.com`. */
                 domain?: components["parameters"]["DomainQuery"];
@@ -843,7 +952,10 @@ export interface operations {
             200: components["responses"]["Validated"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Overloaded"];
         };
     };
     validateLead: {
@@ -869,9 +981,12 @@ export interface operations {
             200: components["responses"]["Validated"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Overloaded"];
         };
     };
     enrichLead: {
@@ -905,9 +1020,35 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Overloaded"];
+        };
+    };
+    getUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key's limits and use. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Usage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listBulkJobs: {
@@ -935,6 +1076,8 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -979,10 +1122,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             408: components["responses"]["UploadTooSlow"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            429: components["responses"]["UploadRefused"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["UploadRefused"];
             507: components["responses"]["InsufficientStorage"];
@@ -1011,7 +1155,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -1036,7 +1182,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -1074,8 +1222,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
     };
