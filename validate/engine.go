@@ -216,9 +216,9 @@ func (e *Engine) email(ctx context.Context, input string, smtp bool) (EmailResul
 	switch {
 	case er.Verdict == Invalid:
 	case er.Flags.Disposable:
-		er.Verdict, er.Reason, er.Message = Risky, ReasonDisposable, "the domain hands out throwaway addresses; ask for a lasting one"
+		er.Verdict, er.Reason, er.Message = Risky, ReasonDisposable, "this is a throwaway address that soon stops working; use a lasting one"
 	case addr.Quoted:
-		er.Verdict, er.Reason, er.Message = Risky, ReasonQuotedLocalPart, "quoted local parts are valid but refused by most mail senders; ask for a plain address"
+		er.Verdict, er.Reason, er.Message = Risky, ReasonQuotedLocalPart, "most mail senders refuse addresses with quotes before the @; use a plain address"
 	case er.Flags.Role:
 		er.Verdict, er.Reason, er.Message = Risky, ReasonRoleAccount, "the address belongs to a role or team, not a person"
 	}
@@ -264,11 +264,11 @@ func mailVerdict(f DomainFacts) (Verdict, Reason, string) {
 	case f.Status != DNSOK:
 		return Unknown, ReasonDNSError, dnsErrorMessage(f.Error)
 	case f.NullMX:
-		return Invalid, ReasonNullMX, "this domain says it accepts no email; ask for another address"
+		return Invalid, ReasonNullMX, "this domain says it accepts no email; use another address"
 	case len(f.MX) > 0, f.HasA || f.HasAAAA:
 		return Valid, ReasonOK, ""
 	default:
-		return Invalid, ReasonNoMailServer, "this domain has no mail server, so it cannot receive email; ask for another address"
+		return Invalid, ReasonNoMailServer, "this domain has no mail server, so it cannot receive email; check the spelling or use another address"
 	}
 }
 

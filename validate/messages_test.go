@@ -75,3 +75,44 @@ func TestEngineDNSFailureMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestMessagesArePlain: the messages of invalid and risky verdicts, which
+// the widget shows to the person filling in the form, speak to that person
+// without DNS jargon or words meant for whoever reads the leads.
+func TestMessagesArePlain(t *testing.T) {
+	t.Parallel()
+	e, _ := newEngine(t)
+	requests := []validate.Request{
+		{Email: "jane@nullmx.test"}, {Email: "jane@nomail.test"}, {Email: "jane@nowhere.test"},
+		{Email: "jane@mailinator.com"}, {Email: `"jane doe"@acme.test`}, {Email: "sales@acme.test"},
+		{Phone: "+1 900 234 5678"}, {Phone: "09 12 34 56 78", Country: "FR"}, {Phone: "0180 1 2345", Country: "DE"},
+		{Phone: "+44 20"}, {Phone: "+999 1234 5678"}, {Phone: "555 0100", Country: "US"},
+	}
+	jargon := []string{"MX", "RCODE", "NXDOMAIN", "local part", "ask for", "lead"}
+	for _, r := range requests {
+		res, err := e.Validate(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var verdict validate.Verdict
+		var msg string
+		switch {
+		case res.Email != nil:
+			verdict, msg = res.Email.Verdict, res.Email.Message
+		default:
+			verdict, msg = res.Phone.Verdict, res.Phone.Message
+		}
+		if verdict != validate.Invalid && verdict != validate.Risky {
+			t.Errorf("%+v: got %s, want a verdict the widget explains", r, verdict)
+			continue
+		}
+		if msg == "" {
+			t.Errorf("%+v: got no message", r)
+		}
+		for _, j := range jargon {
+			if strings.Contains(msg, j) {
+				t.Errorf("%+v: message %q has %q", r, msg, j)
+			}
+		}
+	}
+}

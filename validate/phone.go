@@ -158,13 +158,13 @@ func ValidatePhone(input, defaultRegion string) PhoneResult {
 	switch numType {
 	case phonenumbers.PREMIUM_RATE:
 		res.Verdict, res.Reason, res.Score = Risky, ReasonPremiumRate, phoneScorePremium
-		res.Message = "this is a premium-rate number, which charges the caller extra; ask for a direct number"
+		res.Message = "this is a premium-rate number that charges callers extra; give a direct number"
 	case phonenumbers.VOIP:
 		res.Verdict, res.Reason, res.Score = Risky, ReasonVoIP, phoneScoreVoIP
-		res.Message = "this is a VoIP number, which anyone can get and drop in minutes; confirm the lead another way"
+		res.Message = "this is an internet (VoIP) number, which anyone can get and drop in minutes; a mobile or landline number is better"
 	case phonenumbers.SHARED_COST:
 		res.Verdict, res.Reason, res.Score = Risky, ReasonSharedCost, phoneScoreSharedCost
-		res.Message = "this is a shared-cost service number, not a person's line; ask for a direct number"
+		res.Message = "this is a shared-cost service number, not a person's line; give a direct number"
 	case phonenumbers.TOLL_FREE, phonenumbers.PAGER, phonenumbers.UAN, phonenumbers.VOICEMAIL:
 		res.Score = phoneScoreService
 	}

@@ -114,11 +114,11 @@ func SystemServers(path string) ([]string, error) {
 // Query asks name/qtype with recursion desired and EDNS0. A UDP query with
 // no answer by half its time is sent once more to the same server (see
 // readAnswer). It tries the servers in turn (see DNSResolver) when one
-// times out, cannot be reached,
-// or answers anything but NOERROR or NXDOMAIN; a truncated UDP answer is
-// asked again of the same server over TCP. When every server failed, it
-// returns the last SERVFAIL/REFUSED-style answer if there was one (so the
-// caller can report the rcode), else an error wrapping the last cause.
+// times out, cannot be reached, or answers anything but NOERROR or
+// NXDOMAIN; a truncated UDP answer is asked again of the same server over
+// TCP. When every server failed, it returns the last SERVFAIL/REFUSED-style
+// answer if there was one (so the caller can report the rcode), else an
+// error wrapping the last cause.
 // A cancelled or expired ctx ends the query at once with ctx's error.
 func (r *DNSResolver) Query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	fqdn := dns.Fqdn(name)

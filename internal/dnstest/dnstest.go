@@ -7,7 +7,8 @@
 // and puts the zone's SOA in the authority section of negative answers so
 // that negative TTLs can be tested. Failures (SERVFAIL, REFUSED, dropped
 // queries, truncation) are driven by data too, through [Behaviour]s keyed by
-// name, so a test reads as a table of names and what they do.
+// name, so a test reads as a table of names and what they do; [FailFirst]
+// makes one transient (only the first queries of a name fail or are lost).
 //
 // Answering rules, in order:
 //   - a [Behaviour] on the name or on one of its parents applies first;
