@@ -219,7 +219,7 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 	spec.engine = validate.NewEngine(s.cfg.Lists, newDomainMemo(s.cfg.Domains, s.cfg.MemoMaxDomains, s.dnsRetry()))
 	if spec.smtp {
 		var err error
-		if spec.engine, err = s.prepareSMTP(work, j, spec.engine, layout); err != nil {
+		if spec.engine, err = s.prepareSMTP(stop, work, j, spec.engine, layout); err != nil {
 			return err
 		}
 	}

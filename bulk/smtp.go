@@ -73,9 +73,13 @@ func (m *jobMailbox) set(local, domain string, a validate.MailboxAnswer) {
 }
 
 // prepareSMTP runs the pre-pass and returns the engine that reads its
-// answers. It returns early, with an error, only when ctx ends or the
-// upload cannot be read.
-func (s *Service) prepareSMTP(ctx context.Context, j *job, engine *validate.Engine, layout ingest.Layout) (*validate.Engine, error) {
+// answers. It returns early, with errAborted, when stop or work ends (no
+// row is written yet, so a resume starts it again, mostly from the cache),
+// and with an error when the upload cannot be read.
+func (s *Service) prepareSMTP(stop, work context.Context, j *job, engine *validate.Engine, layout ingest.Layout) (*validate.Engine, error) {
+	ctx, cancel := context.WithCancel(work)
+	defer cancel()
+	defer context.AfterFunc(stop, cancel)()
 	if s.cfg.Mailbox == nil {
 		return nil, errors.New("the job asks for mailbox verification and this server has none configured")
 	}
@@ -96,25 +100,25 @@ func (s *Service) prepareSMTP(ctx context.Context, j *job, engine *validate.Engi
 		mu.Unlock()
 		s.setSMTPPending(j, n)
 	}
-	work := make(chan string)
+	queue := make(chan string)
 	var wg sync.WaitGroup
 	for range min(s.cfg.Workers, max(len(domains), 1)) {
 		wg.Go(func() {
-			for d := range work {
+			for d := range queue {
 				s.probeDomain(ctx, jm, d, domains[d], answered)
 			}
 		})
 	}
 	for d := range domains {
 		select {
-		case work <- d:
+		case queue <- d:
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	close(work)
+	close(queue)
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil, errAborted

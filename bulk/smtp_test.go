@@ -177,3 +177,33 @@ func TestBulkSMTPRefusedWhenDisabled(t *testing.T) {
 		t.Fatalf("submit = %v, want smtp_disabled naming the smtp field", err)
 	}
 }
+
+// TestBulkSMTPShutdownWhileWaitingOnGreylisting: a job waiting for a
+// greylisting server's delay stops at once on shutdown, stays running for
+// the next start, and completes after it when the server relents.
+func TestBulkSMTPShutdownWhileWaitingOnGreylisting(t *testing.T) {
+	e, srv := newSMTPEnv(t, smtptest.Config{
+		Mailboxes: []string{"jane@grey.smtp"}, Greylist: []string{"grey.smtp"}, GreylistDelay: 2 * time.Second,
+	}, time.Hour)
+	stop := e.run(e.svc)
+	st := e.mustSubmit("k", "email\njane@grey.smtp\n", Options{SMTP: true})
+	for srv.Sessions() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop() // fails the test if Run takes longer than 10s to return
+	got, err := e.svc.Get(t.Context(), "k", st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StatusRunning {
+		t.Fatalf("after shutdown the job is %s, want running (to resume)", got.Status)
+	}
+	svc := e.open()
+	e.svc = svc
+	e.run(svc)
+	final := e.wait("k", st.ID)
+	rows := parseNDJSON(t, e.download("k", final.ID, "ndjson", ""))
+	if len(rows) != 1 || rows[0].Result.Email.Verdict != validate.Valid {
+		t.Fatalf("after the restart: %+v, want one valid row", rows)
+	}
+}

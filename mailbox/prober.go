@@ -355,10 +355,13 @@ func (p *Prober) converse(ctx context.Context, s *session, rep *Report, domain s
 			if err != nil {
 				return timedOut(err), false
 			}
-			switch classify(r) {
-			case Accepted:
+			// Any permanent refusal of an address no one has means the
+			// domain does not accept everything; a temporary one decides
+			// nothing.
+			switch {
+			case classify(r) == Accepted:
 				rep.CatchAll = ptr(true)
-			case NotFound:
+			case r.Class() == 5:
 				rep.CatchAll = ptr(false)
 			}
 			if r.Code == 421 {

@@ -1,14 +1,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	socks5 "github.com/armon/go-socks5"
 
 	"github.com/leadcheck/leadcheck/client"
 	"github.com/leadcheck/leadcheck/internal/dnstest"
 	"github.com/leadcheck/leadcheck/internal/smtptest"
+	"github.com/leadcheck/leadcheck/internal/testenv"
 )
 
 // smtpZone points the fixture domains' MX records at the loopback SMTP
@@ -306,5 +312,42 @@ func TestSMTPBulkThroughServer(t *testing.T) {
 	refused, err := newClient(t, off.base).CreateBulkJobWithBodyWithResponse(t.Context(), ct, body)
 	if err != nil || refused.JSON400 == nil || refused.JSON400.Error.Code != "smtp_disabled" {
 		t.Errorf("smtp=true on a server without SMTP: got %v %s, want 400 smtp_disabled", err, refused.Body)
+	}
+}
+
+// TestSMTPThroughSOCKS5Proxy: LEADCHECK_SMTP_PROXY sends the sessions
+// through a real SOCKS5 server on loopback; a proxy that is down makes the
+// check unknown, never invalid.
+func TestSMTPThroughSOCKS5Proxy(t *testing.T) {
+	f := startSMTPFixture(t)
+	var dials atomic.Int32
+	socks, err := socks5.New(&socks5.Config{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() { _ = socks.Serve(ln) }()
+
+	srv := serveInProcess(t, f.env(map[string]string{"LEADCHECK_SMTP_PROXY": "socks5://" + ln.Addr().String()}))
+	resp := smtpQuery(t, newClient(t, srv.base), "jane@acme.test")
+	if resp.JSON200 == nil || resp.JSON200.Email.Verdict != client.VerdictValid || !resp.JSON200.Email.Smtp.Deliverable {
+		t.Fatalf("through the proxy: got %d %s", resp.StatusCode(), resp.Body)
+	}
+	if dials.Load() != 1 {
+		t.Errorf("the proxy dialed %d times, want 1", dials.Load())
+	}
+
+	down := serveInProcess(t, f.env(map[string]string{"LEADCHECK_SMTP_PROXY": "socks5://" + testenv.ClosedAddr(t)}))
+	resp = smtpQuery(t, newClient(t, down.base), "joe@acme.test")
+	if resp.JSON200 == nil || resp.JSON200.Email.Reason != client.ReasonSmtpUnavailable {
+		t.Fatalf("proxy down: got %d %s, want unknown/smtp_unavailable", resp.StatusCode(), resp.Body)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -113,6 +114,30 @@ metadata 300 IN A   169.254.169.254
 		_, err := guarded.Get("http://" + host)
 		if !errors.Is(err, ErrBlocked) {
 			t.Errorf("%s: got %v, want ErrBlocked", host, err)
+		}
+	}
+}
+
+func TestCheckPublic(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		addr   string
+		public bool
+	}{
+		{"8.8.8.8", true},
+		{"2606:4700:4700::1111", true},
+		{"127.0.0.1", false},
+		{"10.1.2.3", false},
+		{"169.254.169.254", false},
+		{"::1", false},
+		{"::ffff:127.0.0.1", false},
+	} {
+		err := CheckPublic(netip.MustParseAddr(tt.addr))
+		if (err == nil) != tt.public {
+			t.Errorf("CheckPublic(%s) = %v, want public %v", tt.addr, err, tt.public)
+		}
+		if err != nil && !errors.Is(err, ErrBlocked) {
+			t.Errorf("CheckPublic(%s) = %v, want ErrBlocked", tt.addr, err)
 		}
 	}
 }
