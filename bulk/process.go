@@ -215,6 +215,8 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 	if wantEnrich && spec.enrich == nil {
 		return errors.New("the job asks for enrichment and this server has none configured")
 	}
+	// Bulk asks A and AAAA only for domains without MX records.
+	work = validate.AddressesWhenNeeded(work)
 	dir := s.jobDir(id)
 	spec.engine = validate.NewEngine(s.cfg.Lists, newDomainMemo(s.cfg.Domains, s.cfg.MemoMaxDomains, s.dnsRetry()))
 	if spec.smtp {

@@ -57,10 +57,16 @@ const (
 // without an SOA makes TTL zero (unknown), and so does Status DNSError.
 // When MX records exist the A/AAAA answers are not used, so their TTLs do
 // not count; nor does the absence of SPF or DMARC.
+//
+// Under AddressesWhenNeeded, A and AAAA are asked only when the MX answer
+// leaves them something to decide.
 func LookupDomain(ctx context.Context, r Resolver, asciiDomain string) DomainFacts {
 	domain := strings.TrimSuffix(strings.ToLower(asciiDomain), ".")
 	if domain == "" {
 		return DomainFacts{Status: DNSError, Error: "MX: invalid name"}
+	}
+	if addressesWhenNeeded(ctx) {
+		return lookupDomainMXFirst(ctx, r, domain)
 	}
 	questions := [askCount]struct {
 		name  string

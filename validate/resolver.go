@@ -48,6 +48,8 @@ type DNSResolver struct {
 	dialer  net.Dialer
 	// preferred is the index in servers of the server that last answered.
 	preferred atomic.Uint32
+	// udp keeps UDP sockets for reuse (see udpconns.go).
+	udp udpPools
 }
 
 var _ Resolver = (*DNSResolver)(nil)
@@ -194,24 +196,32 @@ func (r *DNSResolver) exchangeOver(ctx context.Context, network string, q *dns.M
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 
-	conn, err := r.dialer.DialContext(ctx, network, server)
+	co, done, err := r.open(ctx, network, server)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	co := &dns.Conn{Conn: conn, UDPSize: ednsBufferSize}
-	defer co.Close()
 	// Set the deadline before arming the cancel hook, so the hook's past
 	// deadline can never be overwritten by this one.
 	if err := co.SetDeadline(deadline); err != nil {
+		done(false)
 		return nil, fmt.Errorf("set deadline: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = co.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	answered := false
+	defer func() {
+		// A hook that ran (or runs) may move the deadline at any time:
+		// such a socket is not handed to the next query.
+		done(stop() && answered)
+	}()
 
 	if err := co.WriteMsg(q); err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
-	return readAnswer(ctx, co, q, network, deadline)
+	in, err := readAnswer(ctx, co, q, network, deadline)
+	if err == nil {
+		answered = true
+	}
+	return in, err
 }
 
 // sameQuestion reports whether an answer is for the question asked.
@@ -221,4 +231,24 @@ func sameQuestion(in, q *dns.Msg) bool {
 	}
 	a, b := in.Question[0], q.Question[0]
 	return a.Qtype == b.Qtype && a.Qclass == b.Qclass && dns.CanonicalName(a.Name) == dns.CanonicalName(b.Name)
+}
+
+// open returns a connection to server over network and done, to call once
+// the exchange is over: done(true) lets a UDP socket serve another query,
+// done(false) closes it. TCP connections are dialled per query (they are
+// only for truncated answers).
+func (r *DNSResolver) open(ctx context.Context, network, server string) (*dns.Conn, func(reuse bool), error) {
+	if network == "udp" {
+		pc, err := r.udp.get(ctx, &r.dialer, server)
+		if err != nil {
+			return nil, nil, err
+		}
+		return pc.Conn, func(reuse bool) { r.udp.put(server, pc, reuse) }, nil
+	}
+	conn, err := r.dialer.DialContext(ctx, network, server)
+	if err != nil {
+		return nil, nil, err
+	}
+	co := &dns.Conn{Conn: conn, UDPSize: ednsBufferSize}
+	return co, func(bool) { _ = co.Close() }, nil
 }

@@ -115,31 +115,29 @@ func (r *Recorder) Refusal(key, code string) {
 }
 
 // Validation records the verdict of a lead and of each of its fields.
+// The lead's reason is that of the field that set its verdict (the one
+// with the lead's verdict and the lowest score; email, then phone, then
+// domain on a tie), as the bulk CSV's leadcheck_reason reports it.
 func (r *Recorder) Validation(res *validate.Result) {
 	if r == nil || res == nil {
 		return
 	}
-	reason := validate.ReasonOK
-	if e := res.Email; e != nil {
-		r.validations.WithLabelValues("email", token(string(e.Verdict)), token(string(e.Reason))).Inc()
-		if e.Verdict == res.Verdict && reason == validate.ReasonOK {
-			reason = e.Reason
+	reason, best := validate.ReasonOK, 101
+	field := func(name string, v validate.Verdict, why validate.Reason, score int) {
+		r.validations.WithLabelValues(name, token(string(v)), token(string(why))).Inc()
+		if v == res.Verdict && score < best {
+			reason, best = why, score
 		}
+	}
+	if e := res.Email; e != nil {
+		field("email", e.Verdict, e.Reason, e.Score)
 	}
 	if p := res.Phone; p != nil {
-		r.validations.WithLabelValues("phone", token(string(p.Verdict)), token(string(p.Reason))).Inc()
-		if p.Verdict == res.Verdict && reason == validate.ReasonOK {
-			reason = p.Reason
-		}
+		field("phone", p.Verdict, p.Reason, p.Score)
 	}
 	if d := res.Domain; d != nil {
-		r.validations.WithLabelValues("domain", token(string(d.Verdict)), token(string(d.Reason))).Inc()
-		if d.Verdict == res.Verdict && reason == validate.ReasonOK {
-			reason = d.Reason
-		}
+		field("domain", d.Verdict, d.Reason, d.Score)
 	}
-	// The lead's reason is that of the first field (email, phone, domain)
-	// that carries the lead's verdict, as the bulk CSV reports it.
 	r.validations.WithLabelValues("lead", token(string(res.Verdict)), token(string(reason))).Inc()
 }
 
