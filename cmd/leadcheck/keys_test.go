@@ -337,3 +337,41 @@ func TestLoadShedding(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestKeyWebhookSecretsKept: a keys-file key without webhook_secret gets
+// one generated and kept (0600) under the data directory, the same across
+// restarts; one with webhook_secret uses it; the log names files, never
+// secrets.
+func TestKeyWebhookSecretsKept(t *testing.T) {
+	t.Parallel()
+	dns := dnstest.Start(t, dnstest.Config{Zone: zone})
+	dataDir := t.TempDir()
+	own := "whsec_" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	file := writeKeysFile(t, "keys:\n  - name: tenant-a\n    key: sk_tenant_a_00000000000\n    kind: secret\n"+
+		"  - name: tenant-b\n    key: sk_tenant_b_00000000000\n    kind: secret\n    webhook_secret: "+own+"\n")
+	env := map[string]string{"LEADCHECK_DNS": dns.Addr(), "LEADCHECK_DATA_DIR": dataDir, "LEADCHECK_KEYS_FILE": file}
+	srv := serveInProcess(t, env)
+	path := filepath.Join(dataDir, "webhook-secrets", "tenant-a")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode())
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "webhook-secrets", "tenant-b")); err == nil {
+		t.Error("a secret was generated for the key that has its own")
+	}
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := srv.logs.text()
+	if !strings.Contains(logs, path) || strings.Contains(logs, strings.TrimSpace(string(b))) || strings.Contains(logs, own) {
+		t.Errorf("logs must name the secret's file and no secret:\n%s", logs)
+	}
+	serveInProcess(t, env)
+	again, _ := os.ReadFile(path)
+	if string(again) != string(b) {
+		t.Error("the secret changed across a restart")
+	}
+}
