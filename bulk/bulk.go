@@ -257,15 +257,15 @@ func Open(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("open bulk: %w", err)
 	}
 	s := &Service{
-		cfg:      cfg,
-		jobsDir:  filepath.Join(cfg.Dir, "jobs"),
-		tmpDir:   filepath.Join(cfg.Dir, "tmp"),
-		jobs:     map[string]*job{},
-		queued:   make(chan struct{}, 1),
+		cfg:     cfg,
+		jobsDir: filepath.Join(cfg.Dir, "jobs"),
+		tmpDir:  filepath.Join(cfg.Dir, "tmp"),
+		jobs:    map[string]*job{},
+		queued:  make(chan struct{}, 1),
 
 		webhookHosts: map[string]int{},
 		signers:      map[string]*signer{},
-		webhooks: make(chan struct{}, 1),
+		webhooks:     make(chan struct{}, 1),
 	}
 	if cfg.WebhookSecret != "" {
 		sg, err := parseSecret(cfg.WebhookSecret)
