@@ -93,27 +93,26 @@ func (s *Server) keyed(a access) echo.MiddlewareFunc {
 			ctx := r.Context()
 			d := s.limiter.Allow(ctx, bucket, k.Rate, k.Burst)
 			h := c.Response().Header()
-			policies := []string{rateLimitItem("rate", "q", k.Burst, "w", int(k.Rate.Per/time.Second))}
-			fields := []string{rateLimitItem("rate", "r", d.Remaining, "t", ceilSeconds(d.ResetAfter))}
+			daily := k.DailyQuota > 0 && (a == accessValidate || a == accessEnrich)
+			field := appendLimitItem(make([]byte, 0, 64), "rate", d.Remaining, ceilSeconds(d.ResetAfter))
 			if !d.Allowed {
-				setRateLimitHeaders(h, policies, fields)
+				setRateLimitHeaders(h, s.policyOf(k, false), field)
 				h.Set("Retry-After", strconv.Itoa(max(ceilSeconds(d.RetryAfter), 1)))
 				return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
 					Message: fmt.Sprintf("this key allows %s (burst %d)%s; wait Retry-After seconds and send again", k.Rate, k.Burst, perIP(k))}
 			}
-			if k.DailyQuota > 0 && (a == accessValidate || a == accessEnrich) {
+			if daily {
 				sp := s.limiter.Spend(ctx, 1, limits.Quota{Counter: quotaCounter(k), Limit: k.DailyQuota})
 				left := max(k.DailyQuota-sp.Used[0], 0)
 				reset := ceilSeconds(sp.ResetAt.Sub(s.now()))
-				policies = append(policies, rateLimitItem("daily", "q", clampInt(k.DailyQuota), "w", 86400))
-				fields = append(fields, rateLimitItem("daily", "r", clampInt(left), "t", reset))
+				field = appendLimitItem(append(field, ", "...), "daily", clampInt(left), reset)
 				if !sp.Allowed {
-					setRateLimitHeaders(h, policies, fields)
+					setRateLimitHeaders(h, s.policyOf(k, true), field)
 					h.Set("Retry-After", strconv.Itoa(max(reset, 1)))
 					return errQuotaExceeded(k, 1, left)
 				}
 			}
-			setRateLimitHeaders(h, policies, fields)
+			setRateLimitHeaders(h, s.policyOf(k, daily), field)
 			return next(c)
 		}
 	}
@@ -135,15 +134,61 @@ func perIP(k *keys.Key) string {
 func quotaCounter(k *keys.Key) string    { return "quota:" + k.Name }
 func bulkRowsCounter(k *keys.Key) string { return "bulkrows:" + k.Name }
 
-// rateLimitItem writes one item of the IETF httpapi RateLimit-Policy or
-// RateLimit field: "name";a=1;b=2.
-func rateLimitItem(name, k1 string, v1 int, k2 string, v2 int) string {
-	return strconv.Quote(name) + ";" + k1 + "=" + strconv.Itoa(v1) + ";" + k2 + "=" + strconv.Itoa(v2)
+// rateLimitPolicy is the RateLimit-Policy field of k (IETF httpapi
+// draft): its rate as "rate";q=<burst>;w=<seconds>, and with daily its
+// quota as "daily";q=<quota>;w=86400.
+func rateLimitPolicy(k *keys.Key, daily bool) string {
+	p := appendPolicyItem(nil, "rate", k.Burst, int(k.Rate.Per/time.Second))
+	if daily {
+		p = appendPolicyItem(append(p, ", "...), "daily", clampInt(k.DailyQuota), 86400)
+	}
+	return string(p)
 }
 
-func setRateLimitHeaders(h http.Header, policies, fields []string) {
-	h.Set("RateLimit-Policy", strings.Join(policies, ", "))
-	h.Set("RateLimit", strings.Join(fields, ", "))
+// policyOf is rateLimitPolicy, written once per key at start.
+func (s *Server) policyOf(k *keys.Key, daily bool) string {
+	if p, ok := s.policies[k]; ok {
+		if daily {
+			return p[1]
+		}
+		return p[0]
+	}
+	return rateLimitPolicy(k, daily)
+}
+
+// policiesOf writes rateLimitPolicy of every key, without and with daily.
+func policiesOf(set *keys.Set) map[*keys.Key][2]string {
+	out := map[*keys.Key][2]string{}
+	for _, k := range set.Keys() {
+		out[k] = [2]string{rateLimitPolicy(k, false), rateLimitPolicy(k, true)}
+	}
+	return out
+}
+
+// appendPolicyItem and appendLimitItem write one item of RateLimit-Policy
+// ("name";q=1;w=2) and of RateLimit ("name";r=1;t=2).
+func appendPolicyItem(b []byte, name string, q, w int) []byte {
+	b = append(append(append(b, '"'), name...), `";q=`...)
+	b = append(strconv.AppendInt(b, int64(q), 10), ";w="...)
+	return strconv.AppendInt(b, int64(w), 10)
+}
+
+func appendLimitItem(b []byte, name string, r, t int) []byte {
+	b = append(append(append(b, '"'), name...), `";r=`...)
+	b = append(strconv.AppendInt(b, int64(r), 10), ";t="...)
+	return strconv.AppendInt(b, int64(t), 10)
+}
+
+// The header names in canonical form, so setting them costs no
+// canonicalisation.
+const (
+	headerRateLimitPolicy = "Ratelimit-Policy"
+	headerRateLimit       = "Ratelimit"
+)
+
+func setRateLimitHeaders(h http.Header, policy string, field []byte) {
+	h[headerRateLimitPolicy] = []string{policy}
+	h[headerRateLimit] = []string{string(field)}
 }
 
 func ceilSeconds(d time.Duration) int {

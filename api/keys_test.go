@@ -356,7 +356,7 @@ func TestQuotaResetsAtUTCMidnight(t *testing.T) {
 		t.Fatalf("after midnight: got %d %s", resp.StatusCode, b)
 	}
 	resp, b = call(t, "GET", s.url+"/v1/usage", secretKey, nil, "")
-	if err := json.Unmarshal(b, &u); err != nil || u.UsedToday != 1 {
+	if err := json.Unmarshal(b, &u); err != nil || resp.StatusCode != 200 || u.UsedToday != 1 {
 		t.Errorf("usage after midnight: got %s", b)
 	}
 }

@@ -91,6 +91,8 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("method", c.Request().Method),
 			slog.String("path", c.Request().URL.Path),
 			slog.Int("status", status),
+			// The key's name ("" in open mode or before the key check).
+			slog.String("key", callerOf(c)),
 			slog.Duration("duration", time.Since(start)),
 		)
 		return nil

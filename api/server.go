@@ -98,14 +98,15 @@ type Check struct {
 
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
-	echo    *echo.Echo
-	opts    Options
-	deps    Deps
-	ready   atomic.Bool
-	keys    *keys.Set
-	limiter *limits.Limiter
-	now     func() time.Time
-	logger  *slog.Logger
+	echo     *echo.Echo
+	opts     Options
+	deps     Deps
+	ready    atomic.Bool
+	keys     *keys.Set
+	policies map[*keys.Key][2]string // RateLimit-Policy of each key, without and with its quota
+	limiter  *limits.Limiter
+	now      func() time.Time
+	logger   *slog.Logger
 
 	// routePatterns are the registered route patterns, the only values
 	// the route label of the HTTP metrics takes (with "unmatched").
@@ -165,6 +166,7 @@ func NewServer(opts Options, deps Deps) *Server {
 		}
 		s.keys = set
 	}
+	s.policies = policiesOf(s.keys)
 	e := echo.New()
 	e.IPExtractor = ipExtractor(opts.TrustedProxies)
 	e.HideBanner = true

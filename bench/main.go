@@ -113,7 +113,7 @@ func quickSizes() sizes {
 }
 
 // scenarioIDs are the targets in the order they run.
-var scenarioIDs = []string{"B7", "B1", "B2", "B6", "B3c", "B3", "B3r", "B4", "B5", "B10"}
+var scenarioIDs = []string{"B7", "B1", "B1k", "B2", "B6", "B3c", "B3", "B3r", "B4", "B5", "B10"}
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -162,7 +162,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		known := false
 		for _, s := range scenarioIDs {
-			known = known || s == id
+			if strings.EqualFold(s, id) {
+				known, id = true, s // B1k is written with a small k
+			}
 		}
 		if !known {
 			return o, fmt.Errorf("-only: unknown target %q; use some of %s", id, strings.Join(scenarioIDs, ","))

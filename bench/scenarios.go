@@ -116,6 +116,9 @@ func (b *bench) runAll(ctx context.Context) *report {
 	if b.wants("B1") {
 		add(b.cachedThroughput(ctx))
 	}
+	if b.wants("B1k") {
+		add(b.keyedThroughput(ctx))
+	}
 	if b.wants("B2") {
 		add(b.uncachedLatency(ctx))
 	}

@@ -108,6 +108,14 @@ type Config struct {
 	// WebhookSecret signs webhooks: "whsec_" + base64 of 24 to 64 bytes.
 	// Empty disables signing, which only tests and the CLI should do.
 	WebhookSecret string
+	// WebhookSecrets gives a caller's own webhook secret, so that one
+	// tenant's receiver cannot verify (or forge) another's events; "" (or
+	// nil) signs with WebhookSecret.
+	WebhookSecrets func(caller string) string
+	// WebhookPerDestination bounds deliveries in flight to one host, so a
+	// receiver that never answers cannot take every delivery slot.
+	// Default 2.
+	WebhookPerDestination int
 	// WebhookClient sends webhooks. It must follow no redirects and refuse
 	// non-public addresses (internal/safehttp); default: a plain client
 	// with WebhookTimeout and no redirects, for tests.
@@ -195,6 +203,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WebhookTimeout <= 0 {
 		c.WebhookTimeout = 15 * time.Second
+	}
+	if c.WebhookPerDestination <= 0 {
+		c.WebhookPerDestination = 2
 	}
 	if c.WebhookClient == nil {
 		c.WebhookClient = &http.Client{
@@ -288,6 +299,14 @@ type Service struct {
 	// crashAt, set by tests, stops a delete at a step as a crash would.
 	crashAt func(step string) bool
 
+	// webhookHosts counts deliveries in flight per destination host;
+	// guarded by mu.
+	webhookHosts map[string]int
+	// signers caches the callers' own signers (WebhookSecrets); guarded by
+	// signersMu.
+	signersMu sync.Mutex
+	signers   map[string]*signer
+
 	queued   chan struct{} // a job was queued (capacity 1)
 	webhooks chan struct{} // a webhook became due (capacity 1)
 }
@@ -309,6 +328,9 @@ func Open(cfg Config) (*Service, error) {
 		uploads:  map[string]bool{},
 		queued:   make(chan struct{}, 1),
 		webhooks: make(chan struct{}, 1),
+
+		webhookHosts: map[string]int{},
+		signers:      map[string]*signer{},
 	}
 	if cfg.WebhookSecret != "" {
 		sg, err := parseSecret(cfg.WebhookSecret)

@@ -207,7 +207,7 @@ func (s *Service) runWebhooks(ctx context.Context) error {
 				case sem <- struct{}{}:
 				case <-ctx.Done():
 					s.mu.Lock()
-					j.delivering = false
+					s.releaseDeliveryLocked(j)
 					s.mu.Unlock()
 					return
 				}
@@ -243,40 +243,101 @@ func (s *Service) dueWebhooks(now time.Time) ([]*job, time.Duration) {
 			wait = min(wait, d)
 			continue
 		}
+		host := destination(w.URL)
+		if s.webhookHosts[host] >= s.cfg.WebhookPerDestination {
+			// Its host has all the slots it may have; the end of one of
+			// those deliveries signals, and this one goes then.
+			continue
+		}
+		s.webhookHosts[host]++
 		j.delivering = true
 		due = append(due, j)
 	}
 	return due, wait
 }
 
+// releaseDeliveryLocked ends a delivery claimed by dueWebhooks. Call with
+// s.mu held.
+func (s *Service) releaseDeliveryLocked(j *job) {
+	if !j.delivering {
+		return
+	}
+	j.delivering = false
+	host := destination(j.rec.Webhook.URL)
+	if s.webhookHosts[host]--; s.webhookHosts[host] <= 0 {
+		delete(s.webhookHosts, host)
+	}
+}
+
+// destination is what the per-destination bound counts: the URL's host
+// and port.
+func destination(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return strings.ToLower(u.Host)
+}
+
+// signerFor is the signer of caller's webhooks: its own secret when
+// WebhookSecrets gives one, the service's otherwise (nil: unsigned).
+func (s *Service) signerFor(caller string) *signer {
+	if s.cfg.WebhookSecrets == nil {
+		return s.signer
+	}
+	s.signersMu.Lock()
+	defer s.signersMu.Unlock()
+	if sg, ok := s.signers[caller]; ok {
+		return sg
+	}
+	sg := s.signer
+	if secret := s.cfg.WebhookSecrets(caller); secret != "" {
+		if parsed, err := parseSecret(secret); err == nil {
+			sg = &parsed
+		} else {
+			// Secrets are checked at start; one that slips through is
+			// not silently replaced by the shared one.
+			s.cfg.Logger.Error("bulk: unusable webhook secret for a key; its webhooks go unsigned", "caller", caller, "err", err)
+			sg = nil
+		}
+	}
+	s.signers[caller] = sg
+	return sg
+}
+
 // deliver makes one attempt and schedules the next, if any.
 func (s *Service) deliver(ctx context.Context, j *job) {
 	s.mu.Lock()
 	w := j.rec.Webhook
-	target, id, body := w.URL, w.EventID, w.Body
+	target, id, body, caller := w.URL, w.EventID, w.Body, j.rec.Caller
 	s.mu.Unlock()
 
+	// Each delivery has its own budget, whatever the client's settings: a
+	// receiver that trickles its answer cannot hold the slot longer.
+	stop := ctx
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.WebhookTimeout)
+	defer cancel()
 	sent := s.cfg.Now()
 	attempt := WebhookAttempt{At: sent.UTC()}
-	delivered, stop, retryAfter := false, false, time.Duration(0)
+	delivered, giveUp, retryAfter := false, false, time.Duration(0)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	var resp *http.Response
 	if err == nil {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("webhook-id", id)
 		req.Header.Set("webhook-timestamp", strconv.FormatInt(sent.Unix(), 10))
-		if s.signer != nil {
-			req.Header.Set("webhook-signature", s.signer.sign(id, sent, body))
+		if sg := s.signerFor(caller); sg != nil {
+			req.Header.Set("webhook-signature", sg.sign(id, sent, body))
 		}
 		resp, err = s.cfg.WebhookClient.Do(req)
 	}
-	if ctx.Err() != nil {
+	if stop.Err() != nil {
 		// Shutdown: not an attempt; the next start retries.
 		if resp != nil {
 			resp.Body.Close()
 		}
 		s.mu.Lock()
-		j.delivering = false
+		s.releaseDeliveryLocked(j)
 		s.mu.Unlock()
 		return
 	}
@@ -289,7 +350,7 @@ func (s *Service) deliver(ctx context.Context, j *job) {
 	case err != nil && errors.Is(err, safehttp.ErrBlocked):
 		// Resolving the same name again will give the same kind of
 		// address; retrying only knocks on the internal network again.
-		attempt.Error, stop = "blocked: destination is not a public address", true
+		attempt.Error, giveUp = "blocked: destination is not a public address", true
 	case err != nil && errors.Is(err, safehttp.ErrRedirect), resp != nil && resp.StatusCode >= 300 && resp.StatusCode < 400:
 		attempt.Error = "redirect not followed: point webhook_url at the final address"
 	case err != nil:
@@ -297,7 +358,7 @@ func (s *Service) deliver(ctx context.Context, j *job) {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		delivered = true
 	case resp.StatusCode == http.StatusGone:
-		attempt.Error, stop = "gone: the receiver answered 410, so no more attempts are made", true
+		attempt.Error, giveUp = "gone: the receiver answered 410, so no more attempts are made", true
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 		retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), sent)
 	}
@@ -308,14 +369,14 @@ func (s *Service) deliver(ctx context.Context, j *job) {
 	switch {
 	case delivered:
 		w.Delivered, w.Done, w.NextAttemptAt = true, true, nil
-	case stop || len(w.Attempts) >= maxAttempts:
+	case giveUp || len(w.Attempts) >= maxAttempts:
 		w.Done, w.NextAttemptAt = true, nil
 	default:
 		next := s.cfg.Now().Add(max(retryDelay(s.cfg.WebhookBackoff, len(w.Attempts)), retryAfter)).UTC()
 		w.NextAttemptAt = &next
 	}
 	n := len(w.Attempts)
-	j.delivering = false
+	s.releaseDeliveryLocked(j)
 	s.mu.Unlock()
 	s.persist(j)
 	s.signal(s.webhooks)

@@ -24,6 +24,25 @@
     sent.className = "";
   });
 
+  // The widget on the lead form reports a refused check (401, 403, 429)
+  // with the server's message; the demo shows it, where a real form would
+  // show only the widget's neutral note.
+  var note = document.getElementById("lead-note");
+  document.getElementById("lead-form").addEventListener("leadcheck:error", function (ev) {
+    var d = ev.detail || {};
+    var hint = d.status === 401 ? " Enter an API key below (a publishable key for this page's origin)." : "";
+    note.textContent = "The server refused the check (" + d.status + (d.code ? " " + d.code : "") + "): " +
+      (d.message || "no message").replace(/\.$/, "") + "." + hint;
+    note.className = "error";
+  });
+  document.getElementById("lead-form").addEventListener("leadcheck:result", function () {
+    note.textContent = "";
+    note.className = "";
+  });
+  document.getElementById("bulk-key").addEventListener("input", function () {
+    if (window.leadcheck && window.leadcheck.setKey) window.leadcheck.setKey(apiKey());
+  });
+
   function apiKey() {
     return document.getElementById("bulk-key").value.trim();
   }

@@ -17,7 +17,10 @@
  *
  * Submit is held back only for a definite "invalid" verdict on the value the
  * field holds now: never for "unknown", never while a check is running, never
- * when the service cannot be reached. The widget calls preventDefault on such
+ * when the service cannot be reached, and never when it refuses the check
+ * (401 or 403: a key missing, wrong or not for this site; 429: a rate limit
+ * or quota), which shows a short neutral note under the field and fires a
+ * "leadcheck:error" event with the status and the server's error. The widget calls preventDefault on such
  * a submit (in the capture phase, so it runs before the page's own submit
  * listeners); a page that submits with its own script should check
  * event.defaultPrevented.
@@ -42,6 +45,15 @@
     risky: "This works, but may not reach a person.",
     unknown: "",
     invalid: "This does not look right."
+  };
+
+  // What a person sees when the service refuses to check: nothing about
+  // keys or limits, which are the site's business, and nothing that asks
+  // them to change a value that may well be right.
+  var REFUSED = {
+    401: "We could not check this right now.",
+    403: "We could not check this right now.",
+    429: "We could not check this just now; you can still send the form."
   };
 
   function ensureStatus(input) {
@@ -155,6 +167,14 @@
       status.setAttribute("aria-busy", "true");
       fetch(base + "/v1/validate?" + params.toString(), { headers: headers, signal: ctrl.signal })
         .then(function (resp) {
+          if (REFUSED[resp.status]) {
+            return resp.json().catch(function () { return {}; }).then(function (body) {
+              var err = new Error("status " + resp.status);
+              err.refused = resp.status;
+              err.body = body;
+              throw err;
+            });
+          }
           if (!resp.ok) throw new Error("status " + resp.status);
           return resp.json();
         })
@@ -174,8 +194,19 @@
           show(input, state, describe(field), suggestion);
           input.dispatchEvent(new CustomEvent("leadcheck:result", { bubbles: true, detail: body }));
         })
-        .catch(function () {
+        .catch(function (err) {
           if (ctrl.signal.aborted) return;
+          if (err && err.refused) {
+            // Refused (key or limit): a neutral note, no block, and the
+            // page may show the server's own message.
+            show(input, "unknown", REFUSED[err.refused]);
+            var e = (err.body && err.body.error) || {};
+            input.dispatchEvent(new CustomEvent("leadcheck:error", {
+              bubbles: true,
+              detail: { status: err.refused, code: e.code || "", message: e.message || "" }
+            }));
+            return;
+          }
           // The service could not answer: say nothing alarming, block
           // nothing, and let the next blur try again.
           show(input, "unknown", "");
@@ -229,5 +260,13 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", scan);
   else scan();
-  window.leadcheck = { scan: scan };
+  // setKey changes the key the widget sends (the demo page takes it from
+  // a field); fields checked with the old key are checked again on blur.
+  function setKey(k) {
+    key = k || "";
+    var inputs = document.querySelectorAll("input[data-leadcheck=email], input[data-leadcheck=phone]");
+    for (var i = 0; i < inputs.length; i++) inputs[i]._leadcheckDone = "";
+  }
+
+  window.leadcheck = { scan: scan, setKey: setKey };
 })();

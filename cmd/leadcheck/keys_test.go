@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/leadcheck/leadcheck/internal/dnstest"
 	"github.com/leadcheck/leadcheck/internal/testenv"
@@ -335,5 +338,123 @@ func TestLoadShedding(t *testing.T) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestKeyWebhookSecretsKept: a keys-file key without webhook_secret gets
+// one generated and kept (0600) under the data directory, the same across
+// restarts; one with webhook_secret uses it; the log names files, never
+// secrets.
+func TestKeyWebhookSecretsKept(t *testing.T) {
+	t.Parallel()
+	dns := dnstest.Start(t, dnstest.Config{Zone: zone})
+	dataDir := t.TempDir()
+	own := "whsec_" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	file := writeKeysFile(t, "keys:\n  - name: tenant-a\n    key: sk_tenant_a_00000000000\n    kind: secret\n"+
+		"  - name: tenant-b\n    key: sk_tenant_b_00000000000\n    kind: secret\n    webhook_secret: "+own+"\n")
+	env := map[string]string{"LEADCHECK_DNS": dns.Addr(), "LEADCHECK_DATA_DIR": dataDir, "LEADCHECK_KEYS_FILE": file}
+	srv := serveInProcess(t, env)
+	path := filepath.Join(dataDir, "webhook-secrets", "tenant-a")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode())
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "webhook-secrets", "tenant-b")); err == nil {
+		t.Error("a secret was generated for the key that has its own")
+	}
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := srv.logs.text()
+	if !strings.Contains(logs, path) || strings.Contains(logs, strings.TrimSpace(string(b))) || strings.Contains(logs, own) {
+		t.Errorf("logs must name the secret's file and no secret:\n%s", logs)
+	}
+	serveInProcess(t, env)
+	again, _ := os.ReadFile(path)
+	if string(again) != string(b) {
+		t.Error("the secret changed across a restart")
+	}
+}
+
+// TestPerKeyWebhooksThroughServer: two tenants' jobs on one server, each
+// webhook sent to a host name that only LEADCHECK_DNS knows; each event
+// verifies (Standard Webhooks reference library) with its own key's
+// secret and not with the other's.
+func TestPerKeyWebhooksThroughServer(t *testing.T) {
+	t.Parallel()
+	dns := dnstest.Start(t, dnstest.Config{Zone: zone + "hooks 300 IN A 127.0.0.1\n"})
+	var mu sync.Mutex
+	got := map[string]*http.Request{}
+	bodies := map[string][]byte{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got[r.URL.Path], bodies[r.URL.Path] = r, b
+		mu.Unlock()
+		w.WriteHeader(204)
+	}))
+	t.Cleanup(rcv.Close)
+	_, port, _ := strings.Cut(strings.TrimPrefix(rcv.URL, "http://"), ":")
+	dataDir := t.TempDir()
+	ownA := "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	file := writeKeysFile(t, "keys:\n  - name: tenant-a\n    key: sk_tenant_a_00000000000\n    kind: secret\n    webhook_secret: "+ownA+"\n"+
+		"  - name: tenant-b\n    key: sk_tenant_b_00000000000\n    kind: secret\n")
+	srv := serveInProcess(t, map[string]string{"LEADCHECK_DNS": dns.Addr(), "LEADCHECK_DATA_DIR": dataDir, "LEADCHECK_KEYS_FILE": file,
+		"LEADCHECK_ALLOW_PRIVATE_NETWORKS": "true"})
+	for _, tenant := range []string{"a", "b"} {
+		body := `{"records":[{"email":"jane@acme.test"}],"webhook_url":"http://hooks.test:` + port + `/` + tenant + `"}`
+		req, _ := http.NewRequest("POST", srv.base+"/v1/bulk", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", "sk_tenant_"+tenant+"_00000000000")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 202 {
+			t.Fatalf("tenant %s: %d %s", tenant, resp.StatusCode, b)
+		}
+		if bytes.Contains(b, []byte("whsec_")) {
+			t.Errorf("tenant %s: the job's status shows a secret: %s", tenant, b)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d webhooks within 20s, want 2", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	genB, err := os.ReadFile(filepath.Join(dataDir, "webhook-secrets", "tenant-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := map[string]string{"/a": ownA, "/b": strings.TrimSpace(string(genB))}
+	mu.Lock()
+	defer mu.Unlock()
+	for path := range secrets {
+		for other, secret := range secrets {
+			v, err := standardwebhooks.NewWebhook(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = v.Verify(bodies[path], got[path].Header)
+			if other == path && err != nil {
+				t.Errorf("webhook %s does not verify with its own key's secret: %v", path, err)
+			}
+			if other != path && err == nil {
+				t.Errorf("webhook %s verifies with the other key's secret", path)
+			}
+		}
 	}
 }

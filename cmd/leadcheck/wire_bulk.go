@@ -92,6 +92,10 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 			p.logger.Info("webhook signing secret loaded", "path", path)
 		}
 	}
+	keySecrets, err := p.keyWebhookSecrets()
+	if err != nil {
+		return nil, err
+	}
 	var enricher bulk.Enricher
 	if e, ok := p.enricher.(bulk.Enricher); ok {
 		enricher = e
@@ -110,11 +114,13 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 		MaxRows:            cfg.Bulk.MaxRows,
 		Retention:          cfg.Bulk.Retention,
 		WebhookSecret:      secret,
+		WebhookSecrets:     keySecrets,
 		WebhookClient: safehttp.NewClient(safehttp.Options{
 			AllowPrivate: cfg.AllowPrivateNetworks,
 			Timeout:      15 * time.Second,
 			MaxRedirects: 0,
 			UserAgent:    "leadcheck-webhooks",
+			DNSServers:   cfg.DNSServers,
 		}),
 		AllowPrivateWebhooks: cfg.AllowPrivateNetworks,
 		WebhookBackoff:       cfg.Bulk.WebhookBackoff,

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/leadcheck/leadcheck/bulk"
 	"github.com/leadcheck/leadcheck/internal/keys"
 	"github.com/leadcheck/leadcheck/internal/limits"
 )
@@ -157,4 +160,44 @@ func jobLimits(set *keys.Set) func(caller string) (int, int) {
 		}
 		return k.MaxRunningJobs, k.MaxQueuedJobs
 	}
+}
+
+// webhookSecretsDir holds the generated webhook secret of each key that
+// has none in the keys file, one file per key name, under the data
+// directory, so receivers keep verifying across restarts.
+const webhookSecretsDir = "webhook-secrets"
+
+// keyWebhookSecrets gives each keys-file key its own webhook secret: the
+// file's webhook_secret, or one generated once and kept in
+// <data dir>/webhook-secrets/<name> (0600). Keys of LEADCHECK_API_KEYS
+// share the server's secret. The secrets are never logged nor answered by
+// the API; the log names the files.
+func (p *parts) keyWebhookSecrets() (func(caller string) string, error) {
+	secrets := map[string]string{}
+	for _, k := range p.keys.Keys() {
+		if k.Kind != keys.Secret || k.FromList {
+			continue
+		}
+		if k.WebhookSecret != "" {
+			secrets[k.Name] = k.WebhookSecret
+			continue
+		}
+		dir := filepath.Join(p.cfg.DataDir, webhookSecretsDir)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("webhook secrets: %w (set LEADCHECK_DATA_DIR to a writable directory)", err)
+		}
+		path := filepath.Join(dir, k.Name)
+		secret, created, err := bulk.LoadOrCreateSecret(path)
+		if err != nil {
+			return nil, fmt.Errorf("webhook secret of key %q: %w", k.Name, err)
+		}
+		if created {
+			p.logger.Info("generated a webhook signing secret for a key; give it to that key's webhook receivers, or set webhook_secret in the keys file", "key", k.Name, "path", path)
+		}
+		secrets[k.Name] = secret
+	}
+	if len(secrets) == 0 {
+		return nil, nil
+	}
+	return func(caller string) string { return secrets[caller] }, nil
 }

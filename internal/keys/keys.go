@@ -111,6 +111,9 @@ type Key struct {
 	// WebhookSecret signs the key's bulk webhooks; "" means the server
 	// generates one for the key and keeps it.
 	WebhookSecret string
+	// FromList marks a key of LEADCHECK_API_KEYS: the operator's own
+	// backends, which share the server's webhook secret as they always did.
+	FromList bool
 
 	digest [sha256.Size]byte
 }
@@ -295,7 +298,10 @@ func (e entry) key(d Defaults) (*Key, error) {
 	}) >= 0 {
 		return nil, fmt.Errorf("name %q must be 1 to %d letters, digits, '-', '_' or '.'", e.Name, maxNameLen)
 	}
-	k := &Key{Name: e.Name}
+	if c := e.Name[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		return nil, fmt.Errorf("name %q must start with a letter or a digit", e.Name)
+	}
+	k := &Key{Name: e.Name, FromList: e.shorthand}
 	switch {
 	case e.Key != "" && e.KeySHA256 != "":
 		return nil, errors.New("has both key and key_sha256; keep one (key_sha256 keeps the key itself out of the file)")

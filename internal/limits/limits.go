@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strconv"
 	"sync"
 	"time"
 
@@ -135,7 +134,8 @@ func (l *Limiter) Allow(ctx context.Context, bucket string, r keys.Rate, burst i
 
 func (l *Limiter) allowLocal(bucket string, r keys.Rate, burst int) Decision {
 	every := rate.Every(r.Per / time.Duration(r.N))
-	lim, _ := l.local.Get(context.Background(), bucket+"\x00"+r.String()+"\x00"+strconv.Itoa(burst),
+	// A bucket's rate and burst are those of its key, fixed at start.
+	lim, _ := l.local.Get(context.Background(), bucket,
 		otter.LoaderFunc[string, *rate.Limiter](func(context.Context, string) (*rate.Limiter, error) {
 			return rate.NewLimiter(every, burst), nil
 		}))
