@@ -90,6 +90,8 @@ func fromBulkError(e *bulk.Error) *Error {
 		status = http.StatusNotFound
 	case bulk.KindConflict:
 		status = http.StatusConflict
+	case bulk.KindInsufficientStorage:
+		status = http.StatusInsufficientStorage
 	}
 	return &Error{Status: status, Code: e.Code, Field: e.Field, Message: e.Message}
 }

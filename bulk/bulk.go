@@ -92,6 +92,15 @@ type Config struct {
 	// this many bytes per compressed byte, checked while reading, so a
 	// small bomb is refused after a few megabytes of work. Default 100.
 	MaxExpansionRatio int
+	// DiskReserve is the free space (bytes) kept on the data directory's
+	// file system: an upload that would leave less, counting the results
+	// every accepted job will still write, is refused with
+	// KindInsufficientStorage. Default 256 MiB.
+	DiskReserve int64
+	// DiskPerKey bounds the disk one caller's jobs take (uploads plus
+	// results, reserved at ResultsPerInputByte × the decoded input until
+	// written). Default 100 GiB.
+	DiskPerKey int64
 	// Retention is how long a job and its files are kept after it was
 	// created. Default 168h (7 days).
 	Retention time.Duration
@@ -163,6 +172,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxExpansionRatio <= 0 {
 		c.MaxExpansionRatio = ingest.DefaultMaxExpansionRatio
+	}
+	if c.DiskReserve <= 0 {
+		c.DiskReserve = 256 << 20
+	}
+	if c.DiskPerKey <= 0 {
+		c.DiskPerKey = 100 << 30
 	}
 	if c.Retention <= 0 {
 		c.Retention = 168 * time.Hour
@@ -252,6 +267,9 @@ type Service struct {
 	// uploads are the ids of the tmp/ folders requests are receiving
 	// into; the sweep removes any other.
 	uploads map[string]bool
+
+	// admitMu makes a disk admission and the job it admits one step.
+	admitMu sync.Mutex
 
 	// crashAt, set by tests, stops a delete at a step as a crash would.
 	crashAt func(step string) bool

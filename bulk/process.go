@@ -150,6 +150,9 @@ func publicError(err error) string {
 	if errors.As(err, &ie) {
 		return ie.Message
 	}
+	if isNoSpace(err) {
+		return "the server's disk filled up while this job wrote its results, so it stopped; submit the file again later"
+	}
 	return "the job failed on our side while processing the file; submit it again, and report the job id if it persists"
 }
 

@@ -155,6 +155,7 @@ func (s *Service) checkWebhookURL(raw string) error {
 // (call it deferred: it does nothing after a successful Submit).
 type Upload struct {
 	svc       *Service
+	caller    string
 	id, dir   string
 	maxRecord int // bound of one JSON record (ReadRecords)
 	f         *os.File
@@ -163,8 +164,17 @@ type Upload struct {
 	done      bool // submitted or discarded
 }
 
-// NewUpload starts an upload.
-func (s *Service) NewUpload() (*Upload, error) {
+// NewUpload starts an upload of the caller "" (open mode, the CLI).
+func (s *Service) NewUpload() (*Upload, error) { return s.StartUpload("") }
+
+// StartUpload starts an upload for caller. It refuses, with an *Error of
+// KindInsufficientStorage, when the disk is already at its reserve (once
+// accepted jobs have their results) or caller at its budget; while the
+// file arrives the same checks run every few megabytes.
+func (s *Service) StartUpload(caller string) (*Upload, error) {
+	if err := s.admitDisk(caller, 0, 0); err != nil {
+		return nil, err
+	}
 	id := newID()
 	dir := filepath.Join(s.tmpDir, id)
 	s.mu.Lock()
@@ -180,7 +190,7 @@ func (s *Service) NewUpload() (*Upload, error) {
 		s.endUpload(id)
 		return nil, fmt.Errorf("new upload: %w", err)
 	}
-	return &Upload{svc: s, id: id, dir: dir, f: f, maxRecord: s.cfg.MaxRecordBytes}, nil
+	return &Upload{svc: s, caller: caller, id: id, dir: dir, f: f, maxRecord: s.cfg.MaxRecordBytes}, nil
 }
 
 // Size is the number of bytes received so far.
@@ -194,12 +204,26 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 		return 0, invalid("file", "duplicate_file", "the form has more than one file part; send one file per job")
 	}
 	u.written = true
-	n, err := io.CopyBuffer(u.f, r, make([]byte, 256<<10))
+	w := &uploadWriter{u: u, f: u.f}
+	n, err := io.CopyBuffer(w, r, make([]byte, 256<<10))
 	u.size += n
+	if w.err != nil {
+		return n, u.writeFailure(w.err)
+	}
 	if err != nil {
 		return n, fmt.Errorf("receive upload: %w", err)
 	}
 	return n, nil
+}
+
+// writeFailure is the error of a failed write of the upload: a refusal
+// (disk reserve, budget, a full disk) as is, anything else wrapped.
+func (u *Upload) writeFailure(err error) error {
+	var be *Error
+	if errors.As(err, &be) {
+		return be
+	}
+	return fmt.Errorf("write upload: %w", err)
 }
 
 // Received reports whether a file (possibly empty) has been read.
@@ -215,13 +239,17 @@ func (u *Upload) ReadRecords(r io.Reader) (Options, error) {
 	}
 	u.written = true
 	cr := &countingReader{r: r}
-	w := bufio.NewWriterSize(u.f, 256<<10)
+	uw := &uploadWriter{u: u, f: u.f}
+	w := bufio.NewWriterSize(uw, 256<<10)
 	opts, err := decodeRecords(cr, w, u.maxRecord)
+	if err == nil {
+		err = w.Flush()
+	}
+	if uw.err != nil {
+		return opts, u.writeFailure(uw.err)
+	}
 	if err != nil {
 		return opts, err
-	}
-	if err := w.Flush(); err != nil {
-		return opts, fmt.Errorf("write records: %w", err)
 	}
 	u.size = cr.n
 	return opts, nil
@@ -474,10 +502,10 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 		return Status{}, err
 	}
 	if err := u.f.Sync(); err != nil {
-		return Status{}, fmt.Errorf("submit: %w", err)
+		return Status{}, s.submitFailure(err)
 	}
 	if err := u.f.Close(); err != nil {
-		return Status{}, fmt.Errorf("submit: %w", err)
+		return Status{}, s.submitFailure(err)
 	}
 	layout, stats, err := scanUpload(ctx, filepath.Join(u.dir, uploadFile), opts.ingest)
 	if err != nil {
@@ -486,20 +514,30 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	if stats.Rows == 0 {
 		return Status{}, invalid("file", "no_rows", "the file has no data rows; send a file with at least one lead")
 	}
+	// Admission: the results this job will write are reserved now, so no
+	// later upload can take the disk they need.
+	s.admitMu.Lock()
+	defer s.admitMu.Unlock()
+	estimate := ResultsPerInputByte * stats.TextBytes
+	if err := s.admitDisk(caller, u.size, estimate); err != nil {
+		return Status{}, err
+	}
 	now := s.cfg.Now().UTC()
 	rec := record{
-		ID:             u.id,
-		Caller:         caller,
-		Name:           opts.name,
-		Status:         StatusQueued,
-		CreatedAt:      now,
-		ExpiresAt:      now.Add(s.cfg.Retention),
-		TotalRows:      stats.Rows,
-		RaggedRows:     stats.RaggedRows,
-		Layout:         layout,
-		ColumnNames:    columnNames(layout),
-		DefaultCountry: opts.defaultCountry,
-		Enrich:         opts.enrich,
+		UploadBytes:     u.size,
+		ResultsEstimate: estimate,
+		ID:              u.id,
+		Caller:          caller,
+		Name:            opts.name,
+		Status:          StatusQueued,
+		CreatedAt:       now,
+		ExpiresAt:       now.Add(s.cfg.Retention),
+		TotalRows:       stats.Rows,
+		RaggedRows:      stats.RaggedRows,
+		Layout:          layout,
+		ColumnNames:     columnNames(layout),
+		DefaultCountry:  opts.defaultCountry,
+		Enrich:          opts.enrich,
 	}
 	if opts.webhookURL != "" {
 		rec.Webhook = &webhookRecord{URL: opts.webhookURL, Attempts: []WebhookAttempt{}}
@@ -523,7 +561,7 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 		err = syncDir(s.jobsDir)
 	}
 	if err != nil {
-		return Status{}, fmt.Errorf("submit: create job: %w", err)
+		return Status{}, s.submitFailure(err)
 	}
 	u.done = true
 	s.endUpload(u.id)
@@ -536,6 +574,15 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	s.signal(s.queued)
 	s.cfg.Logger.Info("bulk: job queued", "job", rec.ID, "rows", rec.TotalRows, "format", layout.Format, "bytes", u.size)
 	return st, nil
+}
+
+// submitFailure explains a failure to store a new job: a full disk is a
+// refusal (507), anything else ours.
+func (s *Service) submitFailure(err error) error {
+	if isNoSpace(err) {
+		return s.diskFull(err)
+	}
+	return fmt.Errorf("submit: create job: %w", err)
 }
 
 // scanUpload runs ingest's validating pass over the stored upload. It

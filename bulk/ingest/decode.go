@@ -23,6 +23,7 @@ const binarySample = 1024
 // opened is an input turned into a stream of UTF-8 text.
 type opened struct {
 	text     *bufio.Reader
+	counted  *decodedLimit // counts the decoded text
 	gzip     bool
 	encoding string
 }
@@ -68,10 +69,11 @@ func openDetect(r io.Reader, maxDecoded int64, maxExpansion int) (*opened, error
 	if err != nil {
 		return nil, err
 	}
-	if maxDecoded > 0 {
-		text = &decodedLimit{r: text, left: maxDecoded, max: maxDecoded}
+	if maxDecoded <= 0 {
+		maxDecoded = 1<<63 - 1
 	}
-	o.text = bufio.NewReaderSize(text, bufSize)
+	o.counted = &decodedLimit{r: text, left: maxDecoded, max: maxDecoded}
+	o.text = bufio.NewReaderSize(o.counted, bufSize)
 	sample, err := o.text.Peek(binarySample)
 	if err != nil && err != io.EOF {
 		return nil, readErr(err)
@@ -290,6 +292,7 @@ func gzipErr(err error, tap *tapReader) error {
 type decodedLimit struct {
 	r         io.Reader
 	left, max int64
+	read      int64
 }
 
 func (d *decodedLimit) Read(p []byte) (int, error) {
@@ -301,6 +304,7 @@ func (d *decodedLimit) Read(p []byte) (int, error) {
 	}
 	n, err := d.r.Read(p)
 	d.left -= int64(n)
+	d.read += int64(n)
 	if err == io.EOF {
 		return n, err
 	}

@@ -191,6 +191,9 @@ type Stats struct {
 	// skipped. Entirely empty lines of CSV/TSV are not rows at all (CSV
 	// rules), while in TXT and NDJSON each empty line counts.
 	BlankRows int `json:"blank_rows"`
+	// TextBytes is the size of the decoded text (after decompression and
+	// UTF-16 decoding): what a job's results are proportional to.
+	TextBytes int64 `json:"text_bytes"`
 }
 
 // Record is one data row.

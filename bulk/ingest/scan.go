@@ -93,6 +93,7 @@ func Scan(r io.Reader, opts Options) (Layout, Stats, error) {
 	if err := s.run(); err != nil {
 		return Layout{}, Stats{}, err
 	}
+	s.st.TextBytes = in.counted.read
 	return s.l, s.st, nil
 }
 
