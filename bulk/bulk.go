@@ -130,6 +130,11 @@ type Config struct {
 	DrainTimeout time.Duration
 	// SweepEvery is how often expired jobs are deleted. Default 1m.
 	SweepEvery time.Duration
+	// CPUSlots bounds the bulk work on a CPU at once: ingest scans of
+	// uploads and the CPU part of validating rows (a row gives its slot
+	// back while it waits on DNS). Default the core count minus one, at
+	// least 1, so the real-time path keeps a core.
+	CPUSlots int
 	// MemoMaxDomains bounds the per-job domain memo; past it, lookups go
 	// to Domains (still cached there). Default 200,000.
 	MemoMaxDomains int
@@ -208,6 +213,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = time.Minute
 	}
+	if c.CPUSlots <= 0 {
+		c.CPUSlots = defaultCPUSlots()
+	}
 	if c.MemoMaxDomains <= 0 {
 		c.MemoMaxDomains = 200_000
 	}
@@ -268,6 +276,9 @@ type Service struct {
 	// into; the sweep removes any other.
 	uploads map[string]bool
 
+	// cpu bounds the bulk work on a CPU (see Config.CPUSlots).
+	cpu cpuGate
+
 	// admitMu makes a disk admission and the job it admits one step.
 	admitMu sync.Mutex
 
@@ -293,6 +304,7 @@ func Open(cfg Config) (*Service, error) {
 		trashDir: filepath.Join(cfg.Dir, "trash"),
 		jobs:     map[string]*job{},
 		uploads:  map[string]bool{},
+		cpu:      make(cpuGate, cfg.CPUSlots),
 		queued:   make(chan struct{}, 1),
 		webhooks: make(chan struct{}, 1),
 	}

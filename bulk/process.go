@@ -220,7 +220,7 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 		return errors.New("the job asks for enrichment and this server has none configured")
 	}
 	dir := s.jobDir(id)
-	spec.engine = validate.NewEngine(s.cfg.Lists, newDomainMemo(s.cfg.Domains, s.cfg.MemoMaxDomains))
+	spec.engine = validate.NewEngine(s.cfg.Lists, offCPU{gate: s.cpu, next: newDomainMemo(s.cfg.Domains, s.cfg.MemoMaxDomains)})
 
 	header, err := readHeader(dir)
 	if err != nil {
@@ -357,8 +357,9 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 				case <-quit:
 					c.aborted.Store(true)
 				default:
-					if !c.aborted.Load() {
+					if !c.aborted.Load() && s.cpu.acquire(work) == nil {
 						s.validateRow(work, &spec, c, ref.i)
+						s.cpu.release()
 					}
 					if work.Err() != nil {
 						c.aborted.Store(true)
@@ -446,7 +447,8 @@ func (s *Service) progress(j *job, done int, counts Counts, total int) {
 	s.mu.Unlock()
 }
 
-// validateRow validates row i of c into c.outcomes[i].
+// validateRow validates row i of c into c.outcomes[i]. The caller holds a
+// CPU slot (Service.cpu), which lookups give back while they wait.
 func (s *Service) validateRow(ctx context.Context, spec *jobSpec, c *chunk, i int) {
 	o := &c.outcomes[i]
 	o.number, o.record = c.first+i+1, c.rows[i]
@@ -460,7 +462,10 @@ func (s *Service) validateRow(ctx context.Context, spec *jobSpec, c *chunk, i in
 	}
 	o.result = res
 	if spec.enrich != nil {
+		// Enrichment waits on the network: off the CPU slot meanwhile.
+		s.cpu.release()
 		en := spec.enrich.EnrichResult(ctx, req, res)
+		s.cpu <- struct{}{}
 		o.enrichment = &en
 	}
 }

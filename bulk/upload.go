@@ -507,7 +507,12 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	if err := u.f.Close(); err != nil {
 		return Status{}, s.submitFailure(err)
 	}
+	// The scan is CPU work: it takes a slot, as job rows do.
+	if err := s.cpu.acquire(ctx); err != nil {
+		return Status{}, fmt.Errorf("submit: %w", err)
+	}
 	layout, stats, err := scanUpload(ctx, filepath.Join(u.dir, uploadFile), opts.ingest)
+	s.cpu.release()
 	if err != nil {
 		return Status{}, err
 	}
