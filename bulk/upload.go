@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"unicode/utf8"
 
@@ -70,6 +71,9 @@ func (s *Service) checkOptions(o Options) (checked, error) {
 			MaxRecordBytes:  s.cfg.MaxRecordBytes,
 			MaxDecodedBytes: s.cfg.MaxDecodedBytes,
 			MaxExpansion:    s.cfg.MaxExpansionRatio,
+			// A scan is pure CPU: give the real-time path's goroutines a
+			// turn after every piece of text.
+			Yield: runtime.Gosched,
 		},
 	}
 	if utf8.RuneCountInString(c.name) > 200 || !utf8.ValidString(c.name) {
@@ -501,9 +505,8 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	if err != nil {
 		return Status{}, err
 	}
-	if err := u.f.Sync(); err != nil {
-		return Status{}, s.submitFailure(err)
-	}
+	// Closed now, made durable only once the scan accepts it: a refused
+	// upload costs no fsync.
 	if err := u.f.Close(); err != nil {
 		return Status{}, s.submitFailure(err)
 	}
@@ -518,6 +521,9 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	}
 	if stats.Rows == 0 {
 		return Status{}, invalid("file", "no_rows", "the file has no data rows; send a file with at least one lead")
+	}
+	if err := syncFile(filepath.Join(u.dir, uploadFile)); err != nil {
+		return Status{}, s.submitFailure(err)
 	}
 	// Admission: the results this job will write are reserved now, so no
 	// later upload can take the disk they need.
@@ -579,6 +585,19 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	s.signal(s.queued)
 	s.cfg.Logger.Info("bulk: job queued", "job", rec.ID, "rows", rec.TotalRows, "format", layout.Format, "bytes", u.size)
 	return st, nil
+}
+
+// syncFile makes a written file durable.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // submitFailure explains a failure to store a new job: a full disk is a

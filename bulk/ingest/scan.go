@@ -30,7 +30,7 @@ func Scan(r io.Reader, opts Options) (Layout, Stats, error) {
 	if err != nil {
 		return Layout{}, Stats{}, err
 	}
-	in, err := openDetect(r, o.MaxDecodedBytes, o.MaxExpansion)
+	in, err := openDetect(r, o.MaxDecodedBytes, o.MaxExpansion, o.Yield)
 	if err != nil {
 		return Layout{}, Stats{}, err
 	}
