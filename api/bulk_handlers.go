@@ -25,7 +25,7 @@ var errNotImplemented = &Error{Status: http.StatusNotImplemented, Code: "not_imp
 // BulkService is what the API needs from the bulk job service;
 // *bulk.Service is the implementation.
 type BulkService interface {
-	NewUpload() (*bulk.Upload, error)
+	StartUpload(caller string) (*bulk.Upload, error)
 	Submit(ctx context.Context, caller string, u *bulk.Upload, o bulk.Options) (bulk.Status, error)
 	Get(ctx context.Context, caller, id string) (bulk.Status, error)
 	List(ctx context.Context, caller string, limit int, cursor string) (bulk.Page, error)
@@ -67,7 +67,7 @@ func (h handlers) CreateBulkJob(c echo.Context) error {
 	// deadline covers the receiving and the scan.
 	rc := http.NewResponseController(c.Response())
 	_ = rc.SetWriteDeadline(time.Now().Add(transferTimeout))
-	up, err := svc.NewUpload()
+	up, err := svc.StartUpload(callerOf(c))
 	if err != nil {
 		return err
 	}

@@ -101,6 +101,8 @@ func fromBulkError(e *bulk.Error) *Error {
 		status = http.StatusConflict
 	case bulk.KindTooMany:
 		return &Error{Status: http.StatusTooManyRequests, Code: e.Code, Field: e.Field, Message: e.Message, RetryAfter: 30}
+	case bulk.KindInsufficientStorage:
+		status = http.StatusInsufficientStorage
 	}
 	return &Error{Status: status, Code: e.Code, Field: e.Field, Message: e.Message}
 }

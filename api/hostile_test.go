@@ -277,3 +277,19 @@ func TestBulkDownloadStall(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestBulkInsufficientStorage: an upload past the key's disk budget is a
+// 507 insufficient_storage (never a 400), and leaves nothing.
+func TestBulkInsufficientStorage(t *testing.T) {
+	t.Parallel()
+	e := newBulkEnv(t, bulkEnvOptions{noRun: true, bulk: func(c *bulk.Config) { c.DiskPerKey = 1 << 10 }})
+	ct, body := upload{filename: "a.csv", content: delimited(",")}.body()
+	resp, err := e.client.CreateBulkJobWithBodyWithResponse(context.Background(), ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, msg := errorCode(t, resp.Body); resp.StatusCode() != http.StatusInsufficientStorage || code != "insufficient_storage" || !strings.Contains(msg, "LEADCHECK_BULK_DISK_PER_KEY") {
+		t.Errorf("got %d %s, want 507 insufficient_storage naming the budget", resp.StatusCode(), resp.Body)
+	}
+	e.nothingLeft()
+}

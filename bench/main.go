@@ -113,7 +113,7 @@ func quickSizes() sizes {
 }
 
 // scenarioIDs are the targets in the order they run.
-var scenarioIDs = []string{"B7", "B1", "B1k", "B2", "B6", "B3c", "B3", "B3r", "B4", "B5", "B10"}
+var scenarioIDs = []string{"B7", "B1", "B1k", "B2", "B6", "B3c", "B3", "B3r", "B4", "B5", "B9", "B10"}
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options

@@ -143,6 +143,9 @@ func (b *bench) runAll(ctx context.Context) *report {
 	if b.wants("B10") {
 		add(b.smtpBulk(ctx))
 	}
+	if b.wants("B9") {
+		add(b.isolation(ctx))
+	}
 	// Run in the order that keeps the machine's state simple; read in
 	// target order.
 	slices.SortFunc(rep.Outcomes, func(x, y outcome) int { return strings.Compare(x.ID, y.ID) })

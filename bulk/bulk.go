@@ -102,6 +102,15 @@ type Config struct {
 	// this many bytes per compressed byte, checked while reading, so a
 	// small bomb is refused after a few megabytes of work. Default 100.
 	MaxExpansionRatio int
+	// DiskReserve is the free space (bytes) kept on the data directory's
+	// file system: an upload that would leave less, counting the results
+	// every accepted job will still write, is refused with
+	// KindInsufficientStorage. Default 256 MiB.
+	DiskReserve int64
+	// DiskPerKey bounds the disk one caller's jobs take (uploads plus
+	// results, reserved at ResultsPerInputByte × the decoded input until
+	// written). Default 100 GiB.
+	DiskPerKey int64
 	// Retention is how long a job and its files are kept after it was
 	// created. Default 168h (7 days).
 	Retention time.Duration
@@ -139,6 +148,11 @@ type Config struct {
 	DrainTimeout time.Duration
 	// SweepEvery is how often expired jobs are deleted. Default 1m.
 	SweepEvery time.Duration
+	// CPUSlots bounds the bulk work on a CPU at once: ingest scans of
+	// uploads and the CPU part of validating rows (a row gives its slot
+	// back while it waits on DNS). Default the core count minus one, at
+	// least 1, so the real-time path keeps a core.
+	CPUSlots int
 	// MemoMaxDomains bounds the per-job domain memo; past it, lookups go
 	// to Domains (still cached there). Default 200,000.
 	MemoMaxDomains int
@@ -195,6 +209,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxExpansionRatio <= 0 {
 		c.MaxExpansionRatio = ingest.DefaultMaxExpansionRatio
 	}
+	if c.DiskReserve <= 0 {
+		c.DiskReserve = 256 << 20
+	}
+	if c.DiskPerKey <= 0 {
+		c.DiskPerKey = 100 << 30
+	}
 	if c.Retention <= 0 {
 		c.Retention = 168 * time.Hour
 	}
@@ -226,6 +246,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = time.Minute
+	}
+	if c.CPUSlots <= 0 {
+		c.CPUSlots = defaultCPUSlots()
 	}
 	if c.MemoMaxDomains <= 0 {
 		c.MemoMaxDomains = 200_000
@@ -296,6 +319,12 @@ type Service struct {
 	// into; the sweep removes any other.
 	uploads map[string]bool
 
+	// cpu bounds the bulk work on a CPU (see Config.CPUSlots).
+	cpu cpuGate
+
+	// admitMu makes a disk admission and the job it admits one step.
+	admitMu sync.Mutex
+
 	// crashAt, set by tests, stops a delete at a step as a crash would.
 	crashAt func(step string) bool
 
@@ -326,6 +355,7 @@ func Open(cfg Config) (*Service, error) {
 		trashDir: filepath.Join(cfg.Dir, "trash"),
 		jobs:     map[string]*job{},
 		uploads:  map[string]bool{},
+		cpu:      make(cpuGate, cfg.CPUSlots),
 		queued:   make(chan struct{}, 1),
 		webhooks: make(chan struct{}, 1),
 

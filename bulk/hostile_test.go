@@ -12,10 +12,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/leadcheck/leadcheck/internal/dnstest"
+	"github.com/leadcheck/leadcheck/validate"
 )
 
 func gzipBytes(t *testing.T, b []byte) []byte {
@@ -293,5 +295,57 @@ func TestRecordsBodyStreamed(t *testing.T) {
 	}
 	if body.read > 256<<10 {
 		t.Errorf("read %d bytes of the body before refusing a record past 64 KiB", body.read)
+	}
+}
+
+// overlapChecker records how many lookups are in flight at once.
+type overlapChecker struct {
+	next          validate.DomainChecker
+	mu            sync.Mutex
+	now, maxSoFar int
+}
+
+func (o *overlapChecker) CheckDomain(ctx context.Context, d string) (validate.DomainFacts, bool) {
+	o.mu.Lock()
+	o.now++
+	o.maxSoFar = max(o.maxSoFar, o.now)
+	o.mu.Unlock()
+	time.Sleep(20 * time.Millisecond) // a slow resolver, so lookups overlap
+	defer func() {
+		o.mu.Lock()
+		o.now--
+		o.mu.Unlock()
+	}()
+	return o.next.CheckDomain(ctx, d)
+}
+
+// TestCPUSlotsFreeDuringLookups: with one CPU slot for all bulk work, rows
+// still wait on DNS side by side (a row gives its slot back while it
+// waits), and the job completes; the slot count is what bounds the CPU.
+func TestCPUSlotsFreeDuringLookups(t *testing.T) {
+	t.Parallel()
+	var oc *overlapChecker
+	e := newTestEnv(t, dnstest.Config{}, func(c *Config) {
+		c.CPUSlots = 1
+		oc = &overlapChecker{next: c.Domains}
+		c.Domains = oc
+	})
+	e.run(e.svc)
+	var b strings.Builder
+	b.WriteString("email\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, "u%d@d%d.acme.test\n", i, i)
+	}
+	st := e.mustSubmit("", b.String(), Options{})
+	if got := e.wait("", st.ID); got.Status != StatusCompleted || got.ProcessedRows != 40 {
+		t.Fatalf("got %+v", got)
+	}
+	if cap(e.svc.cpu) != 1 {
+		t.Fatalf("cpu slots: %d", cap(e.svc.cpu))
+	}
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	if oc.maxSoFar < 2 {
+		t.Errorf("at most %d lookup in flight with 8 workers and one CPU slot: lookups hold the slot", oc.maxSoFar)
 	}
 }

@@ -133,6 +133,11 @@ type record struct {
 	// ColumnNames maps each role used to its header name, shortened to
 	// maxColumnName bytes, for the status.
 	ColumnNames map[string]string `json:"column_names,omitempty"`
+	// UploadBytes is the upload's size on disk; ResultsEstimate the most
+	// its results may take (ResultsPerInputByte × its decoded size), held
+	// against the disk until they are written.
+	UploadBytes     int64 `json:"upload_bytes,omitempty"`
+	ResultsEstimate int64 `json:"results_estimate,omitempty"`
 	// DefaultCountry is the upper-cased region for rows without a usable
 	// country cell.
 	DefaultCountry string `json:"default_country,omitempty"`

@@ -149,6 +149,9 @@ func publicError(err error) string {
 	if errors.As(err, &ie) {
 		return ie.Message
 	}
+	if isNoSpace(err) {
+		return "the server's disk filled up while this job wrote its results, so it stopped; submit the file again later"
+	}
 	return "the job failed on our side while processing the file; submit it again, and report the job id if it persists"
 }
 
@@ -218,7 +221,7 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 	// Bulk asks A and AAAA only for domains without MX records.
 	work = validate.AddressesWhenNeeded(work)
 	dir := s.jobDir(id)
-	spec.engine = validate.NewEngine(s.cfg.Lists, newDomainMemo(s.cfg.Domains, s.cfg.MemoMaxDomains, s.dnsRetry()))
+	spec.engine = validate.NewEngine(s.cfg.Lists, offCPU{gate: s.cpu, next: newDomainMemo(s.cfg.Domains, s.cfg.MemoMaxDomains, s.dnsRetry())})
 	if spec.smtp {
 		var err error
 		if spec.engine, err = s.prepareSMTP(stop, work, j, spec.engine, layout); err != nil {
@@ -368,8 +371,9 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 				case <-quit:
 					c.aborted.Store(true)
 				default:
-					if !c.aborted.Load() {
+					if !c.aborted.Load() && s.cpu.acquire(work) == nil {
 						s.validateRow(work, &spec, c, ref.i)
+						s.cpu.release()
 					}
 					if work.Err() != nil {
 						c.aborted.Store(true)
@@ -457,7 +461,8 @@ func (s *Service) progress(j *job, done int, counts Counts, total int) {
 	s.mu.Unlock()
 }
 
-// validateRow validates row i of c into c.outcomes[i].
+// validateRow validates row i of c into c.outcomes[i]. The caller holds a
+// CPU slot (Service.cpu), which lookups give back while they wait.
 func (s *Service) validateRow(ctx context.Context, spec *jobSpec, c *chunk, i int) {
 	o := &c.outcomes[i]
 	o.number, o.record = c.first+i+1, c.rows[i]
@@ -475,7 +480,10 @@ func (s *Service) validateRow(ctx context.Context, spec *jobSpec, c *chunk, i in
 	o.result = res
 	s.metrics().BulkRow(string(res.Verdict), &o.result)
 	if spec.enrich != nil {
+		// Enrichment waits on the network: off the CPU slot meanwhile.
+		s.cpu.release()
 		en := spec.enrich.EnrichResult(ctx, req, res)
+		s.cpu <- struct{}{}
 		o.enrichment = &en
 	}
 }

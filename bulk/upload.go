@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"unicode/utf8"
 
@@ -78,6 +79,9 @@ func (s *Service) checkOptions(o Options) (checked, error) {
 			MaxRecordBytes:  s.cfg.MaxRecordBytes,
 			MaxDecodedBytes: s.cfg.MaxDecodedBytes,
 			MaxExpansion:    s.cfg.MaxExpansionRatio,
+			// A scan is pure CPU: give the real-time path's goroutines a
+			// turn after every piece of text.
+			Yield: runtime.Gosched,
 		},
 	}
 	if utf8.RuneCountInString(c.name) > 200 || !utf8.ValidString(c.name) {
@@ -166,6 +170,7 @@ func (s *Service) checkWebhookURL(raw string) error {
 // (call it deferred: it does nothing after a successful Submit).
 type Upload struct {
 	svc       *Service
+	caller    string
 	id, dir   string
 	maxRecord int // bound of one JSON record (ReadRecords)
 	f         *os.File
@@ -174,8 +179,17 @@ type Upload struct {
 	done      bool // submitted or discarded
 }
 
-// NewUpload starts an upload.
-func (s *Service) NewUpload() (*Upload, error) {
+// NewUpload starts an upload of the caller "" (open mode, the CLI).
+func (s *Service) NewUpload() (*Upload, error) { return s.StartUpload("") }
+
+// StartUpload starts an upload for caller. It refuses, with an *Error of
+// KindInsufficientStorage, when the disk is already at its reserve (once
+// accepted jobs have their results) or caller at its budget; while the
+// file arrives the same checks run every few megabytes.
+func (s *Service) StartUpload(caller string) (*Upload, error) {
+	if err := s.admitDisk(caller, 0, 0); err != nil {
+		return nil, err
+	}
 	id := newID()
 	dir := filepath.Join(s.tmpDir, id)
 	s.mu.Lock()
@@ -191,7 +205,7 @@ func (s *Service) NewUpload() (*Upload, error) {
 		s.endUpload(id)
 		return nil, fmt.Errorf("new upload: %w", err)
 	}
-	return &Upload{svc: s, id: id, dir: dir, f: f, maxRecord: s.cfg.MaxRecordBytes}, nil
+	return &Upload{svc: s, caller: caller, id: id, dir: dir, f: f, maxRecord: s.cfg.MaxRecordBytes}, nil
 }
 
 // Size is the number of bytes received so far.
@@ -205,12 +219,26 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 		return 0, invalid("file", "duplicate_file", "the form has more than one file part; send one file per job")
 	}
 	u.written = true
-	n, err := io.CopyBuffer(u.f, r, make([]byte, 256<<10))
+	w := &uploadWriter{u: u, f: u.f}
+	n, err := io.CopyBuffer(w, r, make([]byte, 256<<10))
 	u.size += n
+	if w.err != nil {
+		return n, u.writeFailure(w.err)
+	}
 	if err != nil {
 		return n, fmt.Errorf("receive upload: %w", err)
 	}
 	return n, nil
+}
+
+// writeFailure is the error of a failed write of the upload: a refusal
+// (disk reserve, budget, a full disk) as is, anything else wrapped.
+func (u *Upload) writeFailure(err error) error {
+	var be *Error
+	if errors.As(err, &be) {
+		return be
+	}
+	return fmt.Errorf("write upload: %w", err)
 }
 
 // Received reports whether a file (possibly empty) has been read.
@@ -226,13 +254,17 @@ func (u *Upload) ReadRecords(r io.Reader) (Options, error) {
 	}
 	u.written = true
 	cr := &countingReader{r: r}
-	w := bufio.NewWriterSize(u.f, 256<<10)
+	uw := &uploadWriter{u: u, f: u.f}
+	w := bufio.NewWriterSize(uw, 256<<10)
 	opts, err := decodeRecords(cr, w, u.maxRecord)
+	if err == nil {
+		err = w.Flush()
+	}
+	if uw.err != nil {
+		return opts, u.writeFailure(uw.err)
+	}
 	if err != nil {
 		return opts, err
-	}
-	if err := w.Flush(); err != nil {
-		return opts, fmt.Errorf("write records: %w", err)
 	}
 	u.size = cr.n
 	return opts, nil
@@ -494,13 +526,17 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	if err != nil {
 		return Status{}, err
 	}
-	if err := u.f.Sync(); err != nil {
-		return Status{}, fmt.Errorf("submit: %w", err)
-	}
+	// Closed now, made durable only once the scan accepts it: a refused
+	// upload costs no fsync.
 	if err := u.f.Close(); err != nil {
+		return Status{}, s.submitFailure(err)
+	}
+	// The scan is CPU work: it takes a slot, as job rows do.
+	if err := s.cpu.acquire(ctx); err != nil {
 		return Status{}, fmt.Errorf("submit: %w", err)
 	}
 	layout, stats, err := scanUpload(ctx, filepath.Join(u.dir, uploadFile), opts.ingest)
+	s.cpu.release()
 	if err != nil {
 		return Status{}, err
 	}
@@ -512,21 +548,34 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 			return Status{}, err
 		}
 	}
+	if err := syncFile(filepath.Join(u.dir, uploadFile)); err != nil {
+		return Status{}, s.submitFailure(err)
+	}
+	// Admission: the results this job will write are reserved now, so no
+	// later upload can take the disk they need.
+	s.admitMu.Lock()
+	defer s.admitMu.Unlock()
+	estimate := ResultsPerInputByte * stats.TextBytes
+	if err := s.admitDisk(caller, u.size, estimate); err != nil {
+		return Status{}, err
+	}
 	now := s.cfg.Now().UTC()
 	rec := record{
-		ID:             u.id,
-		Caller:         caller,
-		Name:           opts.name,
-		Status:         StatusQueued,
-		CreatedAt:      now,
-		ExpiresAt:      now.Add(s.cfg.Retention),
-		TotalRows:      stats.Rows,
-		RaggedRows:     stats.RaggedRows,
-		Layout:         layout,
-		ColumnNames:    columnNames(layout),
-		DefaultCountry: opts.defaultCountry,
-		Enrich:         opts.enrich,
-		SMTP:           opts.smtp,
+		UploadBytes:     u.size,
+		ResultsEstimate: estimate,
+		ID:              u.id,
+		Caller:          caller,
+		Name:            opts.name,
+		Status:          StatusQueued,
+		CreatedAt:       now,
+		ExpiresAt:       now.Add(s.cfg.Retention),
+		TotalRows:       stats.Rows,
+		RaggedRows:      stats.RaggedRows,
+		Layout:          layout,
+		ColumnNames:     columnNames(layout),
+		DefaultCountry:  opts.defaultCountry,
+		Enrich:          opts.enrich,
+		SMTP:            opts.smtp,
 	}
 	if opts.webhookURL != "" {
 		rec.Webhook = &webhookRecord{URL: opts.webhookURL, Attempts: []WebhookAttempt{}}
@@ -550,7 +599,7 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 		err = syncDir(s.jobsDir)
 	}
 	if err != nil {
-		return Status{}, fmt.Errorf("submit: create job: %w", err)
+		return Status{}, s.submitFailure(err)
 	}
 	u.done = true
 	// The queued cap was checked before the scan; a burst of uploads of
@@ -565,6 +614,28 @@ func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Option
 	s.signal(s.queued)
 	s.cfg.Logger.Info("bulk: job queued", "job", rec.ID, "rows", rec.TotalRows, "format", layout.Format, "bytes", u.size)
 	return st, nil
+}
+
+// syncFile makes a written file durable.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// submitFailure explains a failure to store a new job: a full disk is a
+// refusal (507), anything else ours.
+func (s *Service) submitFailure(err error) error {
+	if isNoSpace(err) {
+		return s.diskFull(err)
+	}
+	return fmt.Errorf("submit: create job: %w", err)
 }
 
 // scanUpload runs ingest's validating pass over the stored upload. It

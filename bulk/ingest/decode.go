@@ -23,13 +23,14 @@ const binarySample = 1024
 // opened is an input turned into a stream of UTF-8 text.
 type opened struct {
 	text     *bufio.Reader
+	counted  *decodedLimit // counts the decoded text
 	gzip     bool
 	encoding string
 }
 
 // openDetect finds the compression and the encoding of r, refuses binary
 // files and returns the decoded text.
-func openDetect(r io.Reader, maxDecoded int64, maxExpansion int) (*opened, error) {
+func openDetect(r io.Reader, maxDecoded int64, maxExpansion int, yield func()) (*opened, error) {
 	tap := &tapReader{r: r}
 	rb := bufio.NewReaderSize(tap, bufSize)
 	head, err := rb.Peek(2)
@@ -44,6 +45,10 @@ func openDetect(r io.Reader, maxDecoded int64, maxExpansion int) (*opened, error
 			return nil, err
 		}
 		gz.maxRatio = int64(maxExpansion)
+		// The flate decoder reads rb a byte at a time (it is an
+		// io.ByteReader), so what rb has read but not handed out is not
+		// yet decompressed: the ratio uses what was consumed.
+		gz.consumed = func() int64 { return tap.n - int64(rb.Buffered()) }
 		body = gz
 	}
 	bb := bufio.NewReaderSize(body, bufSize)
@@ -68,10 +73,11 @@ func openDetect(r io.Reader, maxDecoded int64, maxExpansion int) (*opened, error
 	if err != nil {
 		return nil, err
 	}
-	if maxDecoded > 0 {
-		text = &decodedLimit{r: text, left: maxDecoded, max: maxDecoded}
+	if maxDecoded <= 0 {
+		maxDecoded = 1<<63 - 1
 	}
-	o.text = bufio.NewReaderSize(text, bufSize)
+	o.counted = &decodedLimit{r: text, left: maxDecoded, max: maxDecoded, yield: yield}
+	o.text = bufio.NewReaderSize(o.counted, bufSize)
 	sample, err := o.text.Peek(binarySample)
 	if err != nil && err != io.EOF {
 		return nil, readErr(err)
@@ -238,8 +244,8 @@ func (t *tapReader) Read(p []byte) (int, error) {
 }
 
 // expansionGrace is how much text a gzip stream may produce before its
-// expansion ratio is checked: the compressed side is read ahead in 64 KiB
-// pieces, so the ratio of the first bytes says little.
+// expansion ratio is checked: the ratio of the first bytes (a header row
+// that compresses well) says little.
 const expansionGrace = 1 << 20
 
 // gzipReader turns gzip format errors into an *Error for the uploader and,
@@ -250,6 +256,7 @@ type gzipReader struct {
 	gz       *gzip.Reader
 	tap      *tapReader
 	maxRatio int64
+	consumed func() int64 // compressed bytes decompressed so far
 	out      int64
 }
 
@@ -267,9 +274,11 @@ func (g *gzipReader) Read(p []byte) (int, error) {
 		return n, gzipErr(err, g.tap)
 	}
 	g.out += int64(n)
-	if g.maxRatio > 0 && g.out > expansionGrace && g.out > g.maxRatio*g.tap.n {
-		return 0, &Error{Code: CodeTooLarge, Limit: LimitExpansionRatio, Message: fmt.Sprintf(
-			"the gzip data expands more than %d times (%d bytes from %d so far), the limit; upload the file uncompressed or split it", g.maxRatio, g.out, g.tap.n)}
+	if g.maxRatio > 0 && g.out > expansionGrace {
+		if in := g.consumed(); g.out > g.maxRatio*in {
+			return 0, &Error{Code: CodeTooLarge, Limit: LimitExpansionRatio, Message: fmt.Sprintf(
+				"the gzip data expands more than %d times (%d bytes from %d so far), the limit; upload the file uncompressed or split it", g.maxRatio, g.out, in)}
+		}
 	}
 	return n, err
 }
@@ -290,6 +299,8 @@ func gzipErr(err error, tap *tapReader) error {
 type decodedLimit struct {
 	r         io.Reader
 	left, max int64
+	read      int64
+	yield     func() // called after each read, when set
 }
 
 func (d *decodedLimit) Read(p []byte) (int, error) {
@@ -301,6 +312,10 @@ func (d *decodedLimit) Read(p []byte) (int, error) {
 	}
 	n, err := d.r.Read(p)
 	d.left -= int64(n)
+	d.read += int64(n)
+	if d.yield != nil {
+		d.yield()
+	}
 	if err == io.EOF {
 		return n, err
 	}

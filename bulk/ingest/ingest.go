@@ -119,6 +119,10 @@ type Options struct {
 	// expansionGrace bytes are out); 0 means DefaultMaxExpansionRatio. More
 	// gives an *Error with Code "too_large" and Limit LimitExpansionRatio.
 	MaxExpansion int
+	// Yield, when set, is called after each piece (about 64 KiB) of
+	// decoded text Scan reads, so a caller can let other work run: a scan
+	// is pure CPU and Go preempts a goroutine only every 10 ms or so.
+	Yield func()
 }
 
 // Layout is everything needed to read a file again the same way, after a
@@ -191,6 +195,9 @@ type Stats struct {
 	// skipped. Entirely empty lines of CSV/TSV are not rows at all (CSV
 	// rules), while in TXT and NDJSON each empty line counts.
 	BlankRows int `json:"blank_rows"`
+	// TextBytes is the size of the decoded text (after decompression and
+	// UTF-16 decoding): what a job's results are proportional to.
+	TextBytes int64 `json:"text_bytes"`
 }
 
 // Record is one data row.

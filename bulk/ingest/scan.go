@@ -30,7 +30,7 @@ func Scan(r io.Reader, opts Options) (Layout, Stats, error) {
 	if err != nil {
 		return Layout{}, Stats{}, err
 	}
-	in, err := openDetect(r, o.MaxDecodedBytes, o.MaxExpansion)
+	in, err := openDetect(r, o.MaxDecodedBytes, o.MaxExpansion, o.Yield)
 	if err != nil {
 		return Layout{}, Stats{}, err
 	}
@@ -93,6 +93,7 @@ func Scan(r io.Reader, opts Options) (Layout, Stats, error) {
 	if err := s.run(); err != nil {
 		return Layout{}, Stats{}, err
 	}
+	s.st.TextBytes = in.counted.read
 	return s.l, s.st, nil
 }
 

@@ -26,6 +26,9 @@ func hostileSettings() []setting {
 		{"LEADCHECK_BULK_MIN_UPLOAD_RATE", "", "fewest bytes per second an upload must bring over each window, or it is closed with 408 (default 10240)", positiveInt64(func(c *config) *int64 { return &c.Hostile.MinUploadRate })},
 		{"LEADCHECK_BULK_UPLOAD_RATE_WINDOW", "", "the window the minimum upload rate is measured over (default 30s)", durationSetter(func(c *config) *time.Duration { return &c.Hostile.UploadRateWindow })},
 		{"LEADCHECK_BULK_DOWNLOAD_STALL_TIMEOUT", "", "a results download whose client reads nothing for this long is cut (default 30s)", durationSetter(func(c *config) *time.Duration { return &c.Hostile.DownloadStallTimeout })},
+		{"LEADCHECK_BULK_DISK_RESERVE", "", "free bytes kept on the data directory's disk, counting the results accepted jobs will still write; an upload past it gets 507 (default 268435456, 256 MiB)", positiveInt64(func(c *config) *int64 { return &c.Hostile.DiskReserve })},
+		{"LEADCHECK_BULK_DISK_PER_KEY", "", "most disk one API key's bulk jobs may take: uploads plus 10 × their uncompressed size for results; past it 507 (default 107374182400, 100 GiB)", positiveInt64(func(c *config) *int64 { return &c.Hostile.DiskPerKey })},
+		{"LEADCHECK_BULK_CPU_SLOTS", "", "bulk work on a CPU at once (upload scans, rows being validated; a row waiting on DNS gives its slot back) (default: cores - 1, at least 1)", positiveInt(func(c *config) *int { return &c.Hostile.CPUSlots })},
 	}
 }
 
@@ -44,6 +47,9 @@ type hostileConfig struct {
 	MinUploadRate        int64
 	UploadRateWindow     time.Duration
 	DownloadStallTimeout time.Duration
+	DiskReserve          int64
+	DiskPerKey           int64
+	CPUSlots             int
 }
 
 // applyAPI copies the bounds the HTTP layer applies.
@@ -64,6 +70,9 @@ func (h hostileConfig) applyBulk(c *bulk.Config) {
 	c.MaxRecordBytes = h.MaxRecordBytes
 	c.MaxDecodedBytes = h.MaxDecompressedBytes
 	c.MaxExpansionRatio = h.MaxExpansionRatio
+	c.DiskReserve = h.DiskReserve
+	c.DiskPerKey = h.DiskPerKey
+	c.CPUSlots = h.CPUSlots
 }
 
 // positiveInt64 sets a positive byte count or number.
