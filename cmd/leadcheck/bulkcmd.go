@@ -361,6 +361,8 @@ func newProgress(w io.Writer, total, done int) *progress {
 		progressbar.OptionShowCount(),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionSetWidth(30),
+		// Its time left comes from its own rate, as wrong as the rate was.
+		progressbar.OptionSetPredictTime(false),
 	)
 	p.meter.add(p.now(), done)
 	_ = p.bar.Set(done)
