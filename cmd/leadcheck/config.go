@@ -41,6 +41,7 @@ type config struct {
 	CacheErrorTTL        time.Duration
 	Enrich               enrichConfig
 	Bulk                 bulkConfig
+	APIKey               string // LEADCHECK_API_KEY, sent by validate and bulk with --server
 }
 
 func defaultConfig() config {
@@ -73,7 +74,7 @@ type setting struct {
 }
 
 func settings() []setting {
-	return append(append(coreSettings(), enrichSettings()...), bulkSettings()...)
+	return append(append(append(coreSettings(), enrichSettings()...), bulkSettings()...), cliSettings()...)
 }
 
 func coreSettings() []setting {
