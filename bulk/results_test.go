@@ -3,9 +3,11 @@ package bulk
 import (
 	"context"
 	"encoding/csv"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -141,5 +143,82 @@ func TestResultsStoredCompressed(t *testing.T) {
 	}
 	if fi.Size() > int64(file.Len()) {
 		t.Errorf("results.zst is %d bytes for a %d-byte upload", fi.Size(), file.Len())
+	}
+}
+
+// TestControlCharacterRow: a row whose email holds a control character is
+// invalid with the reason the README gives, control_character, and the
+// job goes on.
+func TestControlCharacterRow(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, dnstest.Config{}, nil)
+	e.run(e.svc)
+	st := e.mustSubmit("", "email\njane@acme.test\n\"jo\x01e@acme.test\"\n", Options{})
+	if done := e.wait("", st.ID); done.Status != StatusCompleted || done.Counts.Invalid != 1 || done.Counts.Valid != 1 {
+		t.Fatalf("job: %+v", done)
+	}
+	rows := parseNDJSON(t, e.download("", st.ID, FormatNDJSON, ""))
+	if len(rows) != 2 || rows[1].Error == nil || rows[1].Error.Code != "control_character" || rows[1].Result.Verdict != "invalid" {
+		t.Fatalf("got %+v", rows)
+	}
+	table := parseCSV(t, e.download("", st.ID, FormatCSV, ""))
+	if reason := table[2][slices.Index(table[0], "leadcheck_reason")]; reason != "control_character" {
+		t.Errorf("csv reason %q, want control_character", reason)
+	}
+}
+
+// TestDiskBound: whatever the shape of an accepted file, its job (upload,
+// results, record, checkpoint) takes at most 10 times the file's size on
+// disk; the rows here are as short as a lead can be, where the verdict
+// columns and the validation object weigh most against the row.
+func TestDiskBound(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, dnstest.Config{}, nil)
+	e.run(e.svc)
+	rng := rand.New(rand.NewPCG(1, 2))
+	letters := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + rng.IntN(26))
+		}
+		return string(b)
+	}
+	const rows = 5000
+	shapes := map[string]struct {
+		value  func() string
+		column Options
+	}{
+		"short emails":       {func() string { return letters(2) + "@" + letters(1) + ".test" }, Options{}},
+		"emails at one host": {func() string { return letters(3) + "@acme.test" }, Options{}},
+		"short phones":       {func() string { return "+1 415 555 " + strconv.Itoa(1000+rng.IntN(9000)) }, Options{}},
+		"bad phones":         {func() string { return strconv.Itoa(rng.IntN(1000)) }, Options{PhoneColumn: "1"}},
+		"one digit":          {func() string { return strconv.Itoa(rng.IntN(10)) }, Options{PhoneColumn: "1"}},
+		"bare domains":       {func() string { return letters(3) + ".test" }, Options{DomainColumn: "1"}},
+	}
+	for name, shape := range shapes {
+		var file strings.Builder
+		for range rows {
+			file.WriteString(shape.value() + "\n")
+		}
+		o := shape.column
+		o.HasHeader, o.DefaultCountry = "false", "US"
+		st := e.mustSubmit("", file.String(), o)
+		if done := e.wait("", st.ID); done.Status != StatusCompleted || done.ProcessedRows != rows {
+			t.Fatalf("%s: %+v", name, done)
+		}
+		var size int64
+		dir := filepath.Join(e.cfg.Dir, "jobs", st.ID)
+		for _, f := range e.jobFiles(st.ID) {
+			fi, err := os.Stat(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			size += fi.Size()
+		}
+		ratio := float64(size) / float64(file.Len())
+		t.Logf("%s: %d bytes of file, %d on disk (%.1fx)", name, file.Len(), size, ratio)
+		if ratio > 10 {
+			t.Errorf("%s: %d bytes of file take %d on disk, %.1f times", name, file.Len(), size, ratio)
+		}
 	}
 }

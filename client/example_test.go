@@ -1,13 +1,16 @@
 package client_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"log"
 	"mime/multipart"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/leadcheck/leadcheck/client"
@@ -21,14 +24,15 @@ func withKey(key string) client.ClientOption {
 	})
 }
 
-// Validate one lead before pushing it into a CRM.
+// Validate one lead before pushing it into a CRM. (serverURL and apiKey
+// are the server's address and a secret key, e.g. from the environment.)
 func Example_validate() {
 	ctx := context.Background()
-	c, err := client.NewClientWithResponses("http://localhost:8080", withKey(os.Getenv("LEADCHECK_API_KEY")))
+	c, err := client.NewClientWithResponses(serverURL, withKey(apiKey))
 	if err != nil {
 		log.Fatal(err)
 	}
-	email, phone, country := "jane@acme.com", "(415) 555-0132", "US"
+	email, phone, country := "jane@acme.test", "(415) 555-0132", "US"
 	resp, err := c.ValidateLeadWithResponse(ctx, client.ValidateRequest{Email: &email, Phone: &phone, Country: &country})
 	if err != nil {
 		log.Fatal(err)
@@ -43,18 +47,41 @@ func Example_validate() {
 	case client.VerdictUnknown:
 		fmt.Println("keep, and check again later") // never treat unknown as invalid
 	default:
-		fmt.Println(lead.Verdict, lead.Score)
+		fmt.Println(lead.Verdict, lead.Score, *lead.Phone.E164)
 	}
+	// Output: valid 100 +14155550132
+}
+
+// A typo of a well-known provider comes with a suggestion.
+func Example_didYouMean() {
+	c, err := client.NewClientWithResponses(serverURL, withKey(apiKey))
+	if err != nil {
+		log.Fatal(err)
+	}
+	email := "jane@gmial.com"
+	resp, err := c.ValidateLeadWithResponse(context.Background(), client.ValidateRequest{Email: &email})
+	if err != nil || resp.JSON200 == nil {
+		log.Fatal(err, string(resp.Body))
+	}
+	if e := resp.JSON200.Email; e.DidYouMean != nil {
+		fmt.Println("did you mean", *e.DidYouMean+"?")
+	}
+	// Output: did you mean jane@gmail.com?
 }
 
 // Submit a file, poll until the job ends, and download the cleaned CSV.
 func Example_bulk() {
 	ctx := context.Background()
-	c, err := client.NewClientWithResponses("http://localhost:8080", withKey(os.Getenv("LEADCHECK_API_KEY")))
+	c, err := client.NewClientWithResponses(serverURL, withKey(apiKey))
 	if err != nil {
 		log.Fatal(err)
 	}
-	f, err := os.Open("leads.csv")
+	leads := filepath.Join(workDir, "leads.csv")
+	err = os.WriteFile(leads, []byte("Name;E-Mail;Telefon\nJane;jane@acme.test;(415) 555-0132\nJoe;joe@missing.test;\n"), 0o644)
+	if err != nil {
+		log.Fatal(err)
+	}
+	f, err := os.Open(leads)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -85,17 +112,17 @@ func Example_bulk() {
 	}
 	job := *created.JSON202
 	for job.Status == client.BulkStatusQueued || job.Status == client.BulkStatusRunning {
-		time.Sleep(time.Second)
+		time.Sleep(50 * time.Millisecond)
 		polled, err := c.GetBulkJobWithResponse(ctx, job.Id)
 		if err != nil || polled.JSON200 == nil {
 			log.Fatal("poll: ", err)
 		}
 		job = *polled.JSON200
-		fmt.Printf("%d rows done\n", job.ProcessedRows)
 	}
 	if job.Status != client.BulkStatusCompleted {
 		log.Fatalf("job %s", job.Status)
 	}
+	fmt.Printf("%d rows: %d valid, %d invalid\n", job.ProcessedRows, job.Counts.Valid, job.Counts.Invalid)
 	// Stream the download too: the raw client hands over the body.
 	format := client.GetBulkResultsParamsFormatCsv
 	resp, err := c.ClientInterface.GetBulkResults(ctx, job.Id, &client.GetBulkResultsParams{Format: &format})
@@ -103,12 +130,18 @@ func Example_bulk() {
 		log.Fatal(err)
 	}
 	defer resp.Body.Close()
-	out, err := os.Create("leads.cleaned.csv")
+	// The results keep the file's ';' and add the leadcheck_* columns.
+	r := csv.NewReader(bufio.NewReader(resp.Body))
+	r.Comma = ';'
+	rows, err := r.ReadAll()
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer out.Close()
-	if _, err := io.Copy(out, resp.Body); err != nil {
-		log.Fatal(err)
+	for _, row := range rows[1:] {
+		fmt.Println(row[0], row[3], row[4])
 	}
+	// Output:
+	// 2 rows: 1 valid, 1 invalid
+	// Jane valid ok
+	// Joe invalid no_such_domain
 }

@@ -53,7 +53,7 @@ Flags:
 	}
 	var f bulkFlags
 	fs.StringVar(&f.server, "server", "", "run the job on a leadcheck server at this URL instead of in-process")
-	fs.StringVar(&f.apiKey, "api-key", getenv("LEADCHECK_API_KEY"), "API key for --server (env LEADCHECK_API_KEY)")
+	fs.StringVar(&f.apiKey, "api-key", "", "API key for --server (default: LEADCHECK_API_KEY)")
 	fs.StringVar(&f.out, "o", "", "results file (default: next to FILE, leads.csv gives leads.leadcheck.csv or .ndjson)")
 	fs.StringVar(&f.format, "format", "csv", "results format: csv or ndjson")
 	fs.StringVar(&f.verdicts, "verdict", "", "keep only rows with these verdicts, e.g. valid,risky")
@@ -70,6 +70,9 @@ Flags:
 	cfg, files, err := loadCommandConfig(fs, args, getenv, stdout)
 	if err != nil {
 		return flagError(err)
+	}
+	if f.apiKey == "" {
+		f.apiKey = cfg.APIKey
 	}
 	if len(files) != 1 {
 		return fmt.Errorf("give exactly one FILE, not %d (see leadcheck bulk --help)", len(files))
@@ -362,6 +365,8 @@ func newProgress(w io.Writer, total, done int) *progress {
 		progressbar.OptionShowCount(),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionSetWidth(30),
+		// Its time left comes from its own rate, as wrong as the rate was.
+		progressbar.OptionSetPredictTime(false),
 	)
 	p.meter.add(p.now(), done)
 	_ = p.bar.Set(done)

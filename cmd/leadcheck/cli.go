@@ -113,11 +113,14 @@ func spellFlag(err error, args []string) error {
 	return err
 }
 
-// printFlags writes a flag set's flags as they are typed, "--name".
+// printFlags writes a flag set's flags as they are typed: "--name", "-o".
 func printFlags(fs *flag.FlagSet, w io.Writer) {
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
 		line := "  --" + f.Name
+		if len(f.Name) == 1 {
+			line = "  -" + f.Name
+		}
 		if name != "" {
 			line += " " + name
 		}

@@ -51,6 +51,7 @@ type config struct {
 	Keys       keysConfig
 	SMTP       smtpConfig
 	Hostile    hostileConfig
+	APIKey     string // LEADCHECK_API_KEY, sent by validate and bulk with --server
 }
 
 func defaultConfig() config {
@@ -93,6 +94,7 @@ func settings() []setting {
 		keysSettings(),
 		smtpSettings(),
 		hostileSettings(),
+		cliSettings(),
 	)
 }
 

@@ -37,11 +37,14 @@ Flags:
 		printFlags(fs, fs.Output())
 	}
 	server := fs.String("server", "", "validate through a leadcheck server at this URL instead of in-process")
-	apiKey := fs.String("api-key", getenv("LEADCHECK_API_KEY"), "API key for --server (env LEADCHECK_API_KEY)")
+	apiKey := fs.String("api-key", "", "API key for --server (default: LEADCHECK_API_KEY)")
 	country := fs.String("country", "", "region of national phone numbers, e.g. US")
 	cfg, values, err := loadCommandConfig(fs, args, getenv, stdout)
 	if err != nil {
 		return flagError(err)
+	}
+	if *apiKey == "" {
+		*apiKey = cfg.APIKey
 	}
 	if len(values) == 0 {
 		return errors.New("no value given; pass an email, a phone number or a domain (see leadcheck validate --help)")
