@@ -2,6 +2,7 @@ package validate
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -107,6 +108,11 @@ func ValidatePhone(input, defaultRegion string) PhoneResult {
 	region := strings.ToUpper(strings.TrimSpace(defaultRegion))
 	if text == "" {
 		return invalidPhone(res, ReasonNotANumber, "the phone number is empty; enter it with its country code, such as +44 20 7946 0958")
+	}
+	if len(input) > maxPhoneInput {
+		// The library's own limit, held to the raw input so that padding
+		// of Unicode space cannot make the parser read more than it would.
+		return invalidPhone(res, ReasonTooLong, fmt.Sprintf("the phone field is longer than %d bytes: too many digits or characters for a phone number; send only the number", maxPhoneInput))
 	}
 	if region == "" && strings.HasPrefix(text, "00") {
 		text = "+" + text[2:]

@@ -665,3 +665,17 @@ func BenchmarkPhoneLibraryFloor(b *testing.B) {
 		b.Fatalf("got no valid number in %d parses, want most inputs valid", i)
 	}
 }
+
+// The 250-byte limit is held to the raw input: padding of Unicode space
+// around a good number does not get it past the limit.
+func TestPhoneLimitOnRawInput(t *testing.T) {
+	number := "+44 20 7946 0958"
+	padded := strings.Repeat("\u00a0", 120) + number // 240 bytes of no-break space
+	if got := ValidatePhone(padded, ""); got.Reason != ReasonTooLong || got.Verdict != Invalid {
+		t.Errorf("padded to %d bytes: %s/%s, want invalid/too_long", len(padded), got.Verdict, got.Reason)
+	}
+	short := strings.Repeat(" ", 250-len(number)) + number
+	if got := ValidatePhone(short, ""); got.Verdict != Valid {
+		t.Errorf("padded to exactly 250 bytes: %s/%s, want valid", got.Verdict, got.Reason)
+	}
+}
