@@ -62,7 +62,7 @@ func TestParseOptions(t *testing.T) {
 		{"quick", []string{"-quick"}, true, nil, false},
 		{"only", []string{"-only", "b1, B6"}, false, []string{"B1", "B6"}, false},
 		{"cold-domain targets", []string{"-only", "b3c,B3R"}, false, []string{"B3c", "B3r"}, false},
-		{"unknown target", []string{"-only", "B9"}, false, nil, true},
+		{"unknown target", []string{"-only", "B99"}, false, nil, true},
 		{"bad env", []string{"-env", "NOEQUALS"}, false, nil, true},
 		{"stray argument", []string{"now"}, false, nil, true},
 	}
