@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/leadcheck/leadcheck/internal/dnstest"
 	"github.com/leadcheck/leadcheck/validate"
@@ -173,5 +174,35 @@ func TestFixtureAnswersFromMailZone(t *testing.T) {
 	}
 	if n := fx.DNS.TotalQueries(); n == 0 {
 		t.Error("the fixture DNS saw no query, want the checker to ask it")
+	}
+}
+
+func TestPostgresDatabaseIsPrivateAndDropped(t *testing.T) {
+	var name string
+	t.Run("inner", func(t *testing.T) {
+		u := Postgres(t)
+		conn, err := pgx.Connect(context.Background(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		if err := conn.QueryRow(context.Background(), "SELECT current_database()").Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(name, "lc_test_") {
+			t.Fatalf("database %q is not a test database", name)
+		}
+	})
+	conn, err := pgx.Connect(context.Background(), PostgresAdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("database %s is still there after its test", name)
 	}
 }
