@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 
 	"github.com/leadcheck/leadcheck/internal/dnstest"
@@ -33,10 +34,39 @@ type testEnv struct {
 	dns   *dnstest.Server
 	lists *validate.Lists
 	cfg   Config
-	svc   *Service
+	svc   *Service // the local store; nil for the PostgreSQL one
+	// store is the store under test: svc, or cl.
+	store Store
+	cl    *Cluster
+	kind  string
+}
+
+// The kinds of store a test env builds (see eachStore).
+const (
+	storeLocal    = "local"
+	storePostgres = "postgres"
+)
+
+// eachStore runs fn once per store, as parallel subtests: the contract
+// both stores keep.
+func eachStore(t *testing.T, fn func(t *testing.T, kind string)) {
+	for _, kind := range []string{storeLocal, storePostgres} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			fn(t, kind)
+		})
+	}
 }
 
 func newTestEnv(t *testing.T, dnsCfg dnstest.Config, mod func(*Config)) *testEnv {
+	t.Helper()
+	return newStoreEnv(t, storeLocal, dnsCfg, mod)
+}
+
+// newStoreEnv builds a test env over the store kind: the local store in a
+// temporary directory, or the PostgreSQL store on a database of the test's
+// own (with uploads received in a temporary directory).
+func newStoreEnv(t *testing.T, kind string, dnsCfg dnstest.Config, mod func(*Config)) *testEnv {
 	t.Helper()
 	if dnsCfg.Behaviours == nil {
 		dnsCfg.Behaviours = map[string]dnstest.Behaviour{"broken.test": dnstest.Servfail()}
@@ -58,9 +88,93 @@ func newTestEnv(t *testing.T, dnsCfg dnstest.Config, mod func(*Config)) *testEnv
 	if mod != nil {
 		mod(&cfg)
 	}
-	e := &testEnv{t: t, dns: fx.DNS, lists: fx.Lists, cfg: cfg}
+	e := &testEnv{t: t, dns: fx.DNS, lists: fx.Lists, cfg: cfg, kind: kind}
+	if kind == storePostgres {
+		e.cl = e.openCluster(testenv.Postgres(t))
+		e.store = e.cl
+		return e
+	}
 	e.svc = e.open()
+	e.store = e.svc
 	return e
+}
+
+// openCluster opens a PostgreSQL store on url with the env's settings:
+// chunks of 4 rows, so small files have several.
+func (e *testEnv) openCluster(url string) *Cluster {
+	e.t.Helper()
+	cl, err := OpenCluster(context.Background(), ClusterConfig{
+		Config:            e.cfg,
+		DatabaseURL:       url,
+		StoreChunkRows:    4,
+		RescueAfter:       5 * time.Second,
+		FetchPollInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(cl.Close)
+	return cl
+}
+
+// start runs the store under test until the test ends.
+func (e *testEnv) start() (stop func()) {
+	e.t.Helper()
+	return e.run(e.store)
+}
+
+// sweep runs the store's retention sweep once.
+func (e *testEnv) sweep() {
+	e.t.Helper()
+	if e.cl != nil {
+		if _, err := e.cl.Sweep(context.Background()); err != nil {
+			e.t.Fatal(err)
+		}
+		return
+	}
+	e.svc.Sweep(context.Background())
+}
+
+// dataLeft reports what the store still holds of job id's rows: the files
+// of its directory but its record, or its chunks.
+func (e *testEnv) dataLeft(id string) []string {
+	e.t.Helper()
+	if e.cl == nil {
+		var files []string
+		for _, f := range e.jobFiles(id) {
+			if f != recordFile {
+				files = append(files, f)
+			}
+		}
+		return files
+	}
+	rows, err := e.cl.pool.Query(context.Background(), "SELECT 'chunk ' || seq FROM leadcheck_bulk_chunks WHERE job_id = $1 ORDER BY seq", id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return left
+}
+
+// jobsLeft lists the jobs the store holds anything of.
+func (e *testEnv) jobsLeft() []string {
+	e.t.Helper()
+	if e.cl == nil {
+		return dirEntries(e.t, filepath.Join(e.cfg.Dir, "jobs"))
+	}
+	rows, err := e.cl.pool.Query(context.Background(),
+		"SELECT id FROM leadcheck_bulk_jobs UNION SELECT job_id FROM leadcheck_bulk_chunks")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return left
 }
 
 // open opens a Service over the environment's directory.
@@ -75,7 +189,7 @@ func (e *testEnv) open() *Service {
 
 // run starts svc.Run and returns a stop func that waits for it; the test's
 // cleanup stops it too.
-func (e *testEnv) run(svc *Service) (stop func()) {
+func (e *testEnv) run(svc Store) (stop func()) {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -103,7 +217,7 @@ func (e *testEnv) run(svc *Service) (stop func()) {
 // submit uploads body as a file and submits it.
 func (e *testEnv) submit(caller, body string, o Options) (Status, error) {
 	e.t.Helper()
-	up, err := e.svc.NewUpload()
+	up, err := e.store.StartUpload(caller)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -111,7 +225,7 @@ func (e *testEnv) submit(caller, body string, o Options) (Status, error) {
 	if _, err := up.ReadFrom(strings.NewReader(body)); err != nil {
 		e.t.Fatal(err)
 	}
-	return e.svc.Submit(context.Background(), caller, up, o)
+	return e.store.Submit(context.Background(), caller, up, o)
 }
 
 func (e *testEnv) mustSubmit(caller, body string, o Options) Status {
@@ -128,7 +242,7 @@ func (e *testEnv) wait(caller, id string) Status {
 	e.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		st, err := e.svc.Get(context.Background(), caller, id)
+		st, err := e.store.Get(context.Background(), caller, id)
 		if err != nil {
 			e.t.Fatalf("get %s: %v", id, err)
 		}
@@ -145,7 +259,7 @@ func (e *testEnv) wait(caller, id string) Status {
 // download returns a completed job's results.
 func (e *testEnv) download(caller, id, format, verdicts string) string {
 	e.t.Helper()
-	d, err := e.svc.Results(context.Background(), caller, id, DownloadOptions{Format: format, Verdicts: verdicts})
+	d, err := e.store.Results(context.Background(), caller, id, DownloadOptions{Format: format, Verdicts: verdicts})
 	if err != nil {
 		e.t.Fatalf("results: %v", err)
 	}

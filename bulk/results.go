@@ -92,13 +92,39 @@ type Download struct {
 
 	format string
 	unsafe bool
-	data   *os.File
+	data   io.ReadCloser // the stored rows, zstd-compressed
 	keep   verdictSet
+	id     string
 }
 
 // Results opens caller's completed job for download. A job that is not
 // completed is an *Error of KindConflict that says why.
 func (s *Service) Results(_ context.Context, caller, id string, opt DownloadOptions) (*Download, error) {
+	d, err := s.newDownload(opt, id)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	j := s.lookup(caller, id)
+	if j == nil {
+		s.mu.Unlock()
+		return nil, errNotFound
+	}
+	conflict := resultsConflict(&j.rec)
+	delimiter := outputDelimiter(j.rec.Layout)
+	s.mu.Unlock()
+	if conflict != nil {
+		return nil, conflict
+	}
+	d.setDelimiter(delimiter)
+	if d.data, err = os.Open(filepath.Join(s.jobDir(id), resultsFile)); err != nil {
+		return nil, notFoundIfGone(err)
+	}
+	return d, nil
+}
+
+// newDownload checks the options of a download of job id.
+func (s *Service) newDownload(opt DownloadOptions, id string) (*Download, error) {
 	format := opt.Format
 	switch format {
 	case "":
@@ -111,46 +137,38 @@ func (s *Service) Results(_ context.Context, caller, id string, opt DownloadOpti
 	if err != nil {
 		return nil, invalid("verdict", "invalid_verdict", "%s; send e.g. verdict=valid,risky", err.Error())
 	}
-	s.mu.Lock()
-	j := s.lookup(caller, id)
-	if j == nil {
-		s.mu.Unlock()
-		return nil, errNotFound
-	}
-	rec := &j.rec
-	var conflict *Error
-	switch rec.Status {
-	case StatusQueued, StatusRunning:
-		conflict = &Error{Kind: KindConflict, Code: "job_not_finished",
-			Message: fmt.Sprintf("the job is %s (%d of %d rows done) and its results are not ready; poll GET /v1/bulk/%s until status is completed",
-				rec.Status, rec.ProcessedRows, rec.TotalRows, rec.ID)}
-	case StatusFailed:
-		conflict = &Error{Kind: KindConflict, Code: "job_failed",
-			Message: fmt.Sprintf("the job failed and has no results: %s", rec.Error)}
-	case StatusCanceled:
-		conflict = &Error{Kind: KindConflict, Code: "job_canceled",
-			Message: "the job was canceled and its results deleted; submit the file again"}
-	}
-	delimiter := outputDelimiter(rec.Layout)
-	s.mu.Unlock()
-	if conflict != nil {
-		return nil, conflict
-	}
+	return &Download{format: format, unsafe: opt.Unsafe, keep: keep, id: id}, nil
+}
 
-	d := &Download{format: format, unsafe: opt.Unsafe, keep: keep}
-	ext := format
+// setDelimiter sets the media type and file name, which depend on the
+// results' delimiter.
+func (d *Download) setDelimiter(delimiter byte) {
+	ext := d.format
 	d.ContentType = "text/csv; charset=utf-8"
 	switch {
-	case format == FormatNDJSON:
+	case d.format == FormatNDJSON:
 		d.ContentType = "application/x-ndjson"
 	case delimiter == '\t':
 		ext = "tsv"
 	}
-	d.Filename = "leadcheck-" + id + "." + ext
-	if d.data, err = os.Open(filepath.Join(s.jobDir(id), resultsFile)); err != nil {
-		return nil, notFoundIfGone(err)
+	d.Filename = "leadcheck-" + d.id + "." + ext
+}
+
+// resultsConflict says why a job has no results to download, or nil.
+func resultsConflict(rec *record) *Error {
+	switch rec.Status {
+	case StatusQueued, StatusRunning:
+		return &Error{Kind: KindConflict, Code: "job_not_finished",
+			Message: fmt.Sprintf("the job is %s (%d of %d rows done) and its results are not ready; poll GET /v1/bulk/%s until status is completed",
+				rec.Status, rec.ProcessedRows, rec.TotalRows, rec.ID)}
+	case StatusFailed:
+		return &Error{Kind: KindConflict, Code: "job_failed",
+			Message: fmt.Sprintf("the job failed and has no results: %s", rec.Error)}
+	case StatusCanceled:
+		return &Error{Kind: KindConflict, Code: "job_canceled",
+			Message: "the job was canceled and its results deleted; submit the file again"}
 	}
-	return d, nil
+	return nil
 }
 
 func notFoundIfGone(err error) error {
@@ -218,7 +236,7 @@ func (d *Download) write(w io.Writer) error {
 	}
 }
 
-// Close releases the file.
+// Close releases the stored rows (a file, or a database transaction).
 func (d *Download) Close() error { return d.data.Close() }
 
 type countingWriter struct {

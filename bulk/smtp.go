@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/leadcheck/leadcheck/bulk/ingest"
@@ -54,6 +55,9 @@ type jobMailbox struct {
 	shared  *mailbox.Checker
 	mu      sync.RWMutex
 	answers map[string]validate.MailboxAnswer // local@domain
+	// unsettled counts the addresses whose last answer was temporary
+	// (greylisting) when their budget ran out.
+	unsettled atomic.Int64
 }
 
 func (m *jobMailbox) CheckMailbox(ctx context.Context, local, domain string, mx []validate.MX) validate.MailboxAnswer {
@@ -105,7 +109,7 @@ func (s *Service) prepareSMTP(stop, work context.Context, j *job, engine *valida
 	for range min(s.cfg.Workers, max(len(domains), 1)) {
 		wg.Go(func() {
 			for d := range queue {
-				s.probeDomain(ctx, jm, d, domains[d], answered)
+				s.probeDomain(ctx, jm, d, domains[d], cmp.Or(s.cfg.SMTPGreylistBudget, DefaultSMTPGreylistBudget), answered)
 			}
 		})
 	}
@@ -146,17 +150,23 @@ func (s *Service) gatherAddresses(id string, layout ingest.Layout) (map[string]*
 	if err != nil {
 		return nil, 0, fmt.Errorf("read upload: %w", err)
 	}
+	return groupAddresses(rd.Next, layout.Columns.Email)
+}
+
+// groupAddresses groups the addresses in column email of the records next
+// gives (until io.EOF) by ASCII domain, as gatherAddresses does.
+func groupAddresses(next func() (ingest.Record, error), email int) (map[string]*smtpDomain, int, error) {
 	domains := map[string]*smtpDomain{}
 	distinct, pending := 0, 0
 	for {
-		rec, err := rd.Next()
+		rec, err := next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return nil, 0, err
 		}
-		i := layout.Columns.Email
+		i := email
 		if i < 0 || i >= len(rec.Fields) || strings.TrimSpace(rec.Fields[i]) == "" {
 			continue
 		}
@@ -191,8 +201,8 @@ func (s *Service) gatherAddresses(id string, layout ingest.Layout) (map[string]*
 
 // probeDomain asks one domain's mail exchangers about its addresses, and
 // again for the greylisted ones until they are answered or the budget is
-// spent. Every address gets an answer in jm.
-func (s *Service) probeDomain(ctx context.Context, jm *jobMailbox, domain string, d *smtpDomain, answered func(rows int)) {
+// spent (budget from now). Every address gets an answer in jm.
+func (s *Service) probeDomain(ctx context.Context, jm *jobMailbox, domain string, d *smtpDomain, budget time.Duration, answered func(rows int)) {
 	c := s.cfg.Mailbox
 	done := func(k int, a validate.MailboxAnswer, store bool) {
 		jm.set(d.locals[k], domain, a)
@@ -223,7 +233,7 @@ func (s *Service) probeDomain(ctx context.Context, jm *jobMailbox, domain string
 		}
 		ask = append(ask, k)
 	}
-	deadline := time.Now().Add(cmp.Or(s.cfg.SMTPGreylistBudget, DefaultSMTPGreylistBudget))
+	deadline := time.Now().Add(budget)
 	catchAll := c.CatchAll(ctx, domain)
 	for len(ask) > 0 {
 		locals := make([]string, len(ask))
@@ -253,6 +263,7 @@ func (s *Service) probeDomain(ctx context.Context, jm *jobMailbox, domain string
 		// not agree to the millisecond.
 		wait += time.Second
 		if len(again) == 0 || time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
+			jm.unsettled.Add(int64(len(again)))
 			for i, k := range ask {
 				if slices.Contains(again, k) {
 					done(k, mailbox.Verdictable(rep.Answers[i], catchAll), true)

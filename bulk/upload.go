@@ -505,49 +505,70 @@ func (s *Service) endUpload(id string) {
 	s.mu.Unlock()
 }
 
+// accepted is an upload that passed the checks every store makes: its
+// options, the caller's queued cap, the scan of the file, and Admit.
+type accepted struct {
+	opts   checked
+	layout ingest.Layout
+	stats  ingest.Stats
+}
+
+// checkUpload runs those checks; checkQueued refuses a caller at its cap
+// of queued jobs.
+func (s *Service) checkUpload(ctx context.Context, u *Upload, o Options, checkQueued func() error) (accepted, error) {
+	var acc accepted
+	if u.done {
+		return acc, errors.New("submit: upload already used")
+	}
+	if !u.written {
+		return acc, invalid("file", "missing_file", "no file was sent; send it as the multipart field \"file\"")
+	}
+	opts, err := s.checkOptions(o)
+	if err != nil {
+		return acc, err
+	}
+	if err := checkQueued(); err != nil {
+		return acc, err
+	}
+	// Closed now, made durable only once the scan accepts it: a refused
+	// upload costs no fsync.
+	if err := u.f.Close(); err != nil {
+		return acc, s.submitFailure(err)
+	}
+	// The scan is CPU work: it takes a slot, as job rows do.
+	if err := s.cpu.acquire(ctx); err != nil {
+		return acc, fmt.Errorf("submit: %w", err)
+	}
+	layout, stats, err := scanUpload(ctx, filepath.Join(u.dir, uploadFile), opts.ingest)
+	s.cpu.release()
+	if err != nil {
+		return acc, err
+	}
+	if stats.Rows == 0 {
+		return acc, invalid("file", "no_rows", "the file has no data rows; send a file with at least one lead")
+	}
+	if o.Admit != nil {
+		if err := o.Admit(ctx, stats.Rows); err != nil {
+			return acc, err
+		}
+	}
+	return accepted{opts: opts, layout: layout, stats: stats}, nil
+}
+
 // Submit checks the upload and the options, and queues a job for caller.
 // Bad input (options, an unreadable or empty file, a missing column) is an
 // *Error of KindInvalid and creates nothing; the caller still owns the
 // upload and must Discard it. On success the upload belongs to the job.
 func (s *Service) Submit(ctx context.Context, caller string, u *Upload, o Options) (Status, error) {
-	if u.done {
-		return Status{}, errors.New("submit: upload already used")
-	}
-	if !u.written {
-		return Status{}, invalid("file", "missing_file", "no file was sent; send it as the multipart field \"file\"")
-	}
-	opts, err := s.checkOptions(o)
+	acc, err := s.checkUpload(ctx, u, o, func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.checkQueuedLocked(caller)
+	})
 	if err != nil {
 		return Status{}, err
 	}
-	s.mu.Lock()
-	err = s.checkQueuedLocked(caller)
-	s.mu.Unlock()
-	if err != nil {
-		return Status{}, err
-	}
-	// Closed now, made durable only once the scan accepts it: a refused
-	// upload costs no fsync.
-	if err := u.f.Close(); err != nil {
-		return Status{}, s.submitFailure(err)
-	}
-	// The scan is CPU work: it takes a slot, as job rows do.
-	if err := s.cpu.acquire(ctx); err != nil {
-		return Status{}, fmt.Errorf("submit: %w", err)
-	}
-	layout, stats, err := scanUpload(ctx, filepath.Join(u.dir, uploadFile), opts.ingest)
-	s.cpu.release()
-	if err != nil {
-		return Status{}, err
-	}
-	if stats.Rows == 0 {
-		return Status{}, invalid("file", "no_rows", "the file has no data rows; send a file with at least one lead")
-	}
-	if o.Admit != nil {
-		if err := o.Admit(ctx, stats.Rows); err != nil {
-			return Status{}, err
-		}
-	}
+	opts, layout, stats := acc.opts, acc.layout, acc.stats
 	if err := syncFile(filepath.Join(u.dir, uploadFile)); err != nil {
 		return Status{}, s.submitFailure(err)
 	}

@@ -305,44 +305,45 @@ func (s *Service) signerFor(caller string) *signer {
 	return sg
 }
 
-// deliver makes one attempt and schedules the next, if any.
-func (s *Service) deliver(ctx context.Context, j *job) {
-	s.mu.Lock()
-	w := j.rec.Webhook
-	target, id, body, caller := w.URL, w.EventID, w.Body, j.rec.Caller
-	s.mu.Unlock()
+// webhookOutcome is what one delivery attempt came to.
+type webhookOutcome struct {
+	attempt    WebhookAttempt
+	delivered  bool
+	giveUp     bool          // no more attempts: gone, or blocked
+	retryAfter time.Duration // the receiver's Retry-After, 0 if none
+	aborted    bool          // shutdown: not an attempt; try again later
+}
 
+// sendWebhook makes one delivery attempt of an event, signed by sg (nil:
+// unsigned), and says how it went. Both stores deliver through it.
+func (s *Service) sendWebhook(ctx context.Context, target, id string, body []byte, sg *signer) webhookOutcome {
 	// Each delivery has its own budget, whatever the client's settings: a
 	// receiver that trickles its answer cannot hold the slot longer.
 	stop := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.WebhookTimeout)
 	defer cancel()
 	sent := s.cfg.Now()
-	attempt := WebhookAttempt{At: sent.UTC()}
-	delivered, giveUp, retryAfter := false, false, time.Duration(0)
+	out := webhookOutcome{attempt: WebhookAttempt{At: sent.UTC()}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	var resp *http.Response
 	if err == nil {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("webhook-id", id)
 		req.Header.Set("webhook-timestamp", strconv.FormatInt(sent.Unix(), 10))
-		if sg := s.signerFor(caller); sg != nil {
+		if sg != nil {
 			req.Header.Set("webhook-signature", sg.sign(id, sent, body))
 		}
 		resp, err = s.cfg.WebhookClient.Do(req)
 	}
 	if stop.Err() != nil {
-		// Shutdown: not an attempt; the next start retries.
 		if resp != nil {
 			resp.Body.Close()
 		}
-		s.mu.Lock()
-		s.releaseDeliveryLocked(j)
-		s.mu.Unlock()
-		return
+		out.aborted = true
+		return out
 	}
 	if resp != nil {
-		attempt.StatusCode = resp.StatusCode
+		out.attempt.StatusCode = resp.StatusCode
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 	}
@@ -350,20 +351,37 @@ func (s *Service) deliver(ctx context.Context, j *job) {
 	case err != nil && errors.Is(err, safehttp.ErrBlocked):
 		// Resolving the same name again will give the same kind of
 		// address; retrying only knocks on the internal network again.
-		attempt.Error, giveUp = "blocked: destination is not a public address", true
+		out.attempt.Error, out.giveUp = "blocked: destination is not a public address", true
 	case err != nil && errors.Is(err, safehttp.ErrRedirect), resp != nil && resp.StatusCode >= 300 && resp.StatusCode < 400:
-		attempt.Error = "redirect not followed: point webhook_url at the final address"
+		out.attempt.Error = "redirect not followed: point webhook_url at the final address"
 	case err != nil:
-		attempt.Error = describeSendError(err, s.cfg.WebhookTimeout)
+		out.attempt.Error = describeSendError(err, s.cfg.WebhookTimeout)
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		delivered = true
+		out.delivered = true
 	case resp.StatusCode == http.StatusGone:
-		attempt.Error, giveUp = "gone: the receiver answered 410, so no more attempts are made", true
+		out.attempt.Error, out.giveUp = "gone: the receiver answered 410, so no more attempts are made", true
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
-		retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), sent)
+		out.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), sent)
 	}
+	s.metrics().WebhookAttempt(out.attempt.StatusCode, webhookFailure(err))
+	return out
+}
 
-	s.metrics().WebhookAttempt(attempt.StatusCode, webhookFailure(err))
+// deliver makes one attempt and schedules the next, if any.
+func (s *Service) deliver(ctx context.Context, j *job) {
+	s.mu.Lock()
+	w := j.rec.Webhook
+	target, id, body, caller := w.URL, w.EventID, w.Body, j.rec.Caller
+	s.mu.Unlock()
+
+	out := s.sendWebhook(ctx, target, id, body, s.signerFor(caller))
+	if out.aborted {
+		s.mu.Lock()
+		s.releaseDeliveryLocked(j)
+		s.mu.Unlock()
+		return
+	}
+	attempt, delivered, giveUp, retryAfter := out.attempt, out.delivered, out.giveUp, out.retryAfter
 	s.mu.Lock()
 	w.Attempts = append(w.Attempts, attempt)
 	switch {
