@@ -414,8 +414,8 @@ func (c *Cluster) chunkMailbox(ctx context.Context, job *river.Job[chunkArgs], c
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	if budget > greylistWait && jm.unsettled.Load() > 0 {
-		return nil, river.JobSnooze(greylistWait + time.Second), nil
+	if wait := time.Duration(jm.unsettledWait.Load()); jm.unsettled.Load() > 0 && budget > wait {
+		return nil, river.JobSnooze(wait), nil
 	}
 	return cs.spec.engine.WithMailbox(jm), nil, nil
 }

@@ -117,6 +117,19 @@ func (e *testEnv) openCluster(url string) *Cluster {
 	return cl
 }
 
+// reopen opens the local store again over its directory, as a restart
+// would (the PostgreSQL store: a second instance on the same database).
+func (e *testEnv) reopen() {
+	e.t.Helper()
+	if e.cl != nil {
+		e.cl = e.openCluster(e.cl.cfg.DatabaseURL)
+		e.store = e.cl
+		return
+	}
+	e.svc = e.open()
+	e.store = e.svc
+}
+
 // start runs the store under test until the test ends.
 func (e *testEnv) start() (stop func()) {
 	e.t.Helper()

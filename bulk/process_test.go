@@ -286,7 +286,7 @@ func TestResumeAfterCrash(t *testing.T) {
 		f.Close()
 	}
 
-	e.svc = e.open()
+	e.reopen()
 	if got, _ := e.svc.Get(context.Background(), "", st.ID); got.Status != StatusRunning {
 		t.Fatalf("reopened: got %s, want running", got.Status)
 	}

@@ -58,6 +58,8 @@ type jobMailbox struct {
 	// unsettled counts the addresses whose last answer was temporary
 	// (greylisting) when their budget ran out.
 	unsettled atomic.Int64
+	// unsettledWait is the longest wait those servers asked for (ns).
+	unsettledWait atomic.Int64
 }
 
 func (m *jobMailbox) CheckMailbox(ctx context.Context, local, domain string, mx []validate.MX) validate.MailboxAnswer {
@@ -263,7 +265,11 @@ func (s *Service) probeDomain(ctx context.Context, jm *jobMailbox, domain string
 		// not agree to the millisecond.
 		wait += time.Second
 		if len(again) == 0 || time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
-			jm.unsettled.Add(int64(len(again)))
+			if len(again) > 0 {
+				jm.unsettled.Add(int64(len(again)))
+				for w := jm.unsettledWait.Load(); int64(wait) > w && !jm.unsettledWait.CompareAndSwap(w, int64(wait)); w = jm.unsettledWait.Load() {
+				}
+			}
 			for i, k := range ask {
 				if slices.Contains(again, k) {
 					done(k, mailbox.Verdictable(rep.Answers[i], catchAll), true)

@@ -55,7 +55,7 @@ func newSMTPEnv(t *testing.T, fixture smtptest.Config, budget time.Duration) (*t
 	t.Cleanup(func() { _ = memo.Close() })
 	checker = mailbox.NewChecker(p, memo, time.Hour, time.Minute)
 	e.cfg.Mailbox = checker
-	e.svc = e.open()
+	e.reopen()
 	return e, srv
 }
 
@@ -199,7 +199,7 @@ func TestBulkSMTPShutdownWhileWaitingOnGreylisting(t *testing.T) {
 		t.Fatalf("after shutdown the job is %s, want running (to resume)", got.Status)
 	}
 	svc := e.open()
-	e.svc = svc
+	e.svc, e.store = svc, svc
 	e.run(svc)
 	final := e.wait("k", st.ID)
 	rows := parseNDJSON(t, e.download("k", final.ID, "ndjson", ""))

@@ -250,7 +250,7 @@ func TestWebhookScheduleSurvivesRestart(t *testing.T) {
 	if first.Webhook == nil || len(first.Webhook.Attempts) != 1 || first.Webhook.NextAttemptAt == nil {
 		t.Fatalf("before restart: got %+v, want one attempt and a next one scheduled", first.Webhook)
 	}
-	e.svc = e.open()
+	e.reopen()
 	e.run(e.svc)
 	w := e.waitWebhook(st.ID)
 	if !w.Delivered || len(w.Attempts) != 3 || !w.Attempts[0].At.Equal(first.Webhook.Attempts[0].At) {
