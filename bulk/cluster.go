@@ -20,6 +20,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/leadcheck/leadcheck/validate"
 )
 
 // The PostgreSQL store. With a database, a job is not a directory of one
@@ -90,7 +92,21 @@ type Cluster struct {
 	pool     *pgxpool.Pool
 	ownPool  bool
 	river    *river.Client[pgx.Tx]
-	rowSlots chan struct{} // rows validated at once on this instance
+	// chunkSlots is how many chunks this instance works at once, each
+	// validating rowsPerChunk rows at once (Workers in all). One key holds
+	// at most chunkSlots-1 of them, so another key's chunk always finds a
+	// slot (busy counts each key's).
+	chunkSlots   int
+	rowsPerChunk int
+	busyMu       sync.Mutex
+	busy         map[string]int
+
+	// work is the context rows are validated in: the instance's, not a
+	// chunk's, because chunks of a job share its domain memo, and a lookup
+	// one chunk starts is waited on by others. stopWork ends it when a
+	// shutdown runs out of time.
+	work     context.Context
+	stopWork context.CancelFunc
 
 	specMu sync.Mutex
 	specs  map[string]*clusterSpec // recently worked jobs, by id
@@ -115,7 +131,10 @@ func OpenCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	}
 	cfg.Config = local.cfg
 	c := &Cluster{cfg: cfg, local: local, pool: cfg.Pool, specs: map[string]*clusterSpec{}}
-	c.rowSlots = make(chan struct{}, cfg.Workers)
+	c.work, c.stopWork = context.WithCancel(validate.AddressesWhenNeeded(context.Background()))
+	c.chunkSlots = min(8, max(2, cfg.Workers/16))
+	c.rowsPerChunk = max(1, cfg.Workers/c.chunkSlots)
+	c.busy = map[string]int{}
 	if c.pool == nil {
 		pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 		if err != nil {
@@ -137,10 +156,9 @@ func OpenCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	river.AddWorker(workers, &chunkWorker{c: c})
 	river.AddWorker(workers, &webhookWorker{c: c})
 	river.AddWorker(workers, &sweepWorker{c: c})
-	chunkSlots := max(2, 2*cfg.Workers/max(1, min(cfg.Workers, cfg.StoreChunkRows)))
 	rc, err := river.NewClient(riverpgxv5.New(c.pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
-			queueChunks:   {MaxWorkers: min(chunkSlots, 8)},
+			queueChunks:   {MaxWorkers: c.chunkSlots},
 			queueWebhooks: {MaxWorkers: 8},
 			queueSweep:    {MaxWorkers: 1},
 		},
@@ -271,6 +289,9 @@ func applySchema(ctx context.Context, pool *pgxpool.Pool) error {
 // short are redone by an instance that is still up (or after the restart).
 func (c *Cluster) Run(ctx context.Context) error {
 	if err := c.river.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return fmt.Errorf("start the job queue: %w", err)
 	}
 	var wg sync.WaitGroup
@@ -281,6 +302,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 	defer cancel()
 	if err := c.river.Stop(stop); err != nil {
 		// Soft stop ran out of time: cancel the chunks still working.
+		c.stopWork()
 		hard, cancelHard := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancelHard()
 		_ = c.river.StopAndCancel(hard)
@@ -289,7 +311,10 @@ func (c *Cluster) Run(ctx context.Context) error {
 }
 
 // Close releases the database pool (when OpenCluster made it).
-func (c *Cluster) Close() { c.closePool() }
+func (c *Cluster) Close() {
+	c.stopWork()
+	c.closePool()
+}
 
 func (c *Cluster) closePool() {
 	if c.ownPool {

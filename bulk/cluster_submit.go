@@ -41,22 +41,25 @@ func (chunkArgs) InsertOpts() river.InsertOpts {
 // memory on the worker.
 const maxChunkInputBytes = 4 << 20
 
-// chunkPriority is the River priority of chunk seq of a job (1 runs
-// first). River's queue is first-in first-out within a priority, so
+// chunkPriority is the River priority (1 runs first, 4 last) of chunk seq
+// of a job whose key had active jobs (queued or running) when it was
+// submitted. River's queue is first-in first-out within a priority, so
 // without this one key's million-row job would hold every other job behind
-// all of its chunks; with it, every job's first chunks overtake the long
-// tails of the jobs before it: a small job runs at once, and a large job
-// starts showing progress at once, whatever is queued.
-func chunkPriority(seq int) int {
+// all of its chunks. With it, every job's first chunks overtake the long
+// tails of the jobs before it, so a small job runs at once and a large one
+// shows progress at once; and a key with nothing else going overtakes the
+// next jobs of a key that already has some, level for level.
+func chunkPriority(seq, active int) int {
+	level := 1
 	switch {
-	case seq < 8:
-		return 1
-	case seq < 64:
-		return 2
-	case seq < 512:
-		return 3
+	case seq >= 512:
+		level = 4
+	case seq >= 64:
+		level = 3
+	case seq >= 8:
+		level = 2
 	}
-	return 4
+	return min(4, level+min(active, 2))
 }
 
 // clusterRecord is the record column: the job's record and the keys of
@@ -246,6 +249,10 @@ func (c *Cluster) store(ctx context.Context, caller string, u *Upload, acc accep
 	if err := c.checkQueued(ctx, tx, caller); err != nil {
 		return Status{}, err
 	}
+	var active int
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM leadcheck_bulk_jobs WHERE caller = $1 AND status IN ('queued', 'running')", caller).Scan(&active); err != nil {
+		return Status{}, err
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO leadcheck_bulk_jobs
 		(id, caller, status, created_at, expires_at, total_rows, chunks, record, results_header, webhook)
 		VALUES ($1, $2, 'queued', $3, $4, $5, 0, $6, $7, $8)`,
@@ -272,7 +279,7 @@ func (c *Cluster) store(ctx context.Context, caller string, u *Upload, acc accep
 	for i := range src.seqs {
 		params[i] = river.InsertManyParams{
 			Args:       chunkArgs{JobID: rec.ID, Seq: i},
-			InsertOpts: &river.InsertOpts{Queue: queueChunks, MaxAttempts: chunkAttempts, Priority: chunkPriority(i)},
+			InsertOpts: &river.InsertOpts{Queue: queueChunks, MaxAttempts: chunkAttempts, Priority: chunkPriority(i, active)},
 		}
 	}
 	if _, err := c.river.InsertManyFastTx(ctx, tx, params); err != nil {

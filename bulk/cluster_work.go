@@ -123,6 +123,11 @@ func (c *Cluster) workChunk(ctx context.Context, job *river.Job[chunkArgs]) erro
 		c.forgetSpec(id)
 		return river.JobCancel(fmt.Errorf("the bulk job is %s", status))
 	}
+	if !c.takeSlot(caller) {
+		// This key holds every slot it may on this instance.
+		return river.JobSnooze(200 * time.Millisecond)
+	}
+	defer c.releaseSlot(caller)
 	if status == StatusQueued {
 		started, err := c.startJob(ctx, id, caller)
 		if err != nil {
@@ -153,16 +158,18 @@ func (c *Cluster) workChunk(ctx context.Context, job *river.Job[chunkArgs]) erro
 		return err
 	}
 	spec := cs.spec
+	work, done := c.chunkContext(ctx)
+	defer done()
 	if spec.smtp {
-		engine, snooze, err := c.chunkMailbox(ctx, job, cs, recs)
+		engine, snooze, err := c.chunkMailbox(work, job, cs, recs)
 		if err != nil || snooze != nil {
 			return cmpErr(snooze, err)
 		}
 		spec.engine = engine
 	}
 	ch := &chunk{first: first, n: n, rows: recs, outcomes: make([]rowOutcome, n)}
-	c.validateChunk(validate.AddressesWhenNeeded(ctx), &spec, ch)
-	if err := ctx.Err(); err != nil {
+	c.validateChunk(work, &spec, ch)
+	if err := cmpErr(work.Err(), ctx.Err()); err != nil {
 		// Cut short (shutdown, the chunk's time is up): nothing of it is
 		// kept, the next run does it all.
 		return err
@@ -176,6 +183,13 @@ func (c *Cluster) workChunk(ctx context.Context, job *river.Job[chunkArgs]) erro
 	return c.completeChunk(ctx, job, n, len(input), result, ch.counts)
 }
 
+// chunkContext is the context of a chunk's rows: the instance's work
+// context (see Cluster.work), not the chunk's own. A chunk past its time
+// still finishes its rows; its commit then fails, and River runs it again.
+func (c *Cluster) chunkContext(_ context.Context) (context.Context, context.CancelFunc) {
+	return context.WithCancel(c.work)
+}
+
 func cmpErr(snooze, err error) error {
 	if err != nil {
 		return err
@@ -183,22 +197,42 @@ func cmpErr(snooze, err error) error {
 	return snooze
 }
 
-// validateChunk validates the rows of ch, up to Workers rows at once on
-// this instance (all chunks together), each holding a CPU slot while it
-// computes.
+// takeSlot counts a chunk of caller in, unless the key already holds
+// chunkSlots-1 of this instance's slots.
+func (c *Cluster) takeSlot(caller string) bool {
+	c.busyMu.Lock()
+	defer c.busyMu.Unlock()
+	if c.busy[caller] >= max(1, c.chunkSlots-1) {
+		return false
+	}
+	c.busy[caller]++
+	return true
+}
+
+func (c *Cluster) releaseSlot(caller string) {
+	c.busyMu.Lock()
+	defer c.busyMu.Unlock()
+	if c.busy[caller]--; c.busy[caller] <= 0 {
+		delete(c.busy, caller)
+	}
+}
+
+// validateChunk validates the rows of ch, rowsPerChunk at once, each
+// holding a CPU slot while it computes.
 func (c *Cluster) validateChunk(ctx context.Context, spec *jobSpec, ch *chunk) {
 	s := c.local
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, c.rowsPerChunk)
 	for i := range ch.n {
 		select {
-		case c.rowSlots <- struct{}{}:
+		case slots <- struct{}{}:
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
 			break
 		}
 		wg.Go(func() {
-			defer func() { <-c.rowSlots }()
+			defer func() { <-slots }()
 			if s.cpu.acquire(ctx) == nil {
 				s.validateRow(ctx, spec, ch, i)
 				s.cpu.release()

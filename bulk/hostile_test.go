@@ -107,38 +107,40 @@ func jsonKeys(n int) []byte {
 // own bytes plus the header's plus a fixed allowance for the verdict.
 func TestRowOutputBounded(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, dnstest.Config{}, func(c *Config) { c.MaxColumns = 200; c.MaxHeaderBytes = 8 << 10 })
-	e.run(e.svc)
-	// 200 columns of 40-byte names: 8 KB of header, at the limit.
-	body := wideFile(20, 200, 40)
-	header := bytes.IndexByte(body, '\n') + 1
-	st := e.mustSubmit("", string(body), Options{})
-	e.wait("", st.ID)
-	const verdictAllowance = 4 << 10
-	rowBytes := (len(body) - header) / 20
-	for _, format := range []string{FormatCSV, FormatNDJSON} {
-		out := e.download("", st.ID, format, "")
-		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-		for i, l := range lines[min(1, len(lines)):] {
-			if format == FormatCSV && i == 0 {
-				continue
-			}
-			if limit := rowBytes + header + verdictAllowance; len(l) > limit {
-				t.Errorf("%s row %d: %d bytes of output for a %d-byte row and a %d-byte header", format, i, len(l), rowBytes, header)
+	eachStore(t, func(t *testing.T, kind string) {
+		e := newStoreEnv(t, kind, dnstest.Config{}, func(c *Config) { c.MaxColumns = 200; c.MaxHeaderBytes = 8 << 10 })
+		e.start()
+		// 200 columns of 40-byte names: 8 KB of header, at the limit.
+		body := wideFile(20, 200, 40)
+		header := bytes.IndexByte(body, '\n') + 1
+		st := e.mustSubmit("", string(body), Options{})
+		e.wait("", st.ID)
+		const verdictAllowance = 4 << 10
+		rowBytes := (len(body) - header) / 20
+		for _, format := range []string{FormatCSV, FormatNDJSON} {
+			out := e.download("", st.ID, format, "")
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			for i, l := range lines[min(1, len(lines)):] {
+				if format == FormatCSV && i == 0 {
+					continue
+				}
+				if limit := rowBytes + header + verdictAllowance; len(l) > limit {
+					t.Errorf("%s row %d: %d bytes of output for a %d-byte row and a %d-byte header", format, i, len(l), rowBytes, header)
+				}
 			}
 		}
-	}
-	// The job directory as a whole is bounded the same way.
-	var total int64
-	_ = filepath.Walk(filepath.Join(e.cfg.Dir, "jobs", st.ID), func(_ string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() {
-			total += fi.Size()
+		// The job directory as a whole is bounded the same way.
+		var total int64
+		_ = filepath.Walk(filepath.Join(e.cfg.Dir, "jobs", st.ID), func(_ string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() {
+				total += fi.Size()
+			}
+			return nil
+		})
+		if limit := int64(len(body) + 2*20*(rowBytes+header+verdictAllowance)); total > limit {
+			t.Errorf("job directory holds %d bytes for a %d-byte upload, want at most %d", total, len(body), limit)
 		}
-		return nil
 	})
-	if limit := int64(len(body) + 2*20*(rowBytes+header+verdictAllowance)); total > limit {
-		t.Errorf("job directory holds %d bytes for a %d-byte upload, want at most %d", total, len(body), limit)
-	}
 }
 
 // TestNewlineBombRefused: about 1 MB of gzip holding 1 GiB of newlines is
@@ -281,21 +283,23 @@ func (r *endlessRecord) Read(p []byte) (int, error) {
 // than the limit, so memory stays flat; the refusal names the record.
 func TestRecordsBodyStreamed(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, dnstest.Config{}, func(c *Config) { c.MaxRecordBytes = 64 << 10 })
-	up, err := e.svc.NewUpload()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Discard()
-	body := &endlessRecord{prefix: []byte(`{"records": [{"email": "a@acme.test"}, {"email": "b@acme.test", "note": "`), left: 300 << 20}
-	_, err = up.ReadRecords(body)
-	var be *Error
-	if !errors.As(err, &be) || be.Code != "record_too_long" || be.Field != "records[1]" || !strings.Contains(be.Message, "LEADCHECK_BULK_MAX_RECORD_BYTES") {
-		t.Fatalf("got %v, want record_too_long for records[1]", err)
-	}
-	if body.read > 256<<10 {
-		t.Errorf("read %d bytes of the body before refusing a record past 64 KiB", body.read)
-	}
+	eachStore(t, func(t *testing.T, kind string) {
+		e := newStoreEnv(t, kind, dnstest.Config{}, func(c *Config) { c.MaxRecordBytes = 64 << 10 })
+		up, err := e.store.StartUpload("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer up.Discard()
+		body := &endlessRecord{prefix: []byte(`{"records": [{"email": "a@acme.test"}, {"email": "b@acme.test", "note": "`), left: 300 << 20}
+		_, err = up.ReadRecords(body)
+		var be *Error
+		if !errors.As(err, &be) || be.Code != "record_too_long" || be.Field != "records[1]" || !strings.Contains(be.Message, "LEADCHECK_BULK_MAX_RECORD_BYTES") {
+			t.Fatalf("got %v, want record_too_long for records[1]", err)
+		}
+		if body.read > 256<<10 {
+			t.Errorf("read %d bytes of the body before refusing a record past 64 KiB", body.read)
+		}
+	})
 }
 
 // overlapChecker records how many lookups are in flight at once.

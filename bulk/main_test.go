@@ -107,7 +107,7 @@ func (e *testEnv) openCluster(url string) *Cluster {
 		Config:            e.cfg,
 		DatabaseURL:       url,
 		StoreChunkRows:    4,
-		RescueAfter:       5 * time.Second,
+		RescueAfter:       30 * time.Second,
 		FetchPollInterval: 50 * time.Millisecond,
 	})
 	if err != nil {

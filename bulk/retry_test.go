@@ -28,62 +28,64 @@ var retryRows = flag.Int("retry-rows", 3000, "rows of the job in TestTransientDN
 // unknown row, in input order.
 func TestTransientDNSFailuresRetried(t *testing.T) {
 	t.Parallel()
-	const domains = 40
-	var zone, file strings.Builder
-	zone.WriteString(testenv.MailZone)
-	zone.WriteString("$ORIGIN flaky.\n@ 300 IN SOA ns.flaky. h.flaky. 1 3600 600 86400 60\n")
-	behaviours := map[string]dnstest.Behaviour{}
-	for i := range domains {
-		fmt.Fprintf(&zone, "d%d 300 IN MX 10 mx.d%d.flaky.\n", i, i)
-		name := fmt.Sprintf("d%d.flaky", i)
-		switch i % 5 {
-		case 0:
-			behaviours[name] = dnstest.FailFirst(dnstest.Servfail(), 1)
-		case 1:
-			behaviours[name] = dnstest.FailFirst(dnstest.Refused(), 2)
-		case 2:
-			// Lost once: the resolver's own resend gets the answer.
-			behaviours[name] = dnstest.FailFirst(dnstest.Blackhole(), 1)
-		case 3:
-			// Lost twice: the query times out, and the job asks again.
-			behaviours[name] = dnstest.FailFirst(dnstest.Blackhole(), 2)
+	eachStore(t, func(t *testing.T, kind string) {
+		const domains = 40
+		var zone, file strings.Builder
+		zone.WriteString(testenv.MailZone)
+		zone.WriteString("$ORIGIN flaky.\n@ 300 IN SOA ns.flaky. h.flaky. 1 3600 600 86400 60\n")
+		behaviours := map[string]dnstest.Behaviour{}
+		for i := range domains {
+			fmt.Fprintf(&zone, "d%d 300 IN MX 10 mx.d%d.flaky.\n", i, i)
+			name := fmt.Sprintf("d%d.flaky", i)
+			switch i % 5 {
+			case 0:
+				behaviours[name] = dnstest.FailFirst(dnstest.Servfail(), 1)
+			case 1:
+				behaviours[name] = dnstest.FailFirst(dnstest.Refused(), 2)
+			case 2:
+				// Lost once: the resolver's own resend gets the answer.
+				behaviours[name] = dnstest.FailFirst(dnstest.Blackhole(), 1)
+			case 3:
+				// Lost twice: the query times out, and the job asks again.
+				behaviours[name] = dnstest.FailFirst(dnstest.Blackhole(), 2)
+			}
 		}
-	}
-	file.WriteString("email\n")
-	for i := range *retryRows {
-		fmt.Fprintf(&file, "p%d@d%d.flaky\n", i, (i*7)%domains)
-	}
-	e := newTestEnv(t, dnstest.Config{Zone: zone.String(), Behaviours: behaviours}, func(c *Config) {
-		shared, err := cache.NewDomains(cache.Config{ErrorTTL: time.Hour}, c.Domains, nil)
-		if err != nil {
-			t.Fatal(err)
+		file.WriteString("email\n")
+		for i := range *retryRows {
+			fmt.Fprintf(&file, "p%d@d%d.flaky\n", i, (i*7)%domains)
 		}
-		t.Cleanup(func() { _ = shared.Close() })
-		c.Domains = shared
-		c.Workers = 32
-		c.ChunkRows = 64
-		c.DNSRetryBudget = 20 * time.Second
+		e := newStoreEnv(t, kind, dnstest.Config{Zone: zone.String(), Behaviours: behaviours}, func(c *Config) {
+			shared, err := cache.NewDomains(cache.Config{ErrorTTL: time.Hour}, c.Domains, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = shared.Close() })
+			c.Domains = shared
+			c.Workers = 32
+			c.ChunkRows = 64
+			c.DNSRetryBudget = 20 * time.Second
+		})
+		e.start()
+		st := e.mustSubmit("", file.String(), Options{})
+		done := e.waitFor("", st.ID, 5*time.Minute)
+		if done.Status != StatusCompleted || done.Counts.Unknown != 0 || done.Counts.Valid != *retryRows {
+			t.Fatalf("got %s with counts %+v, want completed with %d valid and no unknown", done.Status, done.Counts, *retryRows)
+		}
+		rows := parseNDJSON(t, e.download("", st.ID, FormatNDJSON, ""))
+		if len(rows) != *retryRows {
+			t.Fatalf("got %d rows, want %d", len(rows), *retryRows)
+		}
+		for i, r := range rows {
+			want := fmt.Sprintf("p%d@d%d.flaky", i, (i*7)%domains)
+			if r.Row != i+1 || r.Record["email"] != want || r.Result.Verdict != validate.Valid {
+				t.Fatalf("position %d: got row %d %q %s, want row %d %q valid", i, r.Row, r.Record["email"], r.Result.Verdict, i+1, want)
+			}
+		}
+		// The failures really happened: the first answers were withheld.
+		if n := e.dns.Queries("d1.flaky", dns.TypeMX); n < 3 {
+			t.Errorf("d1.flaky MX: got %d queries, want at least 3 (two REFUSED, then the answer)", n)
+		}
 	})
-	e.run(e.svc)
-	st := e.mustSubmit("", file.String(), Options{})
-	done := e.waitFor("", st.ID, 5*time.Minute)
-	if done.Status != StatusCompleted || done.Counts.Unknown != 0 || done.Counts.Valid != *retryRows {
-		t.Fatalf("got %s with counts %+v, want completed with %d valid and no unknown", done.Status, done.Counts, *retryRows)
-	}
-	rows := parseNDJSON(t, e.download("", st.ID, FormatNDJSON, ""))
-	if len(rows) != *retryRows {
-		t.Fatalf("got %d rows, want %d", len(rows), *retryRows)
-	}
-	for i, r := range rows {
-		want := fmt.Sprintf("p%d@d%d.flaky", i, (i*7)%domains)
-		if r.Row != i+1 || r.Record["email"] != want || r.Result.Verdict != validate.Valid {
-			t.Fatalf("position %d: got row %d %q %s, want row %d %q valid", i, r.Row, r.Record["email"], r.Result.Verdict, i+1, want)
-		}
-	}
-	// The failures really happened: the first answers were withheld.
-	if n := e.dns.Queries("d1.flaky", dns.TypeMX); n < 3 {
-		t.Errorf("d1.flaky MX: got %d queries, want at least 3 (two REFUSED, then the answer)", n)
-	}
 }
 
 // countingChecker counts the lookups that reach a real checker.
@@ -155,7 +157,7 @@ func (e *testEnv) waitFor(caller, id string, limit time.Duration) Status {
 	e.t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		st, err := e.svc.Get(context.Background(), caller, id)
+		st, err := e.store.Get(context.Background(), caller, id)
 		if err != nil {
 			e.t.Fatalf("get %s: %v", id, err)
 		}

@@ -20,7 +20,7 @@ func (e *testEnv) waitWebhookOf(caller, id string, within time.Duration) Webhook
 	e.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		st, err := e.svc.Get(context.Background(), caller, id)
+		st, err := e.store.Get(context.Background(), caller, id)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -40,53 +40,55 @@ func (e *testEnv) waitWebhookOf(caller, id string, within time.Duration) Webhook
 // server's; the secret shows in no status.
 func TestWebhookSecretPerKey(t *testing.T) {
 	t.Parallel()
-	shared, secretA, secretB := NewWebhookSecret(), NewWebhookSecret(), NewWebhookSecret()
-	rcv := newReceiver(t, 204)
-	e := newTestEnv(t, dnstest.Config{}, func(c *Config) {
-		c.WebhookSecret = shared
-		c.WebhookSecrets = func(caller string) string {
-			return map[string]string{"tenant-a": secretA, "tenant-b": secretB}[caller]
+	eachStore(t, func(t *testing.T, kind string) {
+		shared, secretA, secretB := NewWebhookSecret(), NewWebhookSecret(), NewWebhookSecret()
+		rcv := newReceiver(t, 204)
+		e := newStoreEnv(t, kind, dnstest.Config{}, func(c *Config) {
+			c.WebhookSecret = shared
+			c.WebhookSecrets = func(caller string) string {
+				return map[string]string{"tenant-a": secretA, "tenant-b": secretB}[caller]
+			}
+			c.AllowPrivateWebhooks = true
+		})
+		e.start()
+		verifier := func(secret string) *standardwebhooks.Webhook {
+			v, err := standardwebhooks.NewWebhook(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
 		}
-		c.AllowPrivateWebhooks = true
+		for _, tc := range []struct {
+			caller, own string
+			others      []string
+		}{
+			{"tenant-a", secretA, []string{secretB, shared}},
+			{"tenant-b", secretB, []string{secretA, shared}},
+			{"", shared, []string{secretA, secretB}}, // no key: the server's secret
+		} {
+			st := e.mustSubmit(tc.caller, "email\njane@acme.test\n", Options{WebhookURL: rcv.srv.URL + "/" + tc.caller})
+			if w := e.waitWebhookOf(tc.caller, st.ID, 20*time.Second); !w.Delivered {
+				t.Fatalf("%q: webhook not delivered: %+v", tc.caller, w)
+			}
+			got := rcv.deliveries()
+			d := got[len(got)-1]
+			if err := verifier(tc.own).Verify(d.body, d.header); err != nil {
+				t.Errorf("%q: the event does not verify with its own key's secret: %v", tc.caller, err)
+			}
+			for _, other := range tc.others {
+				if err := verifier(other).Verify(d.body, d.header); err == nil {
+					t.Errorf("%q: the event verifies with another secret", tc.caller)
+				}
+			}
+			st, _ = e.store.Get(context.Background(), tc.caller, st.ID)
+			page, _ := e.store.List(context.Background(), tc.caller, 0, "")
+			for _, v := range []any{st, page} {
+				if s := fmtAny(v); containsAny(s, secretA[6:], secretB[6:], shared[6:]) {
+					t.Errorf("%q: a webhook secret shows in status or list", tc.caller)
+				}
+			}
+		}
 	})
-	e.run(e.svc)
-	verifier := func(secret string) *standardwebhooks.Webhook {
-		v, err := standardwebhooks.NewWebhook(secret)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	for _, tc := range []struct {
-		caller, own string
-		others      []string
-	}{
-		{"tenant-a", secretA, []string{secretB, shared}},
-		{"tenant-b", secretB, []string{secretA, shared}},
-		{"", shared, []string{secretA, secretB}}, // no key: the server's secret
-	} {
-		st := e.mustSubmit(tc.caller, "email\njane@acme.test\n", Options{WebhookURL: rcv.srv.URL + "/" + tc.caller})
-		if w := e.waitWebhookOf(tc.caller, st.ID, 20*time.Second); !w.Delivered {
-			t.Fatalf("%q: webhook not delivered: %+v", tc.caller, w)
-		}
-		got := rcv.deliveries()
-		d := got[len(got)-1]
-		if err := verifier(tc.own).Verify(d.body, d.header); err != nil {
-			t.Errorf("%q: the event does not verify with its own key's secret: %v", tc.caller, err)
-		}
-		for _, other := range tc.others {
-			if err := verifier(other).Verify(d.body, d.header); err == nil {
-				t.Errorf("%q: the event verifies with another secret", tc.caller)
-			}
-		}
-		st, _ = e.svc.Get(context.Background(), tc.caller, st.ID)
-		page, _ := e.svc.List(context.Background(), tc.caller, 0, "")
-		for _, v := range []any{st, page} {
-			if s := fmtAny(v); containsAny(s, secretA[6:], secretB[6:], shared[6:]) {
-				t.Errorf("%q: a webhook secret shows in status or list", tc.caller)
-			}
-		}
-	}
 }
 
 // TestWebhookDestinationCannotTakeEverySlot: ten jobs of one key send

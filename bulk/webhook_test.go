@@ -65,7 +65,7 @@ func (e *testEnv) waitWebhook(id string) WebhookState {
 	e.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		st, err := e.svc.Get(context.Background(), "", id)
+		st, err := e.store.Get(context.Background(), "", id)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -84,101 +84,105 @@ func (e *testEnv) waitWebhook(id string) WebhookState {
 // carries the same id and body, and the attempts show in the status.
 func TestWebhookSignedAndRetried(t *testing.T) {
 	t.Parallel()
-	secret := NewWebhookSecret()
-	rcv := newReceiver(t, 500, 503, 204)
-	e := newTestEnv(t, dnstest.Config{}, func(c *Config) {
-		c.WebhookSecret = secret
-		c.AllowPrivateWebhooks = true
+	eachStore(t, func(t *testing.T, kind string) {
+		secret := NewWebhookSecret()
+		rcv := newReceiver(t, 500, 503, 204)
+		e := newStoreEnv(t, kind, dnstest.Config{}, func(c *Config) {
+			c.WebhookSecret = secret
+			c.AllowPrivateWebhooks = true
+		})
+		e.start()
+		st := e.mustSubmit("", "email\njane@acme.test\nkim@missing.test\n", Options{WebhookURL: rcv.srv.URL + "/hook"})
+		if st.Webhook == nil || st.Webhook.URL != rcv.srv.URL+"/hook" || len(st.Webhook.Attempts) != 0 {
+			t.Errorf("submitted: got webhook %+v", st.Webhook)
+		}
+		w := e.waitWebhook(st.ID)
+		if !w.Delivered || len(w.Attempts) != 3 {
+			t.Fatalf("got %+v, want delivered after 3 attempts", w)
+		}
+		for i, want := range []int{500, 503, 204} {
+			if w.Attempts[i].StatusCode != want {
+				t.Errorf("attempt %d: got status %d, want %d", i+1, w.Attempts[i].StatusCode, want)
+			}
+		}
+		verifier, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := rcv.deliveries()
+		if len(got) != 3 {
+			t.Fatalf("receiver got %d deliveries, want 3", len(got))
+		}
+		for i, d := range got {
+			if err := verifier.Verify(d.body, d.header); err != nil {
+				t.Errorf("delivery %d does not verify: %v", i+1, err)
+			}
+			if d.header.Get("webhook-id") != got[0].header.Get("webhook-id") || string(d.body) != string(got[0].body) {
+				t.Errorf("delivery %d: id or body differs from the first", i+1)
+			}
+			if ct := d.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("delivery %d: Content-Type %q", i+1, ct)
+			}
+		}
+		var ev struct {
+			Type      string    `json:"type"`
+			Timestamp time.Time `json:"timestamp"`
+			Data      Status    `json:"data"`
+		}
+		if err := json.Unmarshal(got[0].body, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type != EventCompleted || ev.Data.ID != st.ID || ev.Data.Status != StatusCompleted ||
+			ev.Data.Counts.Valid != 1 || ev.Data.Counts.Invalid != 1 || ev.Timestamp.IsZero() {
+			t.Errorf("event: got %+v", ev)
+		}
+		// A tampered body does not verify: the check above is not vacuous.
+		if err := verifier.Verify(append([]byte(" "), got[0].body...), got[0].header); err == nil {
+			t.Error("a tampered body verified")
+		}
 	})
-	e.run(e.svc)
-	st := e.mustSubmit("", "email\njane@acme.test\nkim@missing.test\n", Options{WebhookURL: rcv.srv.URL + "/hook"})
-	if st.Webhook == nil || st.Webhook.URL != rcv.srv.URL+"/hook" || len(st.Webhook.Attempts) != 0 {
-		t.Errorf("submitted: got webhook %+v", st.Webhook)
-	}
-	w := e.waitWebhook(st.ID)
-	if !w.Delivered || len(w.Attempts) != 3 {
-		t.Fatalf("got %+v, want delivered after 3 attempts", w)
-	}
-	for i, want := range []int{500, 503, 204} {
-		if w.Attempts[i].StatusCode != want {
-			t.Errorf("attempt %d: got status %d, want %d", i+1, w.Attempts[i].StatusCode, want)
-		}
-	}
-	verifier, err := standardwebhooks.NewWebhook(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := rcv.deliveries()
-	if len(got) != 3 {
-		t.Fatalf("receiver got %d deliveries, want 3", len(got))
-	}
-	for i, d := range got {
-		if err := verifier.Verify(d.body, d.header); err != nil {
-			t.Errorf("delivery %d does not verify: %v", i+1, err)
-		}
-		if d.header.Get("webhook-id") != got[0].header.Get("webhook-id") || string(d.body) != string(got[0].body) {
-			t.Errorf("delivery %d: id or body differs from the first", i+1)
-		}
-		if ct := d.header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("delivery %d: Content-Type %q", i+1, ct)
-		}
-	}
-	var ev struct {
-		Type      string    `json:"type"`
-		Timestamp time.Time `json:"timestamp"`
-		Data      Status    `json:"data"`
-	}
-	if err := json.Unmarshal(got[0].body, &ev); err != nil {
-		t.Fatal(err)
-	}
-	if ev.Type != EventCompleted || ev.Data.ID != st.ID || ev.Data.Status != StatusCompleted ||
-		ev.Data.Counts.Valid != 1 || ev.Data.Counts.Invalid != 1 || ev.Timestamp.IsZero() {
-		t.Errorf("event: got %+v", ev)
-	}
-	// A tampered body does not verify: the check above is not vacuous.
-	if err := verifier.Verify(append([]byte(" "), got[0].body...), got[0].header); err == nil {
-		t.Error("a tampered body verified")
-	}
 }
 
 func TestWebhookStops(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name      string
-		statuses  []int
-		attempts  int
-		wantError string
-	}{
-		{"gone", []int{410}, 1, "gone: the receiver answered 410, so no more attempts are made"},
-		{"redirect", []int{302, 302, 200}, 3, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			rcv := newReceiver(t, tt.statuses...)
-			e := newTestEnv(t, dnstest.Config{}, func(c *Config) { c.AllowPrivateWebhooks = true })
-			e.run(e.svc)
-			st := e.mustSubmit("", "email\njane@acme.test\n", Options{WebhookURL: rcv.srv.URL})
-			w := e.waitWebhook(st.ID)
-			if len(w.Attempts) != tt.attempts {
-				t.Fatalf("got %d attempts (%+v), want %d", len(w.Attempts), w.Attempts, tt.attempts)
-			}
-			if tt.wantError != "" && w.Attempts[0].Error != tt.wantError {
-				t.Errorf("error: got %q, want %q", w.Attempts[0].Error, tt.wantError)
-			}
-			if tt.name == "redirect" {
-				if w.Attempts[0].StatusCode != 302 || w.Attempts[0].Error == "" {
-					t.Errorf("redirect attempt: got %+v, want 302 with an error", w.Attempts[0])
+	eachStore(t, func(t *testing.T, kind string) {
+		tests := []struct {
+			name      string
+			statuses  []int
+			attempts  int
+			wantError string
+		}{
+			{"gone", []int{410}, 1, "gone: the receiver answered 410, so no more attempts are made"},
+			{"redirect", []int{302, 302, 200}, 3, ""},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				rcv := newReceiver(t, tt.statuses...)
+				e := newStoreEnv(t, kind, dnstest.Config{}, func(c *Config) { c.AllowPrivateWebhooks = true })
+				e.start()
+				st := e.mustSubmit("", "email\njane@acme.test\n", Options{WebhookURL: rcv.srv.URL})
+				w := e.waitWebhook(st.ID)
+				if len(w.Attempts) != tt.attempts {
+					t.Fatalf("got %d attempts (%+v), want %d", len(w.Attempts), w.Attempts, tt.attempts)
 				}
-				// The redirect target was never asked.
-				for _, d := range rcv.deliveries() {
-					if d.header.Get("webhook-id") == "" {
-						t.Error("the redirect was followed")
+				if tt.wantError != "" && w.Attempts[0].Error != tt.wantError {
+					t.Errorf("error: got %q, want %q", w.Attempts[0].Error, tt.wantError)
+				}
+				if tt.name == "redirect" {
+					if w.Attempts[0].StatusCode != 302 || w.Attempts[0].Error == "" {
+						t.Errorf("redirect attempt: got %+v, want 302 with an error", w.Attempts[0])
+					}
+					// The redirect target was never asked.
+					for _, d := range rcv.deliveries() {
+						if d.header.Get("webhook-id") == "" {
+							t.Error("the redirect was followed")
+						}
 					}
 				}
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 // TestWebhookBlocked: with the production client, a loopback receiver is
@@ -199,30 +203,32 @@ func TestWebhookBlocked(t *testing.T) {
 	if n := len(rcv.deliveries()); n != 0 {
 		t.Errorf("receiver got %d deliveries, want 0", n)
 	}
-	e.svc.cfg.WebhookClient.CloseIdleConnections()
+	e.cfg.WebhookClient.CloseIdleConnections()
 }
 
 // TestWebhookCanceledEvent: canceling a queued job sends bulk.canceled.
 func TestWebhookCanceledEvent(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, 200)
-	e := newTestEnv(t, dnstest.Config{}, func(c *Config) { c.AllowPrivateWebhooks = true })
-	st := e.mustSubmit("", "email\njane@acme.test\n", Options{WebhookURL: rcv.srv.URL})
-	if err := e.svc.Delete(context.Background(), "", st.ID); err != nil {
-		t.Fatal(err)
-	}
-	e.run(e.svc)
-	w := e.waitWebhook(st.ID)
-	if !w.Delivered {
-		t.Fatalf("got %+v", w)
-	}
-	var ev event
-	if err := json.Unmarshal(rcv.deliveries()[0].body, &ev); err != nil {
-		t.Fatal(err)
-	}
-	if ev.Type != EventCanceled || ev.Data.Status != StatusCanceled {
-		t.Errorf("got %s %s, want bulk.canceled", ev.Type, ev.Data.Status)
-	}
+	eachStore(t, func(t *testing.T, kind string) {
+		rcv := newReceiver(t, 200)
+		e := newStoreEnv(t, kind, dnstest.Config{}, func(c *Config) { c.AllowPrivateWebhooks = true })
+		st := e.mustSubmit("", "email\njane@acme.test\n", Options{WebhookURL: rcv.srv.URL})
+		if err := e.store.Delete(context.Background(), "", st.ID); err != nil {
+			t.Fatal(err)
+		}
+		e.start()
+		w := e.waitWebhook(st.ID)
+		if !w.Delivered {
+			t.Fatalf("got %+v", w)
+		}
+		var ev event
+		if err := json.Unmarshal(rcv.deliveries()[0].body, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type != EventCanceled || ev.Data.Status != StatusCanceled {
+			t.Errorf("got %s %s, want bulk.canceled", ev.Type, ev.Data.Status)
+		}
+	})
 }
 
 // TestWebhookScheduleSurvivesRestart: attempts are persisted, and a new
