@@ -87,11 +87,11 @@ type ClusterConfig struct {
 // any number of instances on one database. Build it with OpenCluster and
 // run its workers with Run.
 type Cluster struct {
-	cfg      ClusterConfig
-	local    *Service // uploads, scans, the row engine and webhook sending
-	pool     *pgxpool.Pool
-	ownPool  bool
-	river    *river.Client[pgx.Tx]
+	cfg     ClusterConfig
+	local   *Service // uploads, scans, the row engine and webhook sending
+	pool    *pgxpool.Pool
+	ownPool bool
+	river   *river.Client[pgx.Tx]
 	// chunkSlots is how many chunks this instance works at once, each
 	// validating rowsPerChunk rows at once (Workers in all). One key holds
 	// at most chunkSlots-1 of them, so another key's chunk always finds a

@@ -369,4 +369,4 @@ func (s *chunkSource) Next() bool {
 }
 
 func (s *chunkSource) Values() ([]any, error) { return s.row, nil }
-func (s *chunkSource) Err() error            { return s.err }
+func (s *chunkSource) Err() error             { return s.err }
