@@ -77,8 +77,9 @@ type Config struct {
 	// this much per request before the circuit breaker opens. Default 50ms.
 	RedisTimeout time.Duration
 	// LoadTimeout bounds a coalesced load, which runs detached from the
-	// caller that started it (see Domains.CheckDomain and Memo.Do).
-	// Default 10s.
+	// caller that started it (see Domains.CheckDomain and Memo.Do). It is
+	// also how long a Domains lease in Redis lasts, and so the longest one
+	// instance waits on another before it resolves by itself. Default 10s.
 	LoadTimeout time.Duration
 	// BreakerTimeout is how long the Redis circuit breaker stays open before
 	// it lets one probe through. Default 5s, well inside the promise of using
@@ -185,12 +186,19 @@ type Stats struct {
 	LocalMisses uint64
 	RedisHits   uint64
 	RedisMisses uint64
-	// RedisErrors counts reads that failed, timed out, were refused by the
-	// open breaker, or returned a value this release cannot decode.
+	// RedisErrors counts reads (lease calls included) that failed, timed
+	// out, were refused by the open breaker, or returned a value this
+	// release cannot decode.
 	RedisErrors uint64
 	// RedisWriteErrors counts failed writes; they lose nothing but sharing.
 	RedisWriteErrors uint64
 	// Loads counts calls of the source: the wrapped checker (live DNS) of
 	// Domains, the load function of a Memo.
 	Loads uint64
+	// LeaseWaits counts loads of Domains that found another instance
+	// resolving the same domain (its lease in Redis) and waited for its
+	// answer rather than asking DNS at once. A wait that ends with no value
+	// in Redis goes on to a load of its own, counted in Loads too. A Memo
+	// takes no leases; it is 0 there.
+	LeaseWaits uint64
 }

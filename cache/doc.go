@@ -47,17 +47,38 @@
 //
 // # Coalescing and cancellation
 //
-// Concurrent misses for one domain share one load (singleflight): one Redis
-// read and, on a miss, one call of the wrapped checker, however many
-// requests wait. The load runs detached from the request that started it
+// Concurrent misses for one domain in one process share one load
+// (singleflight): one Redis read and, on a miss, one call of the wrapped
+// checker, however many requests wait. With Redis, concurrent misses on
+// several instances share one load too. A load that misses Redis takes the
+// domain's lease, <prefix>v1:lease:dns:<ascii domain>, with SET NX, an
+// expiry of LoadTimeout and a random token of its own as the value, in the
+// same round trip as a second read of the facts. The instance that gets the
+// lease resolves the domain, stores the facts as usual, and then at once
+// deletes the lease, but only while the lease still holds its token (a Lua
+// script). An instance that finds the lease taken waits for the facts to
+// appear in Redis. It looks every 10 ms at first and every 100 ms later,
+// polling rather than subscribing (tiered.go says why), and returns what it
+// finds as cached, without calling its checker. When the lease ends with no
+// facts in Redis, the waiter resolves by itself at once, with a LoadTimeout
+// of its own. That happens when the holder died, or when its answer stays in
+// its own process (a dns_error, or facts with a failed SPF or DMARC lookup).
+// A lease is a hint, never a lock. Any Redis error while taking it or
+// waiting sends the load to the checker at once, and a lease without expiry
+// holds a load no longer than LoadTimeout. Two instances still both resolve
+// a domain when its holder dies or fails (its waiters all resolve), or when
+// Redis fails, but not merely because they missed at the same moment.
+//
+// The load runs detached from the request that started it
 // (context.WithoutCancel, keeping its values, bounded by LoadTimeout,
 // default 10 s, and aborted by Close): a visitor who leaves the form must
 // not fail the requests waiting on the same domain, and the answer still
 // lands in the cache for the next blur. A caller whose own context ends
-// stops waiting at once and gets a dns_error result ("unknown"), which is
-// not cached. The load stores its result locally before it ends, and
-// re-checks the local tier when it starts, so a request that missed just as
-// a load finished does not start a second one.
+// stops waiting at once, whether for a load in its process or, through it,
+// for another instance's lease, and gets a dns_error result ("unknown"),
+// which is not cached. The load stores its result locally before it ends,
+// and re-checks the local tier when it starts, so a request that missed
+// just as a load finished does not start a second one.
 //
 // # Redis trouble never fails a request
 //
@@ -71,9 +92,11 @@
 // reports "degraded" while the breaker is not closed (for /readyz; the
 // service is still ready, only with more DNS traffic). It changes on
 // traffic: an idle instance reports "degraded" until a request has probed.
-// NewDomains does not contact Redis, so a Redis that is down at start
-// degrades the cache instead of stopping the service; a malformed URL is a
-// start-up error.
+// Leases add no Redis call to a lookup that hits, and none at all while
+// the breaker is open; a waiter stops at its first Redis error. NewDomains
+// does not contact Redis, so a Redis that is down at start degrades the
+// cache instead of stopping the service; a malformed URL is a start-up
+// error.
 //
 // Each cache dials its own pool from Config.RedisURL unless Config.Redis
 // gives it one. NewRedis builds one to share: a process with a Domains and a
@@ -84,8 +107,8 @@
 // # Memo
 //
 // NewMemo(cfg, namespace, reg) keys values <KeyPrefix>v1:<namespace>:<key>;
-// the namespace (a-z, 0-9, '_', '-', up to 32, never "dns") keeps caches
-// apart on one Redis. Keys are used as given (case-sensitive); an empty key,
+// the namespace (a-z, 0-9, '_', '-', up to 32, never "dns" or "lease")
+// keeps caches apart on one Redis. Keys are used as given (case-sensitive); an empty key,
 // one over 512 bytes or one with a space or control byte bypasses the cache.
 // Values are bytes, stored as they are: the caller versions its format (in
 // the namespace or the value). Do reads the local tier, then, coalesced,
@@ -99,12 +122,27 @@
 // whose ctx ends gets (nil, false). Every caller gets its own copy of the
 // bytes.
 //
+// A Memo coalesces in process only and takes no leases. Its callers also
+// use Do as a plain lookup and as a store: package mailbox reads and
+// writes answers and catch-all flags with load functions that return at
+// once. For those a lease would add two Redis round trips per miss. It
+// would also make a lookup or a store wait for the whole of another
+// instance's probe of the same address, or for LoadTimeout (up to three
+// SMTP timeouts) when that instance dies. The site fetches of package
+// enrich would gain from leases as DNS does. They share Memo with those
+// callers, so taking leases for them needs a per-Memo switch (tiered has
+// one, leases), which is left for when it is wanted.
+//
 // # Metrics
 //
 // leadcheck_cache_requests_total{tier="local|redis",result="hit|miss|error"},
-// leadcheck_cache_loads_total (calls of the wrapped checker) and
-// leadcheck_cache_redis_write_errors_total are registered on the
-// Registerer given to NewDomains; Stats returns the same numbers. A Memo
+// leadcheck_cache_loads_total (calls of the wrapped checker),
+// leadcheck_cache_redis_write_errors_total and
+// leadcheck_cache_lease_waits_total (loads that found another instance's
+// lease and waited on it; those that then resolved by themselves count
+// in loads too) are registered on the Registerer given to NewDomains;
+// Stats returns the same numbers. A failed lease call counts as a Redis
+// error (result="error"). A Memo
 // registers leadcheck_memo_requests_total, leadcheck_memo_loads_total (calls
 // of its load function) and leadcheck_memo_redis_write_errors_total with the
 // same labels plus cache="<namespace>". The families differ because Domains'

@@ -22,8 +22,9 @@ const maxDomainLength = 253
 // Domains caches the DNS facts of domains in front of another
 // validate.DomainChecker (normally validate.DNSChecker): first in process,
 // then in Redis when configured, and coalesces concurrent misses so a cold
-// domain costs one lookup however many requests ask for it at once. It is
-// safe for concurrent use.
+// domain costs one lookup however many requests ask for it at once, on one
+// instance or, through a lease in Redis, on all of them. It is safe for
+// concurrent use.
 type Domains struct {
 	*tiered[validate.DomainFacts]
 	next validate.DomainChecker
@@ -51,6 +52,8 @@ func NewDomains(cfg Config, next validate.DomainChecker, reg prometheus.Register
 	if err != nil {
 		return nil, fmt.Errorf("new cache: %w", err)
 	}
+	// Domains takes leases; Memo does not (see the package doc).
+	t.leases = true
 	d.tiered = t
 	return d, nil
 }
@@ -58,7 +61,8 @@ func NewDomains(cfg Config, next validate.DomainChecker, reg prometheus.Register
 // CheckDomain returns the facts of asciiDomain and whether they came from a
 // cache tier (in process or Redis) rather than from live DNS.
 //
-// Concurrent misses for one domain share one load. That load runs detached
+// Concurrent misses for one domain share one load, across instances too
+// when Redis is configured (see the package doc). That load runs detached
 // from the caller who started it (context.WithoutCancel, bounded by
 // Config.LoadTimeout): a visitor who leaves the form must not fail the other
 // requests waiting on the same domain, and the answer still lands in the

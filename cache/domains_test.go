@@ -407,6 +407,7 @@ func TestMetricsRegistered(t *testing.T) {
 		"leadcheck_cache_requests_total,result=error,tier=redis": 0,
 		"leadcheck_cache_loads_total":                            1,
 		"leadcheck_cache_redis_write_errors_total":               0,
+		"leadcheck_cache_lease_waits_total":                      0,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("metrics mismatch (-want +got):\n%s", diff)

@@ -34,9 +34,10 @@ type Memo struct {
 }
 
 // NewMemo returns a cache whose keys are <KeyPrefix>v1:<namespace>:<key>.
-// namespace (1 to 32 of a-z, 0-9, '_' and '-', not "dns", which Domains
-// uses) keeps it apart from other caches on the same Redis, and labels its
-// metrics: leadcheck_memo_requests_total{cache=namespace,tier,result},
+// namespace (1 to 32 of a-z, 0-9, '_' and '-', not "dns" or "lease",
+// which Domains uses) keeps it apart from other caches on the same Redis,
+// and labels its metrics:
+// leadcheck_memo_requests_total{cache=namespace,tier,result},
 // leadcheck_memo_loads_total{cache} and
 // leadcheck_memo_redis_write_errors_total{cache}, registered on reg unless it
 // is nil, so Memos of different namespaces and a Domains share one registry.
@@ -79,6 +80,10 @@ func checkNamespace(ns string) error {
 	}
 	if ns == "dns" {
 		return errors.New(`namespace "dns" is the DNS cache's`)
+	}
+	if ns == "lease" {
+		// <prefix>v1:lease:dns:<domain> is the lease on a domain's load.
+		return errors.New(`namespace "lease" is the leases'`)
 	}
 	return nil
 }

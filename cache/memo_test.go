@@ -496,6 +496,7 @@ func TestMemoMetrics(t *testing.T) {
 		"leadcheck_cache_requests_total,result=error,tier=redis":               0,
 		"leadcheck_cache_loads_total":                                          1,
 		"leadcheck_cache_redis_write_errors_total":                             0,
+		"leadcheck_cache_lease_waits_total":                                    0,
 		"leadcheck_memo_requests_total,cache=site,result=hit,tier=local":       1,
 		"leadcheck_memo_requests_total,cache=site,result=miss,tier=local":      1,
 		"leadcheck_memo_requests_total,cache=site,result=hit,tier=redis":       0,
@@ -537,6 +538,7 @@ func TestNewMemoRejectsBadInput(t *testing.T) {
 		{"upper-case namespace", Config{}, "Site"},
 		{"namespace too long", Config{}, strings.Repeat("a", 33)},
 		{"the DNS cache's namespace", Config{}, "dns"},
+		{"the leases' namespace", Config{}, "lease"},
 		{"bad redis url", Config{RedisURL: "http://127.0.0.1:6379"}, "site"},
 		{"bad config", Config{MinTTL: time.Hour, MaxTTL: time.Second}, "site"},
 	}

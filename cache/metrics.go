@@ -16,16 +16,20 @@ type counter struct {
 
 func (c *counter) inc() {
 	c.n.Add(1)
-	c.prom.Inc()
+	if c.prom != nil {
+		c.prom.Inc()
+	}
 }
 
-// metricNames names the three metric families of one kind of cache and
-// describes them. Every cache registering a family must give the same help
-// text, or the registry refuses the second.
+// metricNames names the metric families of one kind of cache and describes
+// them. Every cache registering a family must give the same help text, or
+// the registry refuses the second. leaseWaits is empty for a cache that
+// takes no leases (see tiered.share), which then exports no such family.
 type metricNames struct {
 	requests, requestsHelp       string
 	loads, loadsHelp             string
 	writeErrors, writeErrorsHelp string
+	leaseWaits, leaseWaitsHelp   string
 }
 
 // domainMetricNames are the families of Domains, unlabelled: one Domains per
@@ -38,6 +42,8 @@ func domainMetricNames() metricNames {
 		loadsHelp:       "Domain facts loaded from live DNS because no tier had them (after coalescing).",
 		writeErrors:     "leadcheck_cache_redis_write_errors_total",
 		writeErrorsHelp: "Failed writes of domain facts to Redis; the facts stay in the local tier.",
+		leaseWaits:      "leadcheck_cache_lease_waits_total",
+		leaseWaitsHelp:  "Loads of domain facts that found another instance resolving the domain (its lease in Redis) and waited for its answer instead of asking DNS at once.",
 	}
 }
 
@@ -59,6 +65,7 @@ type metrics struct {
 	localHit, localMiss             counter
 	redisHit, redisMiss, redisError counter
 	redisWriteError, loads          counter
+	leaseWaits                      counter
 	collectors                      []prometheus.Collector
 }
 
@@ -84,6 +91,13 @@ func newMetrics(names metricNames, labels prometheus.Labels) *metrics {
 	m.redisError.prom = requests.WithLabelValues("redis", "error")
 	m.redisWriteError.prom = writeErrors
 	m.loads.prom = loads
+	if names.leaseWaits != "" {
+		leaseWaits := prometheus.NewCounter(prometheus.CounterOpts{
+			Name: names.leaseWaits, Help: names.leaseWaitsHelp, ConstLabels: labels,
+		})
+		m.leaseWaits.prom = leaseWaits
+		m.collectors = append(m.collectors, leaseWaits)
+	}
 	return m
 }
 
@@ -115,6 +129,7 @@ func (m *metrics) stats() Stats {
 		RedisErrors:      m.redisError.n.Load(),
 		RedisWriteErrors: m.redisWriteError.n.Load(),
 		Loads:            m.loads.n.Load(),
+		LeaseWaits:       m.leaseWaits.n.Load(),
 	}
 }
 

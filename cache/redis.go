@@ -182,3 +182,119 @@ func (r *Redis) Close() error {
 	})
 	return r.closeErr
 }
+
+// leaseView is what one round trip learnt about a key and the lease on its
+// load.
+type leaseView struct {
+	// found reports that key holds value, with remaining of its lifetime
+	// as get reports it.
+	found     bool
+	value     []byte
+	remaining time.Duration
+	// won reports that claim took the lease; held that someone else holds
+	// it.
+	won, held bool
+}
+
+// claim tries to take the lease on loading key (SET lease owner NX with
+// expiry ttl) and then, in the same round trip, reads key as get does. A
+// pipeline runs its commands in order, so a value the previous holder
+// stored before it let go is seen even when claim won: the caller then
+// uses it and releases the lease at once.
+func (r *Redis) claim(ctx context.Context, key, lease, owner string, ttl time.Duration) (leaseView, error) {
+	var (
+		took *redis.BoolCmd
+		val  *redis.StringCmd
+		pttl *redis.DurationCmd
+	)
+	err := r.pipeline(ctx, func(p redis.Pipeliner) {
+		took = p.SetNX(ctx, lease, owner, ttl)
+		val = p.Get(ctx, key)
+		pttl = p.PTTL(ctx, key)
+	})
+	if err != nil {
+		return leaseView{}, fmt.Errorf("redis claim: %w", err)
+	}
+	v := viewOf(val, pttl)
+	v.won = took.Val()
+	v.held = !v.won
+	return v, nil
+}
+
+// watch reports whether lease is still held and then reads key, in one
+// round trip and in that order: the holder stores the value before it
+// releases the lease, so a lease seen gone with no value means none is
+// coming.
+func (r *Redis) watch(ctx context.Context, key, lease string) (leaseView, error) {
+	var (
+		exists *redis.IntCmd
+		val    *redis.StringCmd
+		pttl   *redis.DurationCmd
+	)
+	err := r.pipeline(ctx, func(p redis.Pipeliner) {
+		exists = p.Exists(ctx, lease)
+		val = p.Get(ctx, key)
+		pttl = p.PTTL(ctx, key)
+	})
+	if err != nil {
+		return leaseView{}, fmt.Errorf("redis watch: %w", err)
+	}
+	v := viewOf(val, pttl)
+	v.held = exists.Val() > 0
+	return v, nil
+}
+
+// releaseScript deletes a lease only while it still holds the owner's
+// token: a load that outlived its lease must not end the lease another
+// instance has taken since.
+var releaseScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("DEL", KEYS[1])
+end
+return 0`)
+
+// release gives up owner's lease, if it still holds it.
+func (r *Redis) release(ctx context.Context, lease, owner string) error {
+	_, err := r.breaker.Execute(func() (struct{}, error) {
+		ctx, cancel := context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+		return struct{}{}, releaseScript.Run(ctx, r.client, []string{lease}, owner).Err()
+	})
+	if err != nil {
+		return fmt.Errorf("redis release: %w", err)
+	}
+	return nil
+}
+
+// pipeline runs cmds in one round trip behind the breaker. An absent key
+// (redis.Nil) is an answer; any other error of any command is the error.
+func (r *Redis) pipeline(ctx context.Context, cmds func(redis.Pipeliner)) error {
+	_, err := r.breaker.Execute(func() (struct{}, error) {
+		ctx, cancel := context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+		done, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			cmds(p)
+			return nil
+		})
+		for _, c := range done {
+			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return struct{}{}, err
+			}
+		}
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return struct{}{}, err
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// viewOf reads the GET and PTTL of a pipeline as get does: not found for
+// an absent key, 0 for a lifetime Redis does not know.
+func viewOf(val *redis.StringCmd, pttl *redis.DurationCmd) leaseView {
+	b, err := val.Bytes()
+	if err != nil {
+		return leaseView{}
+	}
+	return leaseView{found: true, value: b, remaining: max(pttl.Val(), 0)}
+}

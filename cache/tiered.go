@@ -2,10 +2,12 @@ package cache
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,11 +44,27 @@ type loadFunc[V any] func(ctx context.Context) (v V, local, shared time.Duration
 // it as a miss and overwrites it with a fresh load.
 var errBadValue = errors.New("unusable cached value")
 
+// How often a load that found another instance's lease looks again: soon at
+// first, since most loads it waits for are a DNS round trip, then every
+// leasePollMax, so that a wait of a whole LoadTimeout (10 s) costs Redis
+// about a hundred small reads. Polling rather than a Pub/Sub message from
+// the holder, because polling needs nothing but the commands every lookup
+// already sends through the pool and the breaker: a subscription holds a
+// connection of its own outside both, needs an owner goroutine that
+// resubscribes after every Redis restart, and would still need polling to
+// notice a holder that died, whose lease only expires and announces
+// nothing.
+const (
+	leasePollFirst = 10 * time.Millisecond
+	leasePollMax   = 100 * time.Millisecond
+)
+
 // tiered is the machinery every cache of the package shares: an in-process
 // tier (otter, bounded by entries and estimated bytes, each entry expiring on
 // its own lifetime), Redis behind a circuit breaker, and coalescing of
-// concurrent misses into one detached load. Domains and Memo wrap it with
-// their keys, codec and lifetimes. It is safe for concurrent use.
+// concurrent misses into one detached load, per process and, with leases,
+// across instances. Domains and Memo wrap it with their keys, codec and
+// lifetimes. It is safe for concurrent use.
 type tiered[V any] struct {
 	cfg        Config
 	codec      codec[V]
@@ -55,6 +73,10 @@ type tiered[V any] struct {
 	ownsShared bool   // built from cfg.RedisURL, so closed by Close
 	group      singleflight.Group
 	m          *metrics
+	// leases makes a full miss take a lease in Redis before it calls the
+	// source, so that instances missing the same key at once call it once
+	// between them (see share). Its wrapper sets it before first use.
+	leases bool
 
 	// closing is cancelled by Close to abort loads no caller waits for.
 	closing     context.Context
@@ -176,18 +198,20 @@ type loaded[V any] struct {
 
 // load runs once per key at a time: Redis first, then the source, storing
 // what it finds in both tiers before the flight ends, so a request that
-// missed the local tier just before cannot start a second load.
+// missed the local tier just before cannot start a second load. With leases
+// on, a miss in Redis first settles with the other instances who calls the
+// source (share).
 func (t *tiered[V]) load(callerCtx context.Context, key string, source loadFunc[V]) loaded[V] {
 	t.loads.Add(1)
 	defer t.loads.Done()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(callerCtx), t.cfg.LoadTimeout)
-	defer cancel()
-	stop := context.AfterFunc(t.closing, cancel)
-	defer stop()
+	detached := context.WithoutCancel(callerCtx)
+	ctx, cancel := t.loadContext(detached)
+	defer func() { cancel() }()
 
 	if e, ok := t.local.GetIfPresent(key); ok {
 		return loaded[V]{v: e.v, cached: true}
 	}
+	var s shareOutcome[V]
 	if t.shared != nil {
 		v, remaining, err := t.getShared(ctx, key)
 		switch {
@@ -197,10 +221,23 @@ func (t *tiered[V]) load(callerCtx context.Context, key string, source loadFunc[
 			return loaded[V]{v: v, cached: true}
 		case errors.Is(err, errMiss):
 			t.m.redisMiss.inc()
+			if t.leases {
+				s = t.share(ctx, key)
+			}
 		default:
 			t.m.redisError.inc()
 			t.cfg.Logger.DebugContext(ctx, "cache: redis read failed", "key", key, "err", err)
 		}
+	}
+	if s.found {
+		t.storeLocal(key, s.v, t.codec.hitTTL(s.v, s.remaining))
+		return loaded[V]{v: s.v, cached: true}
+	}
+	if s.waited {
+		// The wait may have used up this load's LoadTimeout (a holder that
+		// died leaves its lease for that long): the source gets its own.
+		cancel()
+		ctx, cancel = t.loadContext(detached)
 	}
 
 	t.m.loads.inc()
@@ -212,7 +249,144 @@ func (t *tiered[V]) load(callerCtx context.Context, key string, source loadFunc[
 			t.cfg.Logger.DebugContext(ctx, "cache: redis write failed", "key", key, "err", err)
 		}
 	}
+	if s.owner != "" {
+		// After the value is stored, and at once: a waiter that then finds
+		// the lease gone and no value (an answer kept in process only)
+		// loads by itself without waiting for the lease to expire. Not
+		// cancelled by Close, so that a load it aborted leaves no lease.
+		t.releaseLease(context.WithoutCancel(ctx), key, s.owner)
+	}
 	return loaded[V]{v: v}
+}
+
+// loadContext bounds one stage of a detached load: LoadTimeout, and Close.
+func (t *tiered[V]) loadContext(detached context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(detached, t.cfg.LoadTimeout)
+	if t.closing.Err() != nil {
+		// Closed during an earlier stage: AfterFunc would cancel only
+		// later, from a goroutine of its own.
+		cancel()
+	}
+	stop := context.AfterFunc(t.closing, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// shareOutcome is how a miss in Redis was settled with the other instances.
+type shareOutcome[V any] struct {
+	// found: the value turned up in Redis, with remaining of its lifetime;
+	// the source is not called.
+	found     bool
+	v         V
+	remaining time.Duration
+	// owner is this load's lease token when it holds the lease, to
+	// release after storing.
+	owner string
+	// waited: the load waited on another instance's lease that ended
+	// without a value, and calls the source itself.
+	waited bool
+}
+
+// share coalesces a miss in Redis across instances. It takes the key's
+// lease in Redis (SET NX with expiry LoadTimeout, the longest the holder's
+// source may run), so that one instance calls the source and stores the
+// value while the others, finding the lease taken, wait for the value to
+// appear in Redis (await) instead of calling their own. A lease that ends
+// with no value (the holder died, or kept its answer in process only, as
+// Domains does with dns_error) sends the waiter to its own source at once.
+// Redis trouble never makes a load wait: on any error the load calls the
+// source as it would without leases.
+func (t *tiered[V]) share(ctx context.Context, key string) shareOutcome[V] {
+	lease := t.leaseKey(key)
+	owner := rand.Text()
+	view, err := t.shared.claim(ctx, key, lease, owner, t.cfg.LoadTimeout)
+	if err != nil {
+		// Had the SET gone through, its lease expires by itself: no more
+		// calls into a Redis that is failing.
+		t.m.redisError.inc()
+		t.cfg.Logger.DebugContext(ctx, "cache: redis lease failed", "key", key, "err", err)
+		return shareOutcome[V]{}
+	}
+	if view.found {
+		// Stored by a holder that finished between the read and the claim.
+		if v, ok := t.decodeShared(ctx, key, view.value); ok {
+			if view.won {
+				t.releaseLease(ctx, key, owner)
+			}
+			return shareOutcome[V]{found: true, v: v, remaining: view.remaining}
+		}
+	}
+	if view.won {
+		return shareOutcome[V]{owner: owner}
+	}
+	t.m.leaseWaits.inc()
+	v, remaining, ok := t.await(ctx, key, lease)
+	return shareOutcome[V]{found: ok, v: v, remaining: remaining, waited: !ok}
+}
+
+// await waits for another instance's load of key to store its value in
+// Redis, looking at the lease and the value every few milliseconds (see
+// leasePollFirst). It reports false, at once, when the lease is gone with
+// no value, when Redis fails or holds a value it cannot decode, and when
+// ctx ends (LoadTimeout, Close).
+func (t *tiered[V]) await(ctx context.Context, key, lease string) (V, time.Duration, bool) {
+	var zero V
+	pause := leasePollFirst
+	timer := time.NewTimer(pause)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return zero, 0, false
+		}
+		view, err := t.shared.watch(ctx, key, lease)
+		if err != nil {
+			t.m.redisError.inc()
+			t.cfg.Logger.DebugContext(ctx, "cache: redis lease wait failed", "key", key, "err", err)
+			return zero, 0, false
+		}
+		if view.found {
+			v, ok := t.decodeShared(ctx, key, view.value)
+			return v, view.remaining, ok
+		}
+		if !view.held {
+			return zero, 0, false
+		}
+		pause = min(2*pause, leasePollMax)
+		timer.Reset(pause)
+	}
+}
+
+// decodeShared decodes a value read during share, counting one it cannot
+// use as a Redis error (the load then overwrites it).
+func (t *tiered[V]) decodeShared(ctx context.Context, key string, b []byte) (V, bool) {
+	v, err := t.codec.decode(b)
+	if err != nil {
+		t.m.redisError.inc()
+		t.cfg.Logger.DebugContext(ctx, "cache: redis value unusable", "key", key, "err", err)
+		return v, false
+	}
+	return v, true
+}
+
+// releaseLease gives up this load's lease on key. A failure is only
+// logged: the lease then expires by itself, LoadTimeout after it was taken,
+// and a waiter that finds the value stored stops waiting before that.
+func (t *tiered[V]) releaseLease(ctx context.Context, key, owner string) {
+	if err := t.shared.release(ctx, t.leaseKey(key), owner); err != nil {
+		t.cfg.Logger.DebugContext(ctx, "cache: redis lease release failed", "key", key, "err", err)
+	}
+}
+
+// leaseKey is the key of the lease on loading key: <prefix>v1:lease:<the
+// rest of key>, so <prefix>v1:lease:dns:<domain> for Domains. "lease" is
+// no Memo namespace (checkNamespace), so it meets no value's key.
+func (t *tiered[V]) leaseKey(key string) string {
+	versioned := t.cfg.KeyPrefix + keyVersion + ":"
+	return versioned + "lease:" + strings.TrimPrefix(key, versioned)
 }
 
 // getShared reads and decodes a value from Redis.
