@@ -103,6 +103,8 @@ func fromBulkError(e *bulk.Error) *Error {
 		return &Error{Status: http.StatusTooManyRequests, Code: e.Code, Field: e.Field, Message: e.Message, RetryAfter: 30}
 	case bulk.KindInsufficientStorage:
 		status = http.StatusInsufficientStorage
+	case bulk.KindUnavailable:
+		return &Error{Status: http.StatusServiceUnavailable, Code: e.Code, Field: e.Field, Message: e.Message, RetryAfter: 5}
 	}
 	return &Error{Status: status, Code: e.Code, Field: e.Field, Message: e.Message}
 }

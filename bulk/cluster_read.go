@@ -285,3 +285,27 @@ func (s *chunkStream) fetch() error {
 }
 
 func (s *chunkStream) Close() error { return s.tx.Rollback(s.ctx) }
+
+// JobCounts returns the number of jobs in each state in the whole cluster,
+// for the jobs gauge; empty when the database does not answer within 2s.
+func (c *Cluster) JobCounts() map[State]int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	out := make(map[State]int, len(JobStates))
+	for _, s := range JobStates {
+		out[s] = 0
+	}
+	rows, err := c.pool.Query(ctx, "SELECT status, count(*) FROM leadcheck_bulk_jobs GROUP BY status")
+	if err != nil {
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		var n int
+		if rows.Scan(&s, &n) == nil {
+			out[State(s)] = n
+		}
+	}
+	return out
+}

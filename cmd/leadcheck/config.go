@@ -51,6 +51,7 @@ type config struct {
 	Keys       keysConfig
 	SMTP       smtpConfig
 	Hostile    hostileConfig
+	Cluster    clusterConfig
 	APIKey     string // LEADCHECK_API_KEY, sent by validate and bulk with --server
 }
 
@@ -89,6 +90,7 @@ func settings() []setting {
 		coreSettings(),
 		enrichSettings(),
 		bulkSettings(),
+		clusterSettings(),
 		verdictSettings(),
 		metricsSettings(),
 		keysSettings(),

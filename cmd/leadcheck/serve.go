@@ -18,6 +18,7 @@ import (
 
 	"github.com/leadcheck/leadcheck"
 	"github.com/leadcheck/leadcheck/api"
+	"github.com/leadcheck/leadcheck/bulk"
 	"github.com/leadcheck/leadcheck/cache"
 	"github.com/leadcheck/leadcheck/internal/keys"
 	"github.com/leadcheck/leadcheck/internal/metrics"
@@ -75,6 +76,8 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 
 	ready := p.newRedisReadiness()
 	ready.probe(ctx)
+	dbReady := p.newDBReadiness()
+	dbReady.probe(ctx)
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	var admin *adminServer
 	publicMetrics := metricsHandler
@@ -104,7 +107,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		Spec:     leadcheck.OpenAPISpec,
 		Metrics:  publicMetrics,
 		Recorder: rec,
-		Checks:   map[string]func() api.Check{"redis": ready.check},
+		Checks:   map[string]func() api.Check{"redis": ready.check, "postgres": dbReady.check},
 		Limiter:  limiter,
 		Gate:     p.gate,
 	})
@@ -131,6 +134,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		g.Go(func() error { return admin.run(gctx) })
 	}
 	g.Go(func() error { return ready.run(gctx) })
+	g.Go(func() error { return dbReady.run(gctx) })
 	g.Go(func() error {
 		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
@@ -174,6 +178,7 @@ type parts struct {
 	engine   *validate.Engine
 	enricher api.Enricher
 	bulk     api.BulkService
+	cluster  *bulk.Cluster    // the PostgreSQL store, when LEADCHECK_DATABASE_URL is set
 	keys     *keys.Set        // nil in open mode
 	gate     *shed.Gate       // nil: the real-time path is not bounded (one-shot commands)
 	mailbox  *mailbox.Checker // nil unless LEADCHECK_SMTP=on

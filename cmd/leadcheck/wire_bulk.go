@@ -130,6 +130,9 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 		Metrics:              p.rec,
 	}
 	cfg.Hostile.applyBulk(&bcfg)
+	if cfg.Cluster.DatabaseURL != "" {
+		return p.newCluster(bcfg)
+	}
 	svc, err := bulk.Open(bcfg)
 	if err != nil {
 		return nil, err

@@ -41,7 +41,7 @@ type metricsConfig struct {
 
 // registerJobMetrics exposes the bulk jobs by state, read at each scrape.
 func (p *parts) registerJobMetrics() error {
-	svc, ok := p.bulk.(*bulk.Service)
+	svc, ok := p.bulk.(interface{ JobCounts() map[bulk.State]int })
 	if !ok || p.rec == nil {
 		return nil
 	}
