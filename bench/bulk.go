@@ -64,6 +64,12 @@ func (b bulkRun) String() string {
 // still running at timeout is reported with TimedOut, not as an error: it
 // is a speed, and speeds never fail the run.
 func runBulk(ctx context.Context, c *client.ClientWithResponses, file dataset, poll, timeout time.Duration) (bulkRun, error) {
+	return runBulkOn(ctx, c, c, c, file, poll, timeout)
+}
+
+// runBulkOn is runBulk with the upload, the polling and the download each
+// through its own server (instances of one cluster).
+func runBulkOn(ctx context.Context, c, pollC, dlC *client.ClientWithResponses, file dataset, poll, timeout time.Duration) (bulkRun, error) {
 	var run bulkRun
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -90,7 +96,7 @@ func runBulk(ctx context.Context, c *client.ClientWithResponses, file dataset, p
 	id := created.JSON202.Id
 
 	for {
-		st, err := c.GetBulkJobWithResponse(ctx, id)
+		st, err := pollC.GetBulkJobWithResponse(ctx, id)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			run.TimedOut = true
 			run.Wall = time.Since(start)
@@ -123,7 +129,7 @@ func runBulk(ctx context.Context, c *client.ClientWithResponses, file dataset, p
 		break
 	}
 
-	n, err := countResultRows(ctx, c, id)
+	n, err := countResultRows(ctx, dlC, id)
 	if err != nil {
 		return run, err
 	}

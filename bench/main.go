@@ -57,7 +57,10 @@ type options struct {
 	Keep     bool
 	Only     map[string]bool
 	RedisURL string
-	Env      []string
+	// DatabaseURL is the PostgreSQL where B8 and B3p-B5p create (and
+	// drop) a database of their own.
+	DatabaseURL string
+	Env         []string
 	Timeout  time.Duration
 	Sizes    sizes
 }
@@ -113,7 +116,7 @@ func quickSizes() sizes {
 }
 
 // scenarioIDs are the targets in the order they run.
-var scenarioIDs = []string{"B7", "B1", "B1k", "B2", "B6", "B3c", "B3", "B3r", "B4", "B5", "B9", "B10"}
+var scenarioIDs = []string{"B7", "B1", "B1k", "B2", "B6", "B3c", "B3", "B3r", "B4", "B5", "B8", "B3p", "B4p", "B5p", "B9", "B10"}
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -125,6 +128,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.Keep, "keep", false, "keep the work directory (the generated files, server data)")
 	only := fs.String("only", "", "comma-separated targets to run, e.g. B1,B2 (default: all)")
 	fs.StringVar(&o.RedisURL, "redis-url", "", "LEADCHECK_REDIS_URL for the service (default: none, in-process cache and disk jobs)")
+	fs.StringVar(&o.DatabaseURL, "database-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+		"PostgreSQL where B8 and B3p-B5p create a database of their own, dropped at the end")
 	fs.Func("env", "extra KEY=VALUE for the service's environment (repeatable)", func(s string) error {
 		if k, _, ok := strings.Cut(s, "="); !ok || k == "" {
 			return fmt.Errorf("%q is not KEY=VALUE", s)

@@ -62,6 +62,10 @@ type bench struct {
 	// B3r is computed from both.
 	validateNs float64
 	big        bulkRun
+	// naive and files are what B3-B5 measured and wrote, for the
+	// PostgreSQL store's runs (B8, B3p-B5p).
+	naive naiveRun
+	files *leadFiles
 }
 
 // prepare builds the binaries and starts the fixture DNS server.
@@ -130,7 +134,7 @@ func (b *bench) runAll(ctx context.Context) *report {
 	if b.wants("B3c") {
 		add(b.coldBulk(ctx))
 	}
-	if b.wants("B3") || b.wants("B4") || b.wants("B5") || b.wants("B3r") {
+	if b.wants("B3") || b.wants("B4") || b.wants("B5") || b.wants("B3r") || b.wantsCluster() {
 		for _, oc := range b.bulk(ctx) {
 			if b.wants(oc.ID) {
 				add(oc)
@@ -139,6 +143,17 @@ func (b *bench) runAll(ctx context.Context) *report {
 	}
 	if b.wants("B3r") {
 		add(b.b3Overhead(ctx, b.big))
+	}
+	if b.wantsCluster() {
+		for _, oc := range b.clusterBulk(ctx) {
+			if b.wants(oc.ID) {
+				add(oc)
+			}
+		}
+	}
+	if b.files != nil && !b.opts.Keep {
+		_ = os.Remove(b.files.Big.Path)
+		_ = os.Remove(b.files.Small.Path)
 	}
 	if b.wants("B10") {
 		add(b.smtpBulk(ctx))
@@ -546,12 +561,7 @@ func (b *bench) bulk(ctx context.Context) []outcome {
 		return all(err)
 	}
 	b.logf("bulk: wrote %s and %s in %v", files.Big.Path, files.Small.Path, time.Since(t).Round(time.Millisecond))
-	defer func() {
-		if !b.opts.Keep {
-			_ = os.Remove(files.Big.Path)
-			_ = os.Remove(files.Small.Path)
-		}
-	}()
+	b.files = &files
 
 	b.dns.SetLatency(bulkDNSLatency)
 	defer b.dns.SetLatency(0)
@@ -560,6 +570,7 @@ func (b *bench) bulk(ctx context.Context) []outcome {
 		return all(err)
 	}
 	b.logf("bulk: naive floor: %v", naive)
+	b.naive = naive
 	b5.Details = append(b5.Details, "naive: "+naive.String()+
 		". Naive means an engine with no cache in this process, rows in file order, one at a time, each with its own five DNS queries.")
 
