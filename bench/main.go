@@ -61,8 +61,8 @@ type options struct {
 	// drop) a database of their own.
 	DatabaseURL string
 	Env         []string
-	Timeout  time.Duration
-	Sizes    sizes
+	Timeout     time.Duration
+	Sizes       sizes
 }
 
 // sizes are every knob that differs between the full suite and -quick.

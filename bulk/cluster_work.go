@@ -432,7 +432,7 @@ func (c *Cluster) chunkMailbox(ctx context.Context, job *river.Job[chunkArgs], c
 		return nil, nil, err
 	}
 	jm := &jobMailbox{shared: s.cfg.Mailbox, answers: map[string]validate.MailboxAnswer{}}
-	budget := max(0, cs.rec.CreatedAt.Add(s.cfg.SMTPGreylistBudget).Sub(time.Now()))
+	budget := max(0, time.Until(cs.rec.CreatedAt.Add(s.cfg.SMTPGreylistBudget)))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for d, sd := range domains {
