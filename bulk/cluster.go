@@ -136,20 +136,11 @@ func OpenCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	c.rowsPerChunk = max(1, cfg.Workers/c.chunkSlots)
 	c.busy = map[string]int{}
 	if c.pool == nil {
-		pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
-		if err != nil {
-			return nil, fmt.Errorf("LEADCHECK_DATABASE_URL: %w", err)
-		}
-		// Workers, downloads and status reads share the pool; River adds
-		// its own few connections' worth of work.
-		pc.MaxConns = max(pc.MaxConns, 20)
-		if c.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
-			return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+		if c.pool, err = ConnectDatabase(ctx, cfg.DatabaseURL); err != nil {
+			return nil, err
 		}
 		c.ownPool = true
-	}
-	if err := c.migrate(ctx); err != nil {
-		c.closePool()
+	} else if err := migrate(ctx, c.pool); err != nil {
 		return nil, err
 	}
 	workers := river.NewWorkers()
@@ -209,13 +200,51 @@ func (f levelFloor) WithGroup(n string) slog.Handler {
 	return levelFloor{h: f.h.WithGroup(n), min: f.min}
 }
 
+// ConnectDatabase opens a pool on the PostgreSQL at url and migrates it
+// (see migrate). The caller closes the pool.
+func ConnectDatabase(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("LEADCHECK_DATABASE_URL: %w", err)
+	}
+	// Workers, downloads and status reads share the pool; River adds its
+	// own few connections' worth of work.
+	pc.MaxConns = max(pc.MaxConns, 20)
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// SharedSecret returns the webhook secret kept under name in the database,
+// creating it the first time (created then true): one instance's insert
+// wins, and every instance reads the same secret.
+func SharedSecret(ctx context.Context, pool *pgxpool.Pool, name string) (secret string, created bool, err error) {
+	tag, err := pool.Exec(ctx, "INSERT INTO leadcheck_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", name, NewWebhookSecret())
+	if err != nil {
+		return "", false, fmt.Errorf("webhook secret %s: %w", name, err)
+	}
+	if err := pool.QueryRow(ctx, "SELECT secret FROM leadcheck_secrets WHERE name = $1", name).Scan(&secret); err != nil {
+		return "", false, fmt.Errorf("webhook secret %s: %w", name, err)
+	}
+	if err := CheckWebhookSecret(secret); err != nil {
+		return "", false, fmt.Errorf("webhook secret %s in the database: %w", name, err)
+	}
+	return secret, tag.RowsAffected() == 1, nil
+}
+
 // migrate brings the database to the current schema: River's migrations
 // (rivermigrate), then ours (schema/NNN_*.sql, each once, in order, in one
 // transaction). One session-level advisory lock is held throughout, so a
 // second instance starting at the same moment waits and then finds nothing
 // to do.
-func (c *Cluster) migrate(ctx context.Context) error {
-	conn, err := c.pool.Acquire(ctx)
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
@@ -226,14 +255,14 @@ func (c *Cluster) migrate(ctx context.Context) error {
 	defer func() {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(migrateLock))
 	}()
-	m, err := rivermigrate.New(riverpgxv5.New(c.pool), nil)
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
 	if err != nil {
 		return fmt.Errorf("migrate the job queue: %w", err)
 	}
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("migrate the job queue: %w", err)
 	}
-	return applySchema(ctx, c.pool)
+	return applySchema(ctx, pool)
 }
 
 // applySchema applies the schema files not applied yet, in order, in one

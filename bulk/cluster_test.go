@@ -160,3 +160,33 @@ func TestClusterInstancesShareJobs(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedSecret: the first instance to ask creates the secret, every
+// later one reads the same.
+func TestSharedSecret(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.Postgres(t)
+	var got []string
+	for i := range 3 {
+		pool, err := ConnectDatabase(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, created, err := SharedSecret(ctx, pool, "webhook")
+		pool.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if created != (i == 0) {
+			t.Errorf("instance %d: created %v", i, created)
+		}
+		if err := CheckWebhookSecret(secret); err != nil {
+			t.Errorf("instance %d: %v", i, err)
+		}
+		got = append(got, secret)
+	}
+	if got[0] != got[1] || got[1] != got[2] {
+		t.Error("instances got different secrets")
+	}
+}

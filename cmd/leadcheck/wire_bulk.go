@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/leadcheck/leadcheck/bulk"
 	"github.com/leadcheck/leadcheck/enrich"
 	"github.com/leadcheck/leadcheck/internal/safehttp"
@@ -78,23 +80,47 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w (set LEADCHECK_DATA_DIR to a writable directory)", err)
 	}
-	secret := cfg.Bulk.WebhookSecret
-	if secret == "" {
-		path := filepath.Join(cfg.DataDir, webhookSecretFile)
-		var created bool
-		secret, created, err = bulk.LoadOrCreateSecret(path)
-		if err != nil {
+	// With a database, generated secrets are kept there, so every instance
+	// signs with the same; otherwise under the data directory.
+	var pool *pgxpool.Pool
+	if cfg.Cluster.DatabaseURL != "" {
+		if pool, err = p.connectDatabase(); err != nil {
 			return nil, err
 		}
+	}
+	loadSecret := func(name, path string) (string, bool, string, error) {
+		if pool != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			secret, created, err := bulk.SharedSecret(ctx, pool, name)
+			return secret, created, "postgres:leadcheck_secrets/" + name, err
+		}
+		secret, created, err := bulk.LoadOrCreateSecret(path)
+		return secret, created, path, err
+	}
+	fail := func(err error) (func(context.Context) error, error) {
+		if pool != nil {
+			pool.Close()
+		}
+		return nil, err
+	}
+	secret := cfg.Bulk.WebhookSecret
+	if secret == "" {
+		var created bool
+		var where string
+		secret, created, where, err = loadSecret("webhook", filepath.Join(cfg.DataDir, webhookSecretFile))
+		if err != nil {
+			return fail(err)
+		}
 		if created {
-			p.logger.Info("generated the webhook signing secret; give it to webhook receivers, or set LEADCHECK_WEBHOOK_SECRET", "path", path)
+			p.logger.Info("generated the webhook signing secret; give it to webhook receivers, or set LEADCHECK_WEBHOOK_SECRET", "path", where)
 		} else {
-			p.logger.Info("webhook signing secret loaded", "path", path)
+			p.logger.Info("webhook signing secret loaded", "path", where)
 		}
 	}
-	keySecrets, err := p.keyWebhookSecrets()
+	keySecrets, err := p.keyWebhookSecrets(loadSecret)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	var enricher bulk.Enricher
 	if e, ok := p.enricher.(bulk.Enricher); ok {
@@ -130,8 +156,8 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 		Metrics:              p.rec,
 	}
 	cfg.Hostile.applyBulk(&bcfg)
-	if cfg.Cluster.DatabaseURL != "" {
-		return p.newCluster(bcfg)
+	if pool != nil {
+		return p.newCluster(bcfg, pool)
 	}
 	svc, err := bulk.Open(bcfg)
 	if err != nil {

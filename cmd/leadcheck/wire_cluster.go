@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/leadcheck/leadcheck/api"
 	"github.com/leadcheck/leadcheck/bulk"
 )
@@ -37,29 +39,42 @@ type clusterConfig struct {
 	RescueAfter time.Duration
 }
 
-// newCluster opens the PostgreSQL store with the bulk settings of bcfg; its
-// uploads are received under <data dir>/bulk-uploads while they are
-// checked. The run func works chunks until ctx ends, then closes the pool.
-func (p *parts) newCluster(bcfg bulk.Config) (run func(ctx context.Context) error, err error) {
+// connectDatabase connects to LEADCHECK_DATABASE_URL and migrates it.
+// Starting waits for the migration lock while another instance migrates;
+// a minute is far more than a migration takes.
+func (p *parts) connectDatabase() (*pgxpool.Pool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool, err := bulk.ConnectDatabase(ctx, p.cfg.Cluster.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("bulk jobs in PostgreSQL: %s (check LEADCHECK_DATABASE_URL, or unset it to keep jobs on this instance's disk)", redactDB(err.Error(), p.cfg.Cluster.DatabaseURL))
+	}
+	return pool, nil
+}
+
+// newCluster opens the PostgreSQL store on pool with the bulk settings of
+// bcfg; its uploads are received under <data dir>/bulk-uploads while they
+// are checked. The run func works chunks until ctx ends, then closes the
+// pool.
+func (p *parts) newCluster(bcfg bulk.Config, pool *pgxpool.Pool) (run func(ctx context.Context) error, err error) {
 	bcfg.Dir = filepath.Join(p.cfg.DataDir, "bulk-uploads")
-	// Starting waits for the migration lock while another instance
-	// migrates; a minute is far more than a migration takes.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cl, err := bulk.OpenCluster(ctx, bulk.ClusterConfig{
 		Config:         bcfg,
-		DatabaseURL:    p.cfg.Cluster.DatabaseURL,
+		Pool:           pool,
 		StoreChunkRows: p.cfg.Cluster.ChunkRows,
 		RescueAfter:    p.cfg.Cluster.RescueAfter,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bulk jobs in PostgreSQL: %s (check LEADCHECK_DATABASE_URL, or unset it to keep jobs on this instance's disk)", redactDB(err.Error(), p.cfg.Cluster.DatabaseURL))
+		pool.Close()
+		return nil, fmt.Errorf("bulk jobs in PostgreSQL: %s", redactDB(err.Error(), p.cfg.Cluster.DatabaseURL))
 	}
 	p.bulk = cl
 	p.cluster = cl
 	p.log().Info("bulk jobs are kept in PostgreSQL, shared by every instance on it")
 	return func(ctx context.Context) error {
-		defer cl.Close()
+		defer pool.Close()
 		return cl.Run(ctx)
 	}, nil
 }

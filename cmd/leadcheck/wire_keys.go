@@ -12,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
-	"github.com/leadcheck/leadcheck/bulk"
 	"github.com/leadcheck/leadcheck/internal/keys"
 	"github.com/leadcheck/leadcheck/internal/limits"
 )
@@ -172,7 +171,7 @@ const webhookSecretsDir = "webhook-secrets"
 // <data dir>/webhook-secrets/<name> (0600). Keys of LEADCHECK_API_KEYS
 // share the server's secret. The secrets are never logged nor answered by
 // the API; the log names the files.
-func (p *parts) keyWebhookSecrets() (func(caller string) string, error) {
+func (p *parts) keyWebhookSecrets(load func(name, path string) (secret string, created bool, where string, err error)) (func(caller string) string, error) {
 	secrets := map[string]string{}
 	for _, k := range p.keys.Keys() {
 		if k.Kind != keys.Secret || k.FromList {
@@ -186,13 +185,12 @@ func (p *parts) keyWebhookSecrets() (func(caller string) string, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("webhook secrets: %w (set LEADCHECK_DATA_DIR to a writable directory)", err)
 		}
-		path := filepath.Join(dir, k.Name)
-		secret, created, err := bulk.LoadOrCreateSecret(path)
+		secret, created, where, err := load("key:"+k.Name, filepath.Join(dir, k.Name))
 		if err != nil {
 			return nil, fmt.Errorf("webhook secret of key %q: %w", k.Name, err)
 		}
 		if created {
-			p.logger.Info("generated a webhook signing secret for a key; give it to that key's webhook receivers, or set webhook_secret in the keys file", "key", k.Name, "path", path)
+			p.logger.Info("generated a webhook signing secret for a key; give it to that key's webhook receivers, or set webhook_secret in the keys file", "key", k.Name, "path", where)
 		}
 		secrets[k.Name] = secret
 	}
