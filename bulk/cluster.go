@@ -92,9 +92,9 @@ type Cluster struct {
 	pool    *pgxpool.Pool
 	ownPool bool
 	river   *river.Client[pgx.Tx]
-	// chunkSlots is how many chunks this instance works at once, each
-	// validating rowsPerChunk rows at once (Workers in all). One key holds
-	// at most chunkSlots-1 of them, so another key's chunk always finds a
+	// chunkSlots is how many chunks of one key this instance works at
+	// once, each validating rowsPerChunk rows at once (Workers in all).
+	// River runs one chunk more, so another key's chunk always finds a
 	// slot (busy counts each key's).
 	chunkSlots   int
 	rowsPerChunk int
@@ -149,7 +149,7 @@ func OpenCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	river.AddWorker(workers, &sweepWorker{c: c})
 	rc, err := river.NewClient(riverpgxv5.New(c.pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
-			queueChunks:   {MaxWorkers: c.chunkSlots},
+			queueChunks:   {MaxWorkers: c.chunkSlots + 1},
 			queueWebhooks: {MaxWorkers: 8},
 			queueSweep:    {MaxWorkers: 1},
 		},
@@ -157,7 +157,8 @@ func OpenCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		JobTimeout:           cfg.RescueAfter * 8 / 10,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchPollInterval:    cfg.FetchPollInterval,
-		FetchCooldown:        min(100*time.Millisecond, cfg.FetchPollInterval),
+		// A chunk takes tens of milliseconds: fetch the next one at once.
+		FetchCooldown:        min(5*time.Millisecond, cfg.FetchPollInterval),
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return sweepArgs{}, nil },

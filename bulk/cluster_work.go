@@ -198,11 +198,11 @@ func cmpErr(snooze, err error) error {
 }
 
 // takeSlot counts a chunk of caller in, unless the key already holds
-// chunkSlots-1 of this instance's slots.
+// chunkSlots of this instance's chunkSlots+1.
 func (c *Cluster) takeSlot(caller string) bool {
 	c.busyMu.Lock()
 	defer c.busyMu.Unlock()
-	if c.busy[caller] >= max(1, c.chunkSlots-1) {
+	if c.busy[caller] >= c.chunkSlots {
 		return false
 	}
 	c.busy[caller]++
