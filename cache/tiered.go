@@ -243,6 +243,15 @@ func (t *tiered[V]) load(callerCtx context.Context, key string, source loadFunc[
 	t.m.loads.inc()
 	v, local, shared := source(ctx)
 	t.storeLocal(key, v, local)
+	if t.shared != nil && shared > 0 && s.owner != "" {
+		// The value and the lease's release in one round trip.
+		if err := t.setSharedAndRelease(context.WithoutCancel(ctx), key, v, shared, s.owner); err != nil {
+			t.m.redisWriteError.inc()
+			t.cfg.Logger.DebugContext(ctx, "cache: redis write failed", "key", key, "err", err)
+			t.releaseLease(context.WithoutCancel(ctx), key, s.owner)
+		}
+		return loaded[V]{v: v}
+	}
 	if t.shared != nil && shared > 0 {
 		if err := t.setShared(ctx, key, v, shared); err != nil {
 			t.m.redisWriteError.inc()
@@ -410,6 +419,15 @@ func (t *tiered[V]) setShared(ctx context.Context, key string, v V, ttl time.Dur
 		return err
 	}
 	return t.shared.set(ctx, key, b, ttl)
+}
+
+// setSharedAndRelease is setShared and releaseLease in one round trip.
+func (t *tiered[V]) setSharedAndRelease(ctx context.Context, key string, v V, ttl time.Duration, owner string) error {
+	b, err := t.codec.encode(v)
+	if err != nil {
+		return err
+	}
+	return t.shared.setAndRelease(ctx, key, b, ttl, t.leaseKey(key), owner)
 }
 
 func (t *tiered[V]) storeLocal(key string, v V, ttl time.Duration) {
