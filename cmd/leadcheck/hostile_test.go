@@ -86,8 +86,11 @@ func TestIdleUploadsRealProcess(t *testing.T) {
 	}
 	fds := countDir(fmt.Sprintf("/proc/%d/fd", pid))
 	t.Logf("open files of the process with 500 idle uploads: %d", fds)
-	if fds > 512 {
-		t.Errorf("the process holds %d open files with 500 idle uploads, want far below its limit of 1024", fds)
+	// One socket per connection is unavoidable; past that, an upload may
+	// hold its file and folder only while it is one of the 32 allowed, and
+	// the process has a few of its own (listeners, DNS, logs).
+	if limit := 500 + 2*32 + 48; fds > limit {
+		t.Errorf("the process holds %d open files with 500 idle uploads, want at most %d (one per connection, two per upload in progress, a few more)", fds, limit)
 	}
 	for _, c := range conns {
 		c.Close()
