@@ -3,6 +3,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/leadcheck/leadcheck/client"
 	"github.com/leadcheck/leadcheck/internal/dnstest"
 )
 
@@ -102,5 +105,101 @@ func TestIdleUploadsRealProcess(t *testing.T) {
 			t.Fatalf("%d upload folders left 10s after the clients went", countDir(tmp))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestStartupWithManyStoredJobs: a real process over a data directory of
+// 10,000 stored jobs whose header files are 1 MB each starts with its
+// memory far below what loading the headers would take (10 GB), and
+// serves the jobs at once. The time to /readyz is logged (go run ./bench
+// measures start-up as B7); the memory bound is the assertion.
+func TestStartupWithManyStoredJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 10,000 job directories")
+	}
+	t.Parallel()
+	dns := dnstest.Start(t, dnstest.Config{Zone: zone})
+	data := t.TempDir()
+	env := map[string]string{"LEADCHECK_DNS": dns.Addr(), "LEADCHECK_DATA_DIR": data}
+	first := startProcess(t, env)
+	c := newClient(t, first.base)
+	wide := "email," + strings.Repeat("x", 1000) + "\njane@acme.test,1\n"
+	ct, body := multipartFile(t, wide, nil)
+	created, err := c.CreateBulkJobWithBodyWithResponse(context.Background(), ct, body)
+	if err != nil || created.JSON202 == nil {
+		t.Fatalf("create: %v %s", err, created.Body)
+	}
+	id := created.JSON202.Id
+	deadline := time.Now().Add(30 * time.Second)
+	for getJob(t, c, id).Status != client.BulkStatusCompleted {
+		if time.Now().After(deadline) {
+			t.Fatalf("job not completed in 30s; logs:\n%s", first.logs.text())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-first.done
+
+	jobs := filepath.Join(data, "bulk", "jobs")
+	rec, err := os.ReadFile(filepath.Join(jobs, id, "job.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 10_000
+	for i := range n {
+		cp := fmt.Sprintf("%032x", i+1)
+		dir := filepath.Join(jobs, cp)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "job.json"), bytes.Replace(rec, []byte(id), []byte(cp), 1), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Create(filepath.Join(dir, "header.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(1 << 20); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+
+	start := time.Now()
+	second := startProcess(t, env)
+	hc := &http.Client{Timeout: 5 * time.Second}
+	for {
+		resp, err := hc.Get(second.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Since(start) > 60*time.Second {
+			t.Fatalf("/readyz not ok 60s after the start; logs:\n%s", second.logs.text())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	took := time.Since(start)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", second.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peakKB int64
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &peakKB)
+		}
+	}
+	t.Logf("%d stored jobs with 1 MB headers: /readyz ok %v after the start, peak RSS %d MB", n+1, took.Round(time.Millisecond), peakKB>>10)
+	if peakKB == 0 || peakKB > 100<<10 {
+		t.Errorf("peak RSS %d kB after starting over %d stored jobs, want under 100 MB", peakKB, n+1)
+	}
+	c = newClient(t, second.base)
+	if job := getJob(t, c, fmt.Sprintf("%032x", n)); job.Status != client.BulkStatusCompleted {
+		t.Errorf("a stored job: got %s, want completed", job.Status)
 	}
 }
