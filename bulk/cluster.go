@@ -158,7 +158,7 @@ func OpenCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchPollInterval:    cfg.FetchPollInterval,
 		// A chunk takes tens of milliseconds: fetch the next one at once.
-		FetchCooldown:        min(5*time.Millisecond, cfg.FetchPollInterval),
+		FetchCooldown: min(5*time.Millisecond, cfg.FetchPollInterval),
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return sweepArgs{}, nil },

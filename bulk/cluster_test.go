@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/leadcheck/leadcheck/internal/dnstest"
+	"github.com/leadcheck/leadcheck/internal/smtptest"
 	"github.com/leadcheck/leadcheck/internal/testenv"
 )
 
@@ -188,5 +189,55 @@ func TestSharedSecret(t *testing.T) {
 	}
 	if got[0] != got[1] || got[1] != got[2] {
 		t.Error("instances got different secrets")
+	}
+}
+
+// TestClusterSMTP: the PostgreSQL store verifies mailboxes over SMTP with
+// the verdicts of the local store; a chunk's addresses of one domain share
+// sessions, and a greylisted address is asked again after the server's
+// delay (the chunk is snoozed meanwhile), not written unknown.
+func TestClusterSMTP(t *testing.T) {
+	t.Parallel()
+	var mailboxes []string
+	for d := range smtpJobDomains {
+		mailboxes = append(mailboxes, fmt.Sprintf("u0@d%d.smtp", d))
+	}
+	mailboxes = append(mailboxes, "jane@grey.smtp")
+	e, srv := newSMTPStoreEnv(t, storePostgres, smtptest.Config{
+		Mailboxes: mailboxes, CatchAll: []string{"catchall.smtp"},
+		Greylist: []string{"grey.smtp"}, GreylistDelay: time.Second,
+	}, time.Minute)
+	e.start()
+	var csv strings.Builder
+	csv.WriteString("email\n")
+	var want []string
+	for d := range smtpJobDomains {
+		fmt.Fprintf(&csv, "u0@d%d.smtp\nu1@d%d.smtp\n", d, d)
+		want = append(want, "valid/ok", "invalid/mailbox_not_found")
+	}
+	csv.WriteString("jane@grey.smtp\nanyone@catchall.smtp\n")
+	want = append(want, "valid/ok", "risky/catch_all")
+	st := e.mustSubmit("k", csv.String(), Options{SMTP: true})
+	done := e.wait("k", st.ID)
+	if done.Status != StatusCompleted {
+		t.Fatalf("job %s: %v", done.Status, done.Error)
+	}
+	rows := parseNDJSON(t, e.download("k", st.ID, "ndjson", ""))
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(rows), len(want))
+	}
+	for i, r := range rows {
+		got := string(r.Result.Email.Verdict) + "/" + string(r.Result.Email.Reason)
+		if r.Row != i+1 || got != want[i] {
+			t.Errorf("row %d (%s): number %d, %s, want %s", i+1, r.Record["email"], r.Row, got, want[i])
+		}
+	}
+	if srv.DataCommands() != 0 {
+		t.Errorf("DATA sent %d times", srv.DataCommands())
+	}
+	// Chunks of 4 rows: a domain's two addresses share a chunk, and so a
+	// session; the greylisted domain has one session more.
+	if got, most := srv.Sessions(), smtpJobDomains+2+1; got > most {
+		t.Errorf("sessions = %d, want at most %d", got, most)
 	}
 }

@@ -36,9 +36,15 @@ func smtpBulkZone() string {
 // loopback SMTP server.
 func newSMTPEnv(t *testing.T, fixture smtptest.Config, budget time.Duration) (*testEnv, *smtptest.Server) {
 	t.Helper()
+	return newSMTPStoreEnv(t, storeLocal, fixture, budget)
+}
+
+// newSMTPStoreEnv is newSMTPEnv over the store kind.
+func newSMTPStoreEnv(t *testing.T, kind string, fixture smtptest.Config, budget time.Duration) (*testEnv, *smtptest.Server) {
+	t.Helper()
 	srv := smtptest.StartTB(t, fixture)
 	var checker *mailbox.Checker
-	e := newTestEnv(t, dnstest.Config{Zone: smtpBulkZone()}, func(c *Config) {
+	e := newStoreEnv(t, kind, dnstest.Config{Zone: smtpBulkZone()}, func(c *Config) {
 		c.SMTPGreylistBudget = budget
 	})
 	p, err := mailbox.New(mailbox.Config{
