@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -378,13 +379,16 @@ func storeError(op string, err error) error {
 }
 
 // unavailable reports a failure to reach the database: a refused or cut
-// connection, a timeout, or a server shutting down or starting up.
+// connection, a timeout, or a server shutting down or starting up. A pooled
+// connection the server dropped (a restart) reads as io.EOF or
+// io.ErrUnexpectedEOF on its next query.
 func unavailable(err error) bool {
 	var ne net.Error
 	var pe *pgconn.PgError
 	var ce *pgconn.ConnectError
 	switch {
-	case errors.As(err, &ce), errors.As(err, &ne), pgconn.SafeToRetry(err), pgconn.Timeout(err):
+	case errors.As(err, &ce), errors.As(err, &ne), pgconn.SafeToRetry(err), pgconn.Timeout(err),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return true
 	case errors.As(err, &pe):
 		// Class 08 (connection exception) and 57P (operator intervention:

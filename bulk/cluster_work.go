@@ -287,6 +287,12 @@ func (c *Cluster) completeChunk(ctx context.Context, job *river.Job[chunkArgs], 
 		return err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// The job's row first, then the chunk's: the order of Delete and
+	// endJobTx (job, then its chunks). Locked the other way round, a chunk
+	// completing while a DELETE cancels its job deadlocked with it.
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM leadcheck_bulk_jobs WHERE id = $1 FOR NO KEY UPDATE", id); err != nil {
+		return err
+	}
 	tag, err := tx.Exec(ctx, `UPDATE leadcheck_bulk_chunks SET result = $3, input = NULL, done_at = now()
 		WHERE job_id = $1 AND seq = $2 AND result IS NULL`, id, job.Args.Seq, result)
 	if err != nil {

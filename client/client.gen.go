@@ -896,6 +896,9 @@ type NotFound = ErrorResponse
 // Overloaded defines model for Overloaded.
 type Overloaded = ErrorResponse
 
+// StoreUnavailable defines model for StoreUnavailable.
+type StoreUnavailable = ErrorResponse
+
 // TooLarge defines model for TooLarge.
 type TooLarge = ErrorResponse
 
@@ -2688,6 +2691,11 @@ type ListBulkJobsResponse429Headers struct {
 	RetryAfter      *int
 }
 
+// ListBulkJobsResponse503Headers the declared response headers of an HTTP 503 response for ListBulkJobs
+type ListBulkJobsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListBulkJobsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2703,10 +2711,14 @@ type ListBulkJobsResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *StoreUnavailable
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *ListBulkJobsResponse400Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListBulkJobsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListBulkJobsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2737,6 +2749,11 @@ func (r ListBulkJobsResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ListBulkJobsResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListBulkJobsResponse) GetJSON503() *StoreUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -2922,6 +2939,11 @@ type DeleteBulkJobResponse429Headers struct {
 	RetryAfter      *int
 }
 
+// DeleteBulkJobResponse503Headers the declared response headers of an HTTP 503 response for DeleteBulkJob
+type DeleteBulkJobResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteBulkJobResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2937,10 +2959,14 @@ type DeleteBulkJobResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *StoreUnavailable
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *DeleteBulkJobResponse400Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteBulkJobResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteBulkJobResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2971,6 +2997,11 @@ func (r DeleteBulkJobResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r DeleteBulkJobResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteBulkJobResponse) GetJSON503() *StoreUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3014,6 +3045,11 @@ type GetBulkJobResponse429Headers struct {
 	RetryAfter      *int
 }
 
+// GetBulkJobResponse503Headers the declared response headers of an HTTP 503 response for GetBulkJob
+type GetBulkJobResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetBulkJobResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3031,10 +3067,14 @@ type GetBulkJobResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *StoreUnavailable
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *GetBulkJobResponse400Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetBulkJobResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetBulkJobResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3070,6 +3110,11 @@ func (r GetBulkJobResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r GetBulkJobResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetBulkJobResponse) GetJSON503() *StoreUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3113,6 +3158,11 @@ type GetBulkResultsResponse429Headers struct {
 	RetryAfter      *int
 }
 
+// GetBulkResultsResponse503Headers the declared response headers of an HTTP 503 response for GetBulkResults
+type GetBulkResultsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetBulkResultsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3130,10 +3180,14 @@ type GetBulkResultsResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *StoreUnavailable
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *GetBulkResultsResponse400Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetBulkResultsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetBulkResultsResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -3169,6 +3223,11 @@ func (r GetBulkResultsResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r GetBulkResultsResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetBulkResultsResponse) GetJSON503() *StoreUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4160,6 +4219,13 @@ func ParseListBulkJobsResponse(rsp *http.Response) (*ListBulkJobsResponse, error
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest StoreUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -4197,6 +4263,16 @@ func ParseListBulkJobsResponse(rsp *http.Response) (*ListBulkJobsResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListBulkJobsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -4421,6 +4497,13 @@ func ParseDeleteBulkJobResponse(rsp *http.Response) (*DeleteBulkJobResponse, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest StoreUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -4458,6 +4541,16 @@ func ParseDeleteBulkJobResponse(rsp *http.Response) (*DeleteBulkJobResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteBulkJobResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -4526,6 +4619,13 @@ func ParseGetBulkJobResponse(rsp *http.Response) (*GetBulkJobResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest StoreUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -4563,6 +4663,16 @@ func ParseGetBulkJobResponse(rsp *http.Response) (*GetBulkJobResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetBulkJobResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -4631,6 +4741,13 @@ func ParseGetBulkResultsResponse(rsp *http.Response) (*GetBulkResultsResponse, e
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest StoreUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -4668,6 +4785,16 @@ func ParseGetBulkResultsResponse(rsp *http.Response) (*GetBulkResultsResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetBulkResultsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

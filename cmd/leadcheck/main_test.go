@@ -289,15 +289,27 @@ func TestConfigErrors(t *testing.T) {
 
 // process is a leadcheck server running as its own OS process.
 type process struct {
-	cmd  *exec.Cmd
-	base string
-	logs *logWatcher
-	done chan error // receives the result of Wait once
+	cmd    *exec.Cmd
+	base   string
+	logs   *logWatcher
+	done   chan error    // receives the result of Wait once
+	exited chan struct{} // closed once it has exited
 }
 
-// startProcess runs the test binary as the leadcheck binary with env. The
-// process is stopped (SIGINT, then SIGKILL after 15s) when the test ends.
+// startProcess runs the test binary as the leadcheck binary with env and
+// returns once it listens. The process is stopped (SIGINT, then SIGKILL
+// after 15s) when the test ends.
 func startProcess(t *testing.T, env map[string]string) *process {
+	t.Helper()
+	p := launchProcess(t, env)
+	p.waitListening(t)
+	return p
+}
+
+// launchProcess is the first half of startProcess: it starts the process
+// and does not wait for it to listen, so that a test can start several at
+// the same moment.
+func launchProcess(t *testing.T, env map[string]string) *process {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -317,31 +329,36 @@ func startProcess(t *testing.T, env map[string]string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, logs: watcher, done: make(chan error, 1)}
-	exited := make(chan struct{})
+	p := &process{cmd: cmd, logs: watcher, done: make(chan error, 1), exited: make(chan struct{})}
 	go func() {
 		p.done <- cmd.Wait()
 		stdout.Close()
-		close(exited)
+		close(p.exited)
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
-		case <-exited:
+		case <-p.exited:
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			<-p.exited
 		}
 	})
-	select {
-	case a := <-watcher.addr:
-		p.base = "http://" + a
-	case <-exited:
-		t.Fatalf("process exited before listening; logs:\n%s", watcher.text())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("process did not listen within 20s; logs:\n%s", watcher.text())
-	}
 	return p
+}
+
+// waitListening is the second half of startProcess: it waits for the
+// process's "listening" line and sets base.
+func (p *process) waitListening(t *testing.T) {
+	t.Helper()
+	select {
+	case a := <-p.logs.addr:
+		p.base = "http://" + a
+	case <-p.exited:
+		t.Fatalf("process exited before listening; logs:\n%s", p.logs.text())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("process did not listen within 20s; logs:\n%s", p.logs.text())
+	}
 }
 
 // TestGracefulShutdown sends SIGTERM to a real process and expects a clean

@@ -1,9 +1,11 @@
 // Package testenv is the test plumbing several packages share, kept in one
 // place so that every test meets the same environment and fails with the
 // same advice: the shared test Redis with a key prefix per test, a private
-// redis-server a test may kill, loopback ports where nothing listens, a log
-// buffer that handlers may write to from many goroutines, and the fixture
-// DNS zone with the validation parts built over it.
+// redis-server a test may kill, a database of each test's own on the shared
+// test PostgreSQL, a private PostgreSQL server a test may stop and start,
+// loopback ports where nothing listens, a log buffer that handlers may
+// write to from many goroutines, and the fixture DNS zone with the
+// validation parts built over it.
 //
 // Every helper takes the test's testing.TB, fails it at once when the
 // environment is not there, and undoes what it set up in tb.Cleanup.

@@ -206,3 +206,42 @@ func TestPostgresDatabaseIsPrivateAndDropped(t *testing.T) {
 		t.Fatalf("database %s is still there after its test", name)
 	}
 }
+
+// TestPostgresServerStopAndStart: a private server keeps what was
+// committed across an immediate stop, refuses connections while stopped,
+// and answers again on the same port.
+func TestPostgresServerStopAndStart(t *testing.T) {
+	t.Parallel()
+	port := FreePort(t)
+	srv := PostgresServer(t, port)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, srv.URL)
+	if err != nil {
+		t.Fatalf("connect to the private PostgreSQL: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	srv.Stop()
+	if err := conn.Ping(ctx); err == nil {
+		t.Error("ping after stop: got an answer, want the connection cut")
+	}
+	conn.Close(ctx)
+	dialCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if c, err := pgx.Connect(dialCtx, srv.URL); err == nil {
+		c.Close(ctx)
+		t.Fatal("connect after stop: got a connection, want it refused")
+	}
+	srv.Start()
+	conn, err = pgx.Connect(ctx, srv.URL)
+	if err != nil {
+		t.Fatalf("connect after start: %v", err)
+	}
+	defer conn.Close(ctx)
+	var v int
+	if err := conn.QueryRow(ctx, "SELECT v FROM kept").Scan(&v); err != nil || v != 42 {
+		t.Errorf("after restart: got %d, %v; want the committed row 42", v, err)
+	}
+}
