@@ -47,10 +47,3 @@ CREATE TABLE leadcheck_bulk_chunks (
     done_at   timestamptz,
     PRIMARY KEY (job_id, seq)
 );
-
--- The fair-share clock of each key: where its next chunk goes in the
--- shared queue's order (see fairSchedule).
-CREATE TABLE leadcheck_bulk_clock (
-    caller text PRIMARY KEY,
-    vt     timestamptz NOT NULL
-);

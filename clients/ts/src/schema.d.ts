@@ -862,11 +862,21 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description Too many uploads in progress: `429` `too_many_uploads` when this key has its share, `503` `uploads_busy` when the server has. Retry after `Retry-After` seconds. */
+        /** @description Too many uploads in progress: `429` `too_many_uploads` when this key has its share, `503` `uploads_busy` when the server has; or `503` `store_unavailable` when the job store is not answering (see StoreUnavailable). Retry after `Retry-After` seconds. */
         UploadRefused: {
             headers: {
                 /** @description Seconds to wait before retrying. */
                 "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description `store_unavailable`: the job store (PostgreSQL, when `LEADCHECK_DATABASE_URL` is set) is not answering, as during a database restart; jobs resume when it is back. Retry after `Retry-After` seconds. */
+        StoreUnavailable: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
@@ -1079,6 +1089,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["StoreUnavailable"];
         };
     };
     createBulkJob: {
@@ -1159,6 +1170,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["StoreUnavailable"];
         };
     };
     deleteBulkJob: {
@@ -1186,6 +1198,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["StoreUnavailable"];
         };
     };
     getBulkResults: {
@@ -1227,6 +1240,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["StoreUnavailable"];
         };
     };
     demoPage: {
