@@ -161,15 +161,7 @@ func (e *testEnv) dataLeft(id string) []string {
 		}
 		return files
 	}
-	rows, err := e.cl.pool.Query(context.Background(), "SELECT 'chunk ' || seq FROM leadcheck_bulk_chunks WHERE job_id = $1 ORDER BY seq", id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return left
+	return e.strings("SELECT 'chunk ' || seq FROM leadcheck_bulk_chunks WHERE job_id = $1 ORDER BY seq", id)
 }
 
 // jobsLeft lists the jobs the store holds anything of.
@@ -178,16 +170,21 @@ func (e *testEnv) jobsLeft() []string {
 	if e.cl == nil {
 		return dirEntries(e.t, filepath.Join(e.cfg.Dir, "jobs"))
 	}
-	rows, err := e.cl.pool.Query(context.Background(),
-		"SELECT id FROM leadcheck_bulk_jobs UNION SELECT job_id FROM leadcheck_bulk_chunks")
+	return e.strings("SELECT id FROM leadcheck_bulk_jobs UNION SELECT job_id FROM leadcheck_bulk_chunks")
+}
+
+// strings runs a query of one text column on the PostgreSQL store.
+func (e *testEnv) strings(sql string, args ...any) []string {
+	e.t.Helper()
+	rows, err := e.cl.pool.Query(context.Background(), sql, args...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return left
+	return got
 }
 
 // open opens a Service over the environment's directory.

@@ -134,16 +134,8 @@ func (r *dbReadiness) run(ctx context.Context) error {
 	if r.cl == nil {
 		return nil
 	}
-	t := time.NewTicker(r.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			r.probe(ctx)
-		}
-	}
+	probeEvery(ctx, r.every, r.probe)
+	return nil
 }
 
 func (r *dbReadiness) check() api.Check {

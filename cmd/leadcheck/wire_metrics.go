@@ -154,14 +154,21 @@ func (r *redisReadiness) run(ctx context.Context) error {
 	if r.redis == nil {
 		return nil
 	}
-	t := time.NewTicker(r.every)
+	probeEvery(ctx, r.every, r.probe)
+	return nil
+}
+
+// probeEvery calls probe every period until ctx ends: the readiness checks
+// of Redis and PostgreSQL.
+func probeEvery(ctx context.Context, every time.Duration, probe func(context.Context)) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
-			r.probe(ctx)
+			probe(ctx)
 		}
 	}
 }
