@@ -71,7 +71,7 @@ type ClusterConfig struct {
 	// Pool is set.
 	DatabaseURL string
 	// Pool, when set, is used instead of a pool of DatabaseURL, and is not
-	// closed by Close.
+	// closed by Close. It must come from ConnectDatabase, which migrates.
 	Pool *pgxpool.Pool
 	// StoreChunkRows is how many rows a chunk holds. Default 1000.
 	StoreChunkRows int
@@ -141,8 +141,6 @@ func OpenCluster(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 			return nil, err
 		}
 		c.ownPool = true
-	} else if err := migrate(ctx, c.pool); err != nil {
-		return nil, err
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &chunkWorker{c: c})

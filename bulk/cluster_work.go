@@ -158,7 +158,10 @@ func (c *Cluster) workChunk(ctx context.Context, job *river.Job[chunkArgs]) erro
 		return err
 	}
 	spec := cs.spec
-	work, done := c.chunkContext(ctx)
+	// The rows run in the instance's work context (see Cluster.work), not
+	// the chunk's own: a chunk past its time still finishes its rows, its
+	// commit then fails, and River runs it again.
+	work, done := context.WithCancel(c.work)
 	defer done()
 	if spec.smtp {
 		engine, snooze, err := c.chunkMailbox(work, job, cs, recs)
@@ -181,13 +184,6 @@ func (c *Cluster) workChunk(ctx context.Context, job *river.Job[chunkArgs]) erro
 	}
 	result := chunkEncoder.EncodeAll(ch.out.rows, nil)
 	return c.completeChunk(ctx, job, n, len(input), result, ch.counts)
-}
-
-// chunkContext is the context of a chunk's rows: the instance's work
-// context (see Cluster.work), not the chunk's own. A chunk past its time
-// still finishes its rows; its commit then fails, and River runs it again.
-func (c *Cluster) chunkContext(_ context.Context) (context.Context, context.CancelFunc) {
-	return context.WithCancel(c.work)
 }
 
 func cmpErr(snooze, err error) error {
