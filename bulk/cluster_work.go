@@ -367,17 +367,9 @@ func (c *Cluster) newEventTx(ctx context.Context, tx pgx.Tx, id string, outcome 
 	if w == nil || w.EventID != "" {
 		return nil
 	}
-	data := j.status()
-	data.Webhook = nil
-	typ := map[State]string{StatusCompleted: EventCompleted, StatusFailed: EventFailed, StatusCanceled: EventCanceled}[outcome]
-	now := c.cfg.Now().UTC()
-	body, err := json.Marshal(event{Type: typ, Timestamp: now, Data: data})
-	if err != nil {
+	if err := w.arm(id, j.status(), outcome, c.cfg.Now().UTC()); err != nil {
 		return err
 	}
-	w.EventID = "msg_" + id
-	w.Body = body
-	w.NextAttemptAt = &now
 	if err := saveWebhook(ctx, tx, id, w); err != nil {
 		return err
 	}

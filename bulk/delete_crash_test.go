@@ -3,6 +3,7 @@ package bulk
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -135,5 +136,43 @@ func TestSweepOrphans(t *testing.T) {
 	}
 	if _, err := os.Stat(up.dir); err != nil {
 		t.Errorf("sweep removed an upload in progress: %v", err)
+	}
+}
+
+// TestEndRecordedBeforeShown: a job's end is on disk before any reader
+// can see it, so a crash right after a client saw "completed" cannot bring
+// the job back as running.
+func TestEndRecordedBeforeShown(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, dnstest.Config{}, nil)
+	var onDisk, shown State
+	e.svc.crashAt = func(step string) bool {
+		if step != "end recorded" {
+			return false
+		}
+		// The one job there is.
+		ids := dirEntries(t, filepath.Join(e.cfg.Dir, "jobs"))
+		if len(ids) != 1 {
+			t.Errorf("jobs/ holds %v, want one job", ids)
+			return false
+		}
+		b, err := os.ReadFile(filepath.Join(e.cfg.Dir, "jobs", ids[0], recordFile))
+		if err == nil {
+			var r record
+			if json.Unmarshal(b, &r) == nil {
+				onDisk = r.Status
+			}
+		}
+		if st, err := e.svc.Get(context.Background(), "", ids[0]); err == nil {
+			shown = st.Status
+		}
+		return false
+	}
+	stop := e.run(e.svc)
+	defer stop()
+	st := e.mustSubmit("", "email\njane@acme.test\n", Options{})
+	e.wait("", st.ID)
+	if onDisk != StatusCompleted || shown != StatusRunning {
+		t.Fatalf("while the end was being recorded: job.json said %q and Get %q, want completed on disk and running shown", onDisk, shown)
 	}
 }

@@ -188,8 +188,10 @@ type job struct {
 }
 
 // status builds the client view. Call with Service.mu held.
-func (j *job) status() Status {
-	r := &j.rec
+func (j *job) status() Status { return j.statusOf(&j.rec) }
+
+// statusOf builds the client view of r with j's runtime state.
+func (j *job) statusOf(r *record) Status {
 	st := Status{
 		ID:            r.ID,
 		Name:          r.Name,

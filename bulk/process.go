@@ -83,41 +83,70 @@ func (s *Service) runJob(stop context.Context, j *job) {
 	s.endJob(stop, j, err)
 }
 
-// endJob records how a runner stopped and releases the job.
+// endJob records how a runner stopped and releases the job. The final
+// state is written to job.json before it is published in memory, so no
+// client is shown an end (or sent its webhook) that a crash could undo.
 func (s *Service) endJob(stop context.Context, j *job, err error) {
 	now := s.cfg.Now().UTC()
+	j.persistMu.Lock()
 	s.mu.Lock()
 	id := j.rec.ID
 	removed, canceled := j.removed, j.cancelRequested
+	next := j.rec
+	if w := next.Webhook; w != nil {
+		cp := *w
+		next.Webhook = &cp
+	}
 	var outcome State
 	switch {
 	case removed:
 	case canceled:
 		outcome = StatusCanceled
-		j.rec.Status = StatusCanceled
-		if j.rec.FinishedAt == nil {
-			j.rec.FinishedAt = &now
+		next.Status = StatusCanceled
+		if next.FinishedAt == nil {
+			next.FinishedAt = &now
 		}
 	case errors.Is(err, errAborted) || (err != nil && stop.Err() != nil):
 		// Shutdown: stays running for the next start.
 	case err != nil:
 		outcome = StatusFailed
-		j.rec.Status = StatusFailed
-		j.rec.FinishedAt = &now
-		j.rec.Error = publicError(err)
+		next.Status = StatusFailed
+		next.FinishedAt = &now
+		next.Error = publicError(err)
 	default:
 		outcome = StatusCompleted
-		j.rec.Status = StatusCompleted
-		j.rec.FinishedAt = &now
+		next.Status = StatusCompleted
+		next.FinishedAt = &now
+	}
+	armed := false
+	if outcome != "" && next.Webhook != nil && next.Webhook.EventID == "" {
+		st := j.statusOf(&next)
+		if eerr := next.Webhook.arm(id, st, outcome, now); eerr != nil {
+			s.cfg.Logger.Error("bulk: encode webhook", "job", id, "err", eerr)
+		} else {
+			armed = true
+		}
+	}
+	b, merr := json.MarshalIndent(&next, "", "  ")
+	s.mu.Unlock()
+	if !removed {
+		if merr == nil {
+			merr = writeFileAtomic(s.jobDir(id), recordFile, b)
+		}
+		if merr != nil {
+			s.cfg.Logger.Error("bulk: saving job record", "job", id, "err", merr)
+		}
+	}
+	s.crashed("end recorded")
+	s.mu.Lock()
+	if !j.removed {
+		j.rec.Status, j.rec.FinishedAt, j.rec.Error, j.rec.Webhook = next.Status, next.FinishedAt, next.Error, next.Webhook
 	}
 	j.etaSeconds = nil
 	s.mu.Unlock()
-
-	if outcome != "" {
-		s.newWebhookEvent(j, outcome)
-	}
-	if !removed {
-		s.persist(j)
+	j.persistMu.Unlock()
+	if armed {
+		s.signal(s.webhooks)
 	}
 	// After the record, so a crash in between leaves a final job whose
 	// files the next start sweeps.

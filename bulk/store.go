@@ -229,8 +229,9 @@ func (s *Service) removeTomb(dir string) error {
 	return os.Remove(dir)
 }
 
-// crashed reports whether a test asked the delete to stop at step, as a
-// crash there would. Always false outside tests.
+// crashed reports whether a test asked a delete to stop at step, as a
+// crash there would; a test may also look at the job's state from inside
+// it. Always false outside tests.
 func (s *Service) crashed(step string) bool {
 	return s.crashAt != nil && s.crashAt(step)
 }

@@ -133,27 +133,34 @@ type event struct {
 // data is the job as it ended (without the webhook state, which changes
 // with each attempt). The caller persists the job.
 func (s *Service) newWebhookEvent(j *job, outcome State) {
-	now := s.cfg.Now().UTC()
 	s.mu.Lock()
 	w := j.rec.Webhook
 	if w == nil || w.EventID != "" || j.removed {
 		s.mu.Unlock()
 		return
 	}
-	data := j.status()
-	data.Webhook = nil
-	typ := map[State]string{StatusCompleted: EventCompleted, StatusFailed: EventFailed, StatusCanceled: EventCanceled}[outcome]
-	body, err := json.Marshal(event{Type: typ, Timestamp: now, Data: data})
+	err := w.arm(j.rec.ID, j.status(), outcome, s.cfg.Now().UTC())
+	s.mu.Unlock()
 	if err != nil {
-		s.mu.Unlock()
 		s.cfg.Logger.Error("bulk: encode webhook", "job", j.rec.ID, "err", err)
 		return
 	}
-	w.EventID = "msg_" + j.rec.ID
+	s.signal(s.webhooks)
+}
+
+// arm fixes w's one event from st, the job's view as it ended (without the
+// webhook state, which changes with each attempt), and makes it due at now.
+func (w *webhookRecord) arm(id string, st Status, outcome State, now time.Time) error {
+	st.Webhook = nil
+	typ := map[State]string{StatusCompleted: EventCompleted, StatusFailed: EventFailed, StatusCanceled: EventCanceled}[outcome]
+	body, err := json.Marshal(event{Type: typ, Timestamp: now, Data: st})
+	if err != nil {
+		return err
+	}
+	w.EventID = "msg_" + id
 	w.Body = body
 	w.NextAttemptAt = &now
-	s.mu.Unlock()
-	s.signal(s.webhooks)
+	return nil
 }
 
 // retryMultipliers scale WebhookBackoff for each retry: with the default
