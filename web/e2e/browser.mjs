@@ -48,18 +48,19 @@ function slug(name) {
 
 /**
  * browserTest is `it` with a fresh browser context and page opened on the
- * demo page; the page's console errors fail the test, and a full-page
+ * demo page (or options.url); the page's console errors fail the test, and a full-page
  * screenshot is saved to ARTIFACTS/<name>.png when the test ends.
  */
 export function browserTest(name, fn, options = {}) {
-  it(name, options, async (t) => {
+  const { url = baseURL + "/", ...itOptions } = options;
+  it(name, itOptions, async (t) => {
     const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1000, height: 900 } });
     const page = await context.newPage();
     page.setDefaultTimeout(waitMs);
     const pageErrors = [];
     page.on("pageerror", (err) => pageErrors.push(err.message));
     try {
-      await page.goto(baseURL + "/");
+      await page.goto(url);
       await fn(page, t);
       if (pageErrors.length) throw new Error("the page threw: " + pageErrors.join("; "));
     } finally {
