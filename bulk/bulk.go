@@ -153,6 +153,10 @@ type Config struct {
 	// back while it waits on DNS). Default the core count minus one, at
 	// least 1, so the real-time path keeps a core.
 	CPUSlots int
+	// RealTimeIdle reports that the real-time path (sync validations) has
+	// nothing in flight and had nothing a moment ago; while it does, rows
+	// may use the cores CPUSlots keeps for it. Nil keeps them unused.
+	RealTimeIdle func() bool
 	// MemoMaxDomains bounds the per-job domain memo; past it, lookups go
 	// to Domains (still cached there). Default 200,000.
 	MemoMaxDomains int
@@ -320,7 +324,7 @@ type Service struct {
 	uploads map[string]bool
 
 	// cpu bounds the bulk work on a CPU (see Config.CPUSlots).
-	cpu cpuGate
+	cpu *cpuGate
 
 	// admitMu makes a disk admission and the job it admits one step.
 	admitMu sync.Mutex
@@ -355,7 +359,7 @@ func Open(cfg Config) (*Service, error) {
 		trashDir: filepath.Join(cfg.Dir, "trash"),
 		jobs:     map[string]*job{},
 		uploads:  map[string]bool{},
-		cpu:      make(cpuGate, cfg.CPUSlots),
+		cpu:      newCPUGate(cfg.CPUSlots, cfg.RealTimeIdle),
 		queued:   make(chan struct{}, 1),
 		webhooks: make(chan struct{}, 1),
 

@@ -229,7 +229,7 @@ func (c *Cluster) validateChunk(ctx context.Context, spec *jobSpec, ch *chunk) {
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			if s.cpu.acquire(ctx) == nil {
+			if s.cpu.acquireRow(ctx) == nil {
 				s.validateRow(ctx, spec, ch, i)
 				s.cpu.release()
 			}

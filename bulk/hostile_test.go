@@ -344,8 +344,8 @@ func TestCPUSlotsFreeDuringLookups(t *testing.T) {
 	if got := e.wait("", st.ID); got.Status != StatusCompleted || got.ProcessedRows != 40 {
 		t.Fatalf("got %+v", got)
 	}
-	if cap(e.svc.cpu) != 1 {
-		t.Fatalf("cpu slots: %d", cap(e.svc.cpu))
+	if cap(e.svc.cpu.slots) != 1 {
+		t.Fatalf("cpu slots: %d", cap(e.svc.cpu.slots))
 	}
 	oc.mu.Lock()
 	defer oc.mu.Unlock()

@@ -58,6 +58,24 @@ func newDomainMemo(next validate.DomainChecker, max int, retry dnsRetry) *domain
 	return &domainMemo{next: next, max: max, retry: retry, facts: map[string]memoEntry{}}
 }
 
+// current reports whether e may be given out without asking again: good
+// facts always, a failure until it runs out.
+func (m *domainMemo) current(e memoEntry) bool {
+	return e.until.IsZero() || m.retry.now().Before(e.until)
+}
+
+// known gives the facts the memo holds for a domain and may give out now,
+// without a lookup; false means CheckDomain would ask.
+func (m *domainMemo) known(asciiDomain string) (validate.DomainFacts, bool) {
+	m.mu.RLock()
+	e, ok := m.facts[asciiDomain]
+	m.mu.RUnlock()
+	if ok && m.current(e) {
+		return e.facts, true
+	}
+	return validate.DomainFacts{}, false
+}
+
 // memoLoad is what one shared lookup gives every waiter.
 type memoLoad struct {
 	facts  validate.DomainFacts
@@ -70,7 +88,7 @@ func (m *domainMemo) CheckDomain(ctx context.Context, asciiDomain string) (valid
 	m.mu.RLock()
 	e, ok := m.facts[asciiDomain]
 	m.mu.RUnlock()
-	if ok && (e.until.IsZero() || m.retry.now().Before(e.until)) {
+	if ok && m.current(e) {
 		return e.facts, true
 	}
 	v, _, _ := m.group.Do(asciiDomain, func() (any, error) {

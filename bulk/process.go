@@ -400,7 +400,7 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 				case <-quit:
 					c.aborted.Store(true)
 				default:
-					if !c.aborted.Load() && s.cpu.acquire(work) == nil {
+					if !c.aborted.Load() && s.cpu.acquireRow(work) == nil {
 						s.validateRow(work, &spec, c, ref.i)
 						s.cpu.release()
 					}
@@ -512,7 +512,7 @@ func (s *Service) validateRow(ctx context.Context, spec *jobSpec, c *chunk, i in
 		// Enrichment waits on the network: off the CPU slot meanwhile.
 		s.cpu.release()
 		en := spec.enrich.EnrichResult(ctx, req, res)
-		s.cpu <- struct{}{}
+		_ = s.cpu.acquireRow(context.Background()) // taken back even if ctx ended: the caller releases it
 		o.enrichment = &en
 	}
 }

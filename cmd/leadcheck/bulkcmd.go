@@ -154,6 +154,8 @@ func bulkLocal(ctx context.Context, cfg config, f bulkFlags, file string, stdout
 		ConcurrentJobs: 1,
 		MaxRows:        cfg.Bulk.MaxRows,
 		DNSRetryBudget: cfg.Verdicts.BulkDNSRetryBudget,
+		// No real-time path runs in this process: every core is the job's.
+		RealTimeIdle: func() bool { return true },
 	})
 	if err != nil {
 		return bulk.Status{}, err

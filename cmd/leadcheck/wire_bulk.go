@@ -155,6 +155,10 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 		Logger:               p.logger,
 		Metrics:              p.rec,
 	}
+	if p.gate != nil {
+		// Rows use the real-time path's core while it has no traffic.
+		bcfg.RealTimeIdle = p.gate.Idle
+	}
 	cfg.Hostile.applyBulk(&bcfg)
 	if pool != nil {
 		return p.newCluster(bcfg, pool)

@@ -11,6 +11,7 @@ package shed
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 
@@ -21,6 +22,29 @@ import (
 type Gate struct {
 	validations *semaphore.Weighted
 	lookups     *semaphore.Weighted
+	// inFlight and lastEnd (nanoseconds since epoch) say whether the
+	// real-time path is idle (see Idle).
+	inFlight atomic.Int64
+	lastEnd  atomic.Int64
+}
+
+// quiet is how long after its last request the real-time path counts as
+// idle: longer than the gap between the requests of a steady stream, so
+// that only a path with no traffic lends its core to bulk work.
+const quiet = 50 * time.Millisecond
+
+// epoch makes lastEnd monotonic: time.Since reads the monotonic clock.
+var epoch = time.Now()
+
+// Idle reports that no validation of the real-time path is in flight and
+// none ended within the last 50 ms. Bulk jobs use the core kept for the
+// real-time path only while it is idle.
+func (g *Gate) Idle() bool {
+	if g.inFlight.Load() != 0 {
+		return false
+	}
+	last := g.lastEnd.Load()
+	return last == 0 || time.Since(epoch)-time.Duration(last) > quiet
 }
 
 // New returns a gate for at most maxValidations validations and
@@ -48,7 +72,12 @@ func (g *Gate) Enter(ctx context.Context) (context.Context, func(), bool) {
 	if !g.validations.TryAcquire(1) {
 		return ctx, nil, false
 	}
-	return context.WithValue(ctx, requestKey{}, &request{}), func() { g.validations.Release(1) }, true
+	g.inFlight.Add(1)
+	return context.WithValue(ctx, requestKey{}, &request{}), func() {
+		g.lastEnd.Store(int64(time.Since(epoch)))
+		g.inFlight.Add(-1)
+		g.validations.Release(1)
+	}, true
 }
 
 // Refused reports whether a lookup of the request of ctx was refused, so

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/leadcheck/leadcheck/validate"
 )
@@ -65,5 +66,36 @@ func TestGate(t *testing.T) {
 		t.Error("a validation was refused after all were released")
 	} else {
 		rel()
+	}
+}
+
+// TestIdle: the path is idle before any request, busy while one is in
+// flight and for a moment after it ends, and idle again after that.
+func TestIdle(t *testing.T) {
+	t.Parallel()
+	g := New(2, 1)
+	if !g.Idle() {
+		t.Fatal("a gate that never saw a request is not idle")
+	}
+	_, release, ok := g.Enter(context.Background())
+	if !ok {
+		t.Fatal("refused")
+	}
+	if g.Idle() {
+		t.Fatal("idle with a validation in flight")
+	}
+	ended := time.Now()
+	release()
+	// Only a check made well within the quiet time says anything (a busy
+	// machine may pause this goroutine).
+	if idle := g.Idle(); idle && time.Since(ended) < quiet/2 {
+		t.Fatal("idle at once after a validation ended")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !g.Idle() {
+		if time.Now().After(deadline) {
+			t.Fatal("still busy 5 s after the last validation")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
