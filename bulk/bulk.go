@@ -153,6 +153,11 @@ type Config struct {
 	// back while it waits on DNS). Default the core count minus one, at
 	// least 1, so the real-time path keeps a core.
 	CPUSlots int
+	// LookupsAhead bounds the domain lookups a job starts ahead of its
+	// row workers, as its reader meets new domains (see prefetcher), so a
+	// cold file is not held to one lookup per worker. Default 256;
+	// negative: none ahead.
+	LookupsAhead int
 	// RealTimeIdle reports that the real-time path (sync validations) has
 	// nothing in flight and had nothing a moment ago; while it does, rows
 	// may use the cores CPUSlots keeps for it. Nil keeps them unused.
@@ -238,6 +243,9 @@ func (c Config) withDefaults() (Config, error) {
 			Transport:     &http.Transport{DisableKeepAlives: true},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
+	}
+	if c.LookupsAhead == 0 {
+		c.LookupsAhead = 256
 	}
 	if c.ChunkRows <= 0 {
 		c.ChunkRows = 64

@@ -250,7 +250,8 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 	// Bulk asks A and AAAA only for domains without MX records.
 	work = validate.AddressesWhenNeeded(work)
 	dir := s.jobDir(id)
-	spec.engine = validate.NewEngine(s.cfg.Lists, offCPU{gate: s.cpu, next: newDomainMemo(s.cfg.Domains, s.cfg.MemoMaxDomains, s.dnsRetry())})
+	memo := newDomainMemo(s.cfg.Domains, s.cfg.MemoMaxDomains, s.dnsRetry())
+	spec.engine = validate.NewEngine(s.cfg.Lists, offCPU{gate: s.cpu, next: memo})
 	if spec.smtp {
 		var err error
 		if spec.engine, err = s.prepareSMTP(stop, work, j, spec.engine, layout); err != nil {
@@ -338,9 +339,14 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 	var readErr error
 	var stopped bool
 	var wg sync.WaitGroup
+	prefetch := newPrefetcher(work, memo, layout.Columns, s.cfg.LookupsAhead)
+	defer prefetch.wait()
 	wg.Go(func() {
 		defer close(ordered)
 		defer close(tasks)
+		for _, rec := range pending {
+			prefetch.row(rec.Fields)
+		}
 		row := cp.RowsDone
 		eof := false
 		for !eof {
@@ -367,6 +373,7 @@ func (s *Service) process(stop, work context.Context, j *job) error {
 					eof = true
 					break
 				}
+				prefetch.row(rec.Fields)
 				c.rows = append(c.rows, rec)
 			}
 			if len(c.rows) == 0 {

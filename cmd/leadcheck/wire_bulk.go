@@ -20,6 +20,17 @@ import (
 func bulkSettings() []setting {
 	return []setting{
 		{"LEADCHECK_BULK_WORKERS", "", "rows of one bulk job validated at once (default 64)", positiveInt(func(c *config) *int { return &c.Bulk.Workers })},
+		{"LEADCHECK_BULK_LOOKUPS_AHEAD", "", "DNS lookups a bulk job starts ahead of its row workers, for the new domains its reader meets; 0: none (default 256)", func(c *config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q is not a whole number of lookups, 0 or more", v)
+			}
+			c.Bulk.LookupsAhead = n
+			if n == 0 {
+				c.Bulk.LookupsAhead = -1 // none; bulk.Config's zero is the default
+			}
+			return nil
+		}},
 		{"LEADCHECK_BULK_CONCURRENT_JOBS", "", "bulk jobs run at once; the rest wait, shared fairly between keys (default 4)", positiveInt(func(c *config) *int { return &c.Bulk.ConcurrentJobs })},
 		{"LEADCHECK_BULK_MAX_ROWS", "", "largest number of data rows in a bulk file (default 2000000)", positiveInt(func(c *config) *int { return &c.Bulk.MaxRows })},
 		{"LEADCHECK_BULK_MAX_UPLOAD_BYTES", "", "largest bulk upload in bytes (default 1073741824, 1 GiB)", func(c *config, v string) error {
@@ -45,6 +56,7 @@ func bulkSettings() []setting {
 // bulkConfig holds the bulk settings (config.Bulk).
 type bulkConfig struct {
 	Workers        int
+	LookupsAhead   int
 	ConcurrentJobs int
 	MaxRows        int
 	MaxUploadBytes int64
@@ -135,6 +147,7 @@ func (p *parts) newBulk() (run func(ctx context.Context) error, err error) {
 		// LEADCHECK_SMTP_GREYLIST_BUDGET (wire_smtp.go).
 		SMTPGreylistBudget: cfg.SMTP.GreylistBudget,
 		Workers:            cfg.Bulk.Workers,
+		LookupsAhead:       cfg.Bulk.LookupsAhead,
 		ConcurrentJobs:     cfg.Bulk.ConcurrentJobs,
 		JobLimits:          jobLimits(p.keys),
 		MaxRows:            cfg.Bulk.MaxRows,
