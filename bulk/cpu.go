@@ -93,8 +93,8 @@ type offCPU struct {
 }
 
 func (o offCPU) CheckDomain(ctx context.Context, domain string) (validate.DomainFacts, bool) {
-	if f, ok := o.next.known(domain); ok {
-		return f, true
+	if f, cached, ok := o.next.known(domain); ok {
+		return f, cached
 	}
 	o.gate.release()
 	// Taken back even if ctx ended: the caller releases it.

@@ -50,6 +50,7 @@ const outageDomains = 8
 type memoEntry struct {
 	facts validate.DomainFacts
 	until time.Time
+	fresh *atomic.Bool // see memoLoad
 }
 
 var _ validate.DomainChecker = (*domainMemo)(nil)
@@ -65,21 +66,41 @@ func (m *domainMemo) current(e memoEntry) bool {
 }
 
 // known gives the facts the memo holds for a domain and may give out now,
-// without a lookup; false means CheckDomain would ask.
-func (m *domainMemo) known(asciiDomain string) (validate.DomainFacts, bool) {
+// without a lookup, and their cached flag (see claim); false means
+// CheckDomain would ask.
+func (m *domainMemo) known(asciiDomain string) (validate.DomainFacts, bool, bool) {
 	m.mu.RLock()
 	e, ok := m.facts[asciiDomain]
 	m.mu.RUnlock()
 	if ok && m.current(e) {
-		return e.facts, true
+		return e.facts, claim(e.fresh), true
 	}
-	return validate.DomainFacts{}, false
+	return validate.DomainFacts{}, false, false
 }
 
-// memoLoad is what one shared lookup gives every waiter.
+// holds reports whether known would answer for the domain, claiming
+// nothing.
+func (m *domainMemo) holds(asciiDomain string) bool {
+	m.mu.RLock()
+	e, ok := m.facts[asciiDomain]
+	m.mu.RUnlock()
+	return ok && m.current(e)
+}
+
+// memoLoad is what one shared lookup gives every waiter. fresh is set
+// when the facts came from DNS rather than the shared cache, until one row
+// takes the news (see claim).
 type memoLoad struct {
-	facts  validate.DomainFacts
-	cached bool
+	facts validate.DomainFacts
+	fresh *atomic.Bool
+}
+
+// claim gives a row the cached flag of its result: false for exactly one
+// row per lookup that went to DNS (whichever row meets it first, whether it
+// waited on the lookup or the reader's prefetch had already made it), true
+// for every other.
+func claim(fresh *atomic.Bool) bool {
+	return fresh == nil || !fresh.Load() || !fresh.CompareAndSwap(true, false)
 }
 
 // CheckDomain implements validate.DomainChecker. The facts are shared
@@ -89,14 +110,27 @@ func (m *domainMemo) CheckDomain(ctx context.Context, asciiDomain string) (valid
 	e, ok := m.facts[asciiDomain]
 	m.mu.RUnlock()
 	if ok && m.current(e) {
-		return e.facts, true
+		return e.facts, claim(e.fresh)
 	}
+	l := m.lookup(ctx, asciiDomain, ok)
+	return l.facts, claim(l.fresh)
+}
+
+// lookup asks about a domain the memo does not hold (or holds a failure
+// of that ran out: known), sharing one lookup between concurrent askers,
+// and remembers the answer.
+func (m *domainMemo) lookup(ctx context.Context, asciiDomain string, known bool) memoLoad {
 	v, _, _ := m.group.Do(asciiDomain, func() (any, error) {
 		retry := m.retry
 		if m.failedInARow.Load() >= outageDomains {
 			retry.budget = 0
 		}
-		f, cached := retry.lookup(ctx, m.next, asciiDomain, ok)
+		f, cached := retry.lookup(ctx, m.next, asciiDomain, known)
+		l := memoLoad{facts: f}
+		if !cached {
+			l.fresh = new(atomic.Bool)
+			l.fresh.Store(true)
+		}
 		// Facts cut short by the job's own end are not remembered: they
 		// say nothing about the domain.
 		if ctx.Err() == nil {
@@ -106,20 +140,31 @@ func (m *domainMemo) CheckDomain(ctx context.Context, asciiDomain string) (valid
 			case !cached:
 				m.failedInARow.Store(0)
 			}
-			e := memoEntry{facts: f}
+			e := memoEntry{facts: f, fresh: l.fresh}
 			if f.Status == validate.DNSError {
 				e.until = m.retry.now().Add(m.retry.budget)
 			}
 			m.mu.Lock()
-			if _, known := m.facts[asciiDomain]; known || len(m.facts) < m.max {
+			if _, held := m.facts[asciiDomain]; held || len(m.facts) < m.max {
 				m.facts[asciiDomain] = e
 			}
 			m.mu.Unlock()
 		}
-		return memoLoad{facts: f, cached: cached}, nil
+		return l, nil
 	})
-	l := v.(memoLoad)
-	return l.facts, l.cached
+	return v.(memoLoad)
+}
+
+// prefetch looks a domain up for rows still to come (see prefetcher),
+// leaving the news that it went to DNS to the first row that uses it.
+func (m *domainMemo) prefetch(ctx context.Context, asciiDomain string) {
+	m.mu.RLock()
+	e, ok := m.facts[asciiDomain]
+	m.mu.RUnlock()
+	if ok && m.current(e) {
+		return
+	}
+	m.lookup(ctx, asciiDomain, ok)
 }
 
 // etaWindow keeps about ten seconds of (time, rows done) samples, one per

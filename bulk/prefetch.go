@@ -61,7 +61,7 @@ func (p *prefetcher) domain(cell string) {
 	if _, asked := p.seen[d]; asked || len(p.seen) >= p.memo.max {
 		return
 	}
-	if _, known := p.memo.known(d); known {
+	if p.memo.holds(d) {
 		return
 	}
 	select {
@@ -72,7 +72,7 @@ func (p *prefetcher) domain(cell string) {
 	p.seen[d] = struct{}{}
 	p.wg.Go(func() {
 		defer func() { <-p.slots }()
-		p.memo.CheckDomain(p.ctx, d)
+		p.memo.prefetch(p.ctx, d)
 	})
 }
 

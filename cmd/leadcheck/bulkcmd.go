@@ -151,6 +151,7 @@ func bulkLocal(ctx context.Context, cfg config, f bulkFlags, file string, stdout
 		Lists:          p.lists,
 		Domains:        p.domains,
 		Workers:        cfg.Bulk.Workers,
+		LookupsAhead:   cfg.Bulk.LookupsAhead,
 		ConcurrentJobs: 1,
 		MaxRows:        cfg.Bulk.MaxRows,
 		DNSRetryBudget: cfg.Verdicts.BulkDNSRetryBudget,

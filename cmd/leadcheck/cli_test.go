@@ -275,13 +275,14 @@ var rateRE = regexp.MustCompile(`([0-9]+) rows/s`)
 
 // TestCLIProgressRate: the rates shown, in-process and with --server,
 // never exceed what the job can do. Each row is a domain of its own that
-// takes at least 50 ms of DNS, with 4 rows at a time: at most 80 rows/s.
+// takes at least 50 ms of DNS, with 4 rows at a time and no lookups ahead
+// of them: at most 80 rows/s.
 func TestCLIProgressRate(t *testing.T) {
 	t.Parallel()
 	const rows, workers, latency = 120, 4, 50 * time.Millisecond
 	zoneText, file := manyDomains(rows)
 	dns := dnstest.Start(t, dnstest.Config{Zone: zoneText, Latency: latency})
-	env := map[string]string{"LEADCHECK_DNS": dns.Addr(), "LEADCHECK_BULK_WORKERS": strconv.Itoa(workers)}
+	env := map[string]string{"LEADCHECK_DNS": dns.Addr(), "LEADCHECK_BULK_WORKERS": strconv.Itoa(workers), "LEADCHECK_BULK_LOOKUPS_AHEAD": "0"}
 	in := filepath.Join(t.TempDir(), "many.csv")
 	if err := os.WriteFile(in, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
