@@ -69,22 +69,26 @@ func (m *domainMemo) current(e memoEntry) bool {
 // without a lookup, and their cached flag (see claim); false means
 // CheckDomain would ask.
 func (m *domainMemo) known(asciiDomain string) (validate.DomainFacts, bool, bool) {
-	m.mu.RLock()
-	e, ok := m.facts[asciiDomain]
-	m.mu.RUnlock()
-	if ok && m.current(e) {
+	if e, _, ok := m.entry(asciiDomain); ok {
 		return e.facts, claim(e.fresh), true
 	}
 	return validate.DomainFacts{}, false, false
 }
 
+// entry is what the memo holds for a domain: whether it holds anything,
+// and whether that may be given out now (see current).
+func (m *domainMemo) entry(asciiDomain string) (e memoEntry, held, current bool) {
+	m.mu.RLock()
+	e, held = m.facts[asciiDomain]
+	m.mu.RUnlock()
+	return e, held, held && m.current(e)
+}
+
 // holds reports whether known would answer for the domain, claiming
 // nothing.
 func (m *domainMemo) holds(asciiDomain string) bool {
-	m.mu.RLock()
-	e, ok := m.facts[asciiDomain]
-	m.mu.RUnlock()
-	return ok && m.current(e)
+	_, _, ok := m.entry(asciiDomain)
+	return ok
 }
 
 // memoLoad is what one shared lookup gives every waiter. fresh is set
@@ -106,13 +110,11 @@ func claim(fresh *atomic.Bool) bool {
 // CheckDomain implements validate.DomainChecker. The facts are shared
 // between rows and must not be modified (the engine only reads them).
 func (m *domainMemo) CheckDomain(ctx context.Context, asciiDomain string) (validate.DomainFacts, bool) {
-	m.mu.RLock()
-	e, ok := m.facts[asciiDomain]
-	m.mu.RUnlock()
-	if ok && m.current(e) {
+	e, held, ok := m.entry(asciiDomain)
+	if ok {
 		return e.facts, claim(e.fresh)
 	}
-	l := m.lookup(ctx, asciiDomain, ok)
+	l := m.lookup(ctx, asciiDomain, held)
 	return l.facts, claim(l.fresh)
 }
 
@@ -158,13 +160,9 @@ func (m *domainMemo) lookup(ctx context.Context, asciiDomain string, known bool)
 // prefetch looks a domain up for rows still to come (see prefetcher),
 // leaving the news that it went to DNS to the first row that uses it.
 func (m *domainMemo) prefetch(ctx context.Context, asciiDomain string) {
-	m.mu.RLock()
-	e, ok := m.facts[asciiDomain]
-	m.mu.RUnlock()
-	if ok && m.current(e) {
-		return
+	if _, held, ok := m.entry(asciiDomain); !ok {
+		m.lookup(ctx, asciiDomain, held)
 	}
-	m.lookup(ctx, asciiDomain, ok)
 }
 
 // etaWindow keeps about ten seconds of (time, rows done) samples, one per
