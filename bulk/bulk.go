@@ -161,7 +161,17 @@ type Config struct {
 	// RealTimeIdle reports that the real-time path (sync validations) has
 	// nothing in flight and had nothing a moment ago; while it does, rows
 	// may use the cores CPUSlots keeps for it. Nil keeps them unused.
+	// While it does not, uploads are paced (BusyScanShare,
+	// BusyUploadRate); nil paces nothing.
 	RealTimeIdle func() bool
+	// BusyScanShare is the share of one core that upload scans together
+	// may use while the real-time path has traffic. Default 0.25; 1 or
+	// more: unpaced.
+	BusyScanShare float64
+	// BusyUploadRate is the bytes per second at which all uploads
+	// together are received while the real-time path has traffic.
+	// Default 32 MiB/s; negative: unpaced.
+	BusyUploadRate int64
 	// MemoMaxDomains bounds the per-job domain memo; past it, lookups go
 	// to Domains (still cached there). Default 200,000.
 	MemoMaxDomains int
@@ -261,6 +271,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CPUSlots <= 0 {
 		c.CPUSlots = defaultCPUSlots()
+	}
+	if c.BusyScanShare <= 0 {
+		c.BusyScanShare = 0.25
+	}
+	if c.BusyUploadRate == 0 {
+		c.BusyUploadRate = 32 << 20
 	}
 	if c.MemoMaxDomains <= 0 {
 		c.MemoMaxDomains = 200_000
@@ -367,7 +383,7 @@ func Open(cfg Config) (*Service, error) {
 		trashDir: filepath.Join(cfg.Dir, "trash"),
 		jobs:     map[string]*job{},
 		uploads:  map[string]bool{},
-		cpu:      newCPUGate(cfg.CPUSlots, cfg.RealTimeIdle),
+		cpu:      newCPUGate(cfg.CPUSlots, cfg.RealTimeIdle).paced(cfg.RealTimeIdle, cfg.BusyScanShare, cfg.BusyUploadRate),
 		queued:   make(chan struct{}, 1),
 		webhooks: make(chan struct{}, 1),
 

@@ -142,6 +142,7 @@ func (w *uploadWriter) Write(p []byte) (int, error) {
 		}
 		w.checked = w.n
 	}
+	w.u.svc.cpu.paceReceive(len(p))
 	n, err := w.f.Write(p)
 	w.n += int64(n)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/leadcheck/leadcheck/bulk/ingest"
@@ -165,6 +166,15 @@ func (s *Service) checkWebhookURL(raw string) error {
 	return nil
 }
 
+// An upload's write buffer and its scan's file reader are pooled: uploads
+// refused after a few megabytes (bombs, wrong files) would otherwise leave
+// half a MiB of garbage each, and a stream of them keeps the garbage
+// collector running while the real-time path waits.
+var (
+	uploadWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
+	fileReaders   = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
+)
+
 // Upload is a file being received for a new job. It lives in its own
 // temporary directory until Submit moves it into place; Discard removes it
 // (call it deferred: it does nothing after a successful Submit).
@@ -220,7 +230,15 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 	}
 	u.written = true
 	w := &uploadWriter{u: u, f: u.f}
-	n, err := io.CopyBuffer(w, r, make([]byte, 256<<10))
+	// A multipart part gives a few KiB a read: the file gets them in
+	// writes of the whole buffer.
+	bw := uploadWriters.Get().(*bufio.Writer)
+	bw.Reset(w)
+	defer func() { bw.Reset(nil); uploadWriters.Put(bw) }()
+	n, err := bw.ReadFrom(r)
+	if err == nil {
+		err = bw.Flush()
+	}
 	u.size += n
 	if w.err != nil {
 		return n, u.writeFailure(w.err)
@@ -539,6 +557,7 @@ func (s *Service) checkUpload(ctx context.Context, u *Upload, o Options, checkQu
 	if err := s.cpu.acquire(ctx); err != nil {
 		return acc, fmt.Errorf("submit: %w", err)
 	}
+	opts.ingest.Yield = s.cpu.scanPacer()
 	layout, stats, err := scanUpload(ctx, filepath.Join(u.dir, uploadFile), opts.ingest)
 	s.cpu.release()
 	if err != nil {
@@ -667,7 +686,10 @@ func scanUpload(ctx context.Context, path string, opts ingest.Options) (ingest.L
 		return ingest.Layout{}, ingest.Stats{}, fmt.Errorf("scan upload: %w", err)
 	}
 	defer f.Close()
-	layout, stats, err := ingest.Scan(bufio.NewReaderSize(ctxReader{ctx: ctx, r: f}, 256<<10), opts)
+	br := fileReaders.Get().(*bufio.Reader)
+	br.Reset(ctxReader{ctx: ctx, r: f})
+	defer func() { br.Reset(nil); fileReaders.Put(br) }()
+	layout, stats, err := ingest.Scan(br, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return layout, stats, fmt.Errorf("scan upload: %w", ctx.Err())

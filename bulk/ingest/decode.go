@@ -30,9 +30,9 @@ type opened struct {
 
 // openDetect finds the compression and the encoding of r, refuses binary
 // files and returns the decoded text.
-func openDetect(r io.Reader, maxDecoded int64, maxExpansion int, yield func()) (*opened, error) {
+func openDetect(r io.Reader, maxDecoded int64, maxExpansion int, yield func(), bufs *buffers) (*opened, error) {
 	tap := &tapReader{r: r}
-	rb := bufio.NewReaderSize(tap, bufSize)
+	rb := bufs.reader(tap)
 	head, err := rb.Peek(2)
 	if err != nil && err != io.EOF {
 		return nil, fmt.Errorf("read input: %w", err)
@@ -40,7 +40,7 @@ func openDetect(r io.Reader, maxDecoded int64, maxExpansion int, yield func()) (
 	o := &opened{gzip: isGzip(head)}
 	var body io.Reader = rb
 	if o.gzip {
-		gz, err := newGzip(rb, tap)
+		gz, err := newGzip(rb, tap, bufs)
 		if err != nil {
 			return nil, err
 		}
@@ -51,7 +51,7 @@ func openDetect(r io.Reader, maxDecoded int64, maxExpansion int, yield func()) (
 		gz.consumed = func() int64 { return tap.n - int64(rb.Buffered()) }
 		body = gz
 	}
-	bb := bufio.NewReaderSize(body, bufSize)
+	bb := bufs.reader(body)
 	head, err = bb.Peek(binarySample)
 	if err != nil && err != io.EOF {
 		return nil, readErr(err)
@@ -77,7 +77,7 @@ func openDetect(r io.Reader, maxDecoded int64, maxExpansion int, yield func()) (
 		maxDecoded = 1<<63 - 1
 	}
 	o.counted = &decodedLimit{r: text, left: maxDecoded, max: maxDecoded, yield: yield}
-	o.text = bufio.NewReaderSize(o.counted, bufSize)
+	o.text = bufs.reader(o.counted)
 	sample, err := o.text.Peek(binarySample)
 	if err != nil && err != io.EOF {
 		return nil, readErr(err)
@@ -94,7 +94,7 @@ func openLayout(r io.Reader, l Layout) (*bufio.Reader, error) {
 	rb := bufio.NewReaderSize(tap, bufSize)
 	var body io.Reader = rb
 	if l.Gzip {
-		gz, err := newGzip(rb, tap)
+		gz, err := newGzip(rb, tap, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -260,8 +260,8 @@ type gzipReader struct {
 	out      int64
 }
 
-func newGzip(r io.Reader, tap *tapReader) (*gzipReader, error) {
-	gz, err := gzip.NewReader(r)
+func newGzip(r io.Reader, tap *tapReader, bufs *buffers) (*gzipReader, error) {
+	gz, err := bufs.gzip(r)
 	if err != nil {
 		return nil, gzipErr(err, tap)
 	}

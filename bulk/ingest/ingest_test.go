@@ -164,6 +164,18 @@ func okCases(t testing.TB) []okCase {
 		{name: "txt with header, quotes, spaces and blank line", in: fixture(t, "emails.txt"),
 			want:  Layout{Format: TXT, Encoding: "utf-8", HasHeader: true, Header: []string{"Email"}, Columns: cols(0, -1, -1, -1, -1, -1)},
 			stats: Stats{Rows: 3, BlankRows: 1}, rows: [][]string{{"ann@acme.com"}, {"bob@globex.de"}, {"cid@initech.fr"}}, lines: []int{2, 4, 5}},
+		// Runs of empty lines are passed over a buffer at a time: the count
+		// and the line numbers must be the same as one line at a time,
+		// across the 64 KiB read buffer and with CRLF split over it.
+		{name: "txt with long runs of empty lines", in: []byte("\n\r\n\nemail\r\nann@acme.com\n" + strings.Repeat("\n", 70000) +
+			"bob@globex.de\r\n\r\n  \n" + strings.Repeat("\r\n", 40000) + "cid@initech.fr" + strings.Repeat("\r\n", 3)),
+			want:  Layout{Format: TXT, Encoding: "utf-8", HasHeader: true, Header: []string{"email"}, Columns: cols(0, -1, -1, -1, -1, -1)},
+			stats: Stats{Rows: 3, BlankRows: 3 + 70000 + 1 + 1 + 40000 + 2},
+			rows:  [][]string{{"ann@acme.com"}, {"bob@globex.de"}, {"cid@initech.fr"}}, lines: []int{5, 70006, 110009}},
+		{name: "ndjson with long runs of empty lines", in: []byte(`{"email":"ann@acme.com"}` + strings.Repeat("\n", 70001) + `{"email":"bob@globex.de"}` + "\r\n\r\n"),
+			want:  Layout{Format: NDJSON, Encoding: "utf-8", HasHeader: true, Header: []string{"email"}, Columns: cols(0, -1, -1, -1, -1, -1)},
+			stats: Stats{Rows: 2, BlankRows: 70000 + 1},
+			rows:  [][]string{{"ann@acme.com"}, {"bob@globex.de"}}, lines: []int{1, 70002}},
 		{name: "txt phones", in: []byte("+1 415 555 0100\n+49 30 1234567\n"),
 			want:  Layout{Format: TXT, Encoding: "utf-8", Header: []string{"column_1"}, Columns: cols(-1, 0, -1, -1, -1, -1)},
 			stats: Stats{Rows: 2}, rows: [][]string{{"+1 415 555 0100"}, {"+49 30 1234567"}}},
@@ -454,6 +466,7 @@ func errCases(t testing.TB) []errCase {
 		{name: "row never ends", in: []byte("email,note\na@b.com,\"open\n" + strings.Repeat("more text,\n", 200)), opts: Options{MaxRecordBytes: 1000},
 			code: CodeRecordTooLong, line: 2, contains: []string{"quote"}},
 		{name: "txt line too long", in: []byte("email\na@b.com\n" + strings.Repeat("x", 200<<10) + "\n"), code: CodeRecordTooLong, line: 3, opts: Options{MaxRecordBytes: 100 << 10}},
+		{name: "txt line too long after empty lines", in: []byte("email\na@b.com" + strings.Repeat("\n", 100000) + strings.Repeat("x", 2000) + "\n"), code: CodeRecordTooLong, line: 100002, opts: Options{MaxRecordBytes: 1000}},
 		{name: "ndjson line too long", in: []byte(`{"email":"a@b.com"}` + "\n" + `{"note":"` + strings.Repeat("x", 2000) + `"}`), opts: Options{MaxRecordBytes: 1000}, code: CodeRecordTooLong, line: 2},
 		{name: "json object too long", in: []byte("[{\"email\":\"a@b.com\"},\n{\"note\":\"" + strings.Repeat("x", 200<<10) + "\"}]"), opts: Options{MaxRecordBytes: 1000, MaxFieldBytes: 100},
 			code: CodeRecordTooLong, line: 2},
@@ -757,4 +770,57 @@ func mustScan(t *testing.T, in []byte) Layout {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// withoutEmptyLines is noEmptyLines the slow way.
+func withoutEmptyLines(b []byte) []byte {
+	var out []byte
+	for _, line := range bytes.SplitAfter(b, []byte{'\n'}) {
+		if string(line) != "\n" && string(line) != "\r\n" {
+			out = append(out, line...)
+		}
+	}
+	return out
+}
+
+// FuzzNoEmptyLines: the sniffer's reader drops exactly the empty lines,
+// whatever the sizes it is read in.
+func FuzzNoEmptyLines(f *testing.F) {
+	for _, s := range []string{"", "\n", "\r\n\n", "a\n\n\nb", "\n\na,b\r\n\r\nc,d\n\n", "x\r\r\n\n", "\n\n\n\n"} {
+		f.Add([]byte(s), uint8(1))
+		f.Add([]byte(s), uint8(7))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, size uint8) {
+		if bytes.IndexByte(in, 0) >= 0 {
+			t.Skip("a sample with NUL bytes is refused before sniffing")
+		}
+		r := &noEmptyLines{b: in}
+		var got []byte
+		buf := make([]byte, int(size)%64+1)
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if n == 0 {
+				t.Fatal("Read returned nothing and no error")
+			}
+		}
+		if want := withoutEmptyLines(in); !bytes.Equal(got, want) {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	})
+}
+
+// BenchmarkScanBomb is the work one B9 bomb costs the scan: 1 GiB of
+// gzipped newlines, refused for its expansion.
+func BenchmarkScanBomb(b *testing.B) {
+	bomb := newlineBomb(b, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Scan(bytes.NewReader(bomb), Options{}); err == nil {
+			b.Fatal("the bomb was accepted")
+		}
+	}
 }

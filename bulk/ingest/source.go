@@ -3,6 +3,7 @@ package ingest
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -22,14 +23,21 @@ type source interface {
 	fieldLine(i int) int
 }
 
+// blankSkipper is a source that passes over empty lines itself, without
+// returning them; skippedBlank is how many the last call of next passed
+// over (the scan counts them as blank rows).
+type blankSkipper interface {
+	skippedBlank() int
+}
+
 // csvSource reads delimited text with encoding/csv.
 type csvSource struct {
 	cr *csv.Reader
 }
 
-func newCSVSource(text io.Reader, delim rune, maxRecord int) *csvSource {
+func newCSVSource(text io.Reader, delim rune, maxRecord int, bufs *buffers) *csvSource {
 	lim := &recordLimiter{r: text, max: maxRecord, line: 1, start: 1}
-	cr := csv.NewReader(bufio.NewReaderSize(lim, bufSize))
+	cr := csv.NewReader(bufs.reader(lim))
 	cr.Comma = delim
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
@@ -157,14 +165,19 @@ func (l *recordLimiter) scan(b []byte) int {
 
 // lineReader reads lines of bounded length.
 type lineReader struct {
-	br   *bufio.Reader
-	max  int
-	line int
-	acc  []byte
+	br    *bufio.Reader
+	max   int
+	line  int
+	acc   []byte
+	blank int // empty lines passed over by the last call of next
 }
 
 // next returns the next line without its line break, and its number.
+// Empty lines before it are passed over and counted in lr.blank.
 func (lr *lineReader) next() ([]byte, int, error) {
+	if err := lr.skipEmpty(); err != nil {
+		return nil, 0, err
+	}
 	part, err := lr.br.ReadSlice('\n')
 	line := part
 	if err == bufio.ErrBufferFull {
@@ -193,6 +206,47 @@ func (lr *lineReader) next() ([]byte, int, error) {
 	return line, lr.line, nil
 }
 
+// eightNewlines is eight '\n' bytes read as one word.
+const eightNewlines = 0x0a0a0a0a0a0a0a0a
+
+// skipEmpty passes over a run of empty lines ("\n" or "\r\n") a whole
+// buffer at a time. Line breaks are the usual filling of a decompression
+// bomb, and a call of ReadSlice per empty line costs a hundred times more
+// than this byte scan. It returns the read error (io.EOF included) when
+// nothing but empty lines is left.
+func (lr *lineReader) skipEmpty() error {
+	lr.blank = 0
+	for {
+		if lr.br.Buffered() == 0 {
+			if _, err := lr.br.Peek(1); err != nil {
+				return err
+			}
+		}
+		buf, _ := lr.br.Peek(lr.br.Buffered())
+		n, lines := 0, 0
+		for n+8 <= len(buf) && binary.NativeEndian.Uint64(buf[n:]) == eightNewlines {
+			n += 8
+			lines += 8
+		}
+		for n < len(buf) {
+			if buf[n] == '\n' {
+				n++
+			} else if buf[n] == '\r' && n+1 < len(buf) && buf[n+1] == '\n' {
+				n += 2
+			} else {
+				break
+			}
+			lines++
+		}
+		_, _ = lr.br.Discard(n)
+		lr.blank += lines
+		lr.line += lines
+		if n < len(buf) {
+			return nil
+		}
+	}
+}
+
 func (lr *lineReader) tooLong() *Error {
 	return limitf(LimitRecordBytes, CodeRecordTooLong, lr.line+1, "the line is longer than %d bytes, the limit; shorten it or split the value", lr.max)
 }
@@ -217,6 +271,8 @@ func (s *txtSource) next() ([]string, int, error) {
 }
 
 func (s *txtSource) fieldLine(int) int { return s.lr.line }
+
+func (s *txtSource) skippedBlank() int { return s.lr.blank }
 
 // txtValue trims a TXT line and removes one pair of surrounding quotes, so
 // a one-column CSV reads the same as plain text.
@@ -398,6 +454,8 @@ func (s *ndjsonSource) next() ([]string, int, error) {
 }
 
 func (s *ndjsonSource) fieldLine(int) int { return s.lr.line }
+
+func (s *ndjsonSource) skippedBlank() int { return s.lr.blank }
 
 func ndjsonError(err error, line int) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {

@@ -28,6 +28,15 @@ func hostileSettings() []setting {
 		{"LEADCHECK_BULK_DOWNLOAD_STALL_TIMEOUT", "", "a results download whose client reads nothing for this long is cut (default 30s)", durationSetter(func(c *config) *time.Duration { return &c.Hostile.DownloadStallTimeout })},
 		{"LEADCHECK_BULK_DISK_RESERVE", "", "free bytes kept on the data directory's disk, counting the results accepted jobs will still write; an upload past it gets 507 (default 268435456, 256 MiB)", positiveInt64(func(c *config) *int64 { return &c.Hostile.DiskReserve })},
 		{"LEADCHECK_BULK_DISK_PER_KEY", "", "most disk one API key's bulk jobs may take: uploads plus 10 × their uncompressed size for results; past it 507 (default 107374182400, 100 GiB)", positiveInt64(func(c *config) *int64 { return &c.Hostile.DiskPerKey })},
+		{"LEADCHECK_BULK_BUSY_SCAN_SHARE", "", "percent of one core that upload scans together may use while /v1/validate has traffic; 100: unpaced (default 25)", func(c *config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100 {
+				return fmt.Errorf("%q is not a percentage from 1 to 100", v)
+			}
+			c.Hostile.BusyScanShare = float64(n) / 100
+			return nil
+		}},
+		{"LEADCHECK_BULK_BUSY_UPLOAD_RATE", "", "bytes per second at which all bulk uploads together are received while /v1/validate has traffic (default 33554432, 32 MiB/s)", positiveInt64(func(c *config) *int64 { return &c.Hostile.BusyUploadRate })},
 		{"LEADCHECK_BULK_CPU_SLOTS", "", "bulk work on a CPU at once (upload scans, rows being validated; a row waiting on DNS gives its slot back) (default: cores - 1, at least 1)", positiveInt(func(c *config) *int { return &c.Hostile.CPUSlots })},
 	}
 }
@@ -50,6 +59,8 @@ type hostileConfig struct {
 	DiskReserve          int64
 	DiskPerKey           int64
 	CPUSlots             int
+	BusyScanShare        float64
+	BusyUploadRate       int64
 }
 
 // applyAPI copies the bounds the HTTP layer applies.
@@ -73,6 +84,8 @@ func (h hostileConfig) applyBulk(c *bulk.Config) {
 	c.DiskReserve = h.DiskReserve
 	c.DiskPerKey = h.DiskPerKey
 	c.CPUSlots = h.CPUSlots
+	c.BusyScanShare = h.BusyScanShare
+	c.BusyUploadRate = h.BusyUploadRate
 }
 
 // positiveInt64 sets a positive byte count or number.
