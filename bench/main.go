@@ -85,7 +85,7 @@ func fullSizes() sizes {
 	return sizes{
 		BulkRows: 1_000_000, SubsetRows: 100_000, Domains: 20_000,
 		NaiveSample: 1000,
-		BulkTimeout: 5 * time.Minute, BulkPoll: 100 * time.Millisecond,
+		BulkTimeout: 5 * time.Minute, BulkPoll: 20 * time.Millisecond,
 		Capacity: capacityConfig{
 			Rounds: 6, Burst: 3 * time.Second, Offered: 1_000_000, Workers: 64,
 			LatencyShare: 0.5, LatencyRun: 5 * time.Second,

@@ -557,3 +557,27 @@ func TestDNSResolverLeavesNoGoroutines(t *testing.T) {
 	_, _ = r.Query(t.Context(), "trunc.test", dns.TypeA)
 	_, _ = r.Query(t.Context(), "mail.test", dns.TypeMX)
 }
+
+// TestQueryIDsAreUnpredictable: IDs are spread over the whole 16 bits, not
+// a counter or a constant (RFC 5452).
+func TestQueryIDsAreUnpredictable(t *testing.T) {
+	t.Parallel()
+	seen := map[uint16]bool{}
+	var prev uint16
+	steps := 0
+	for i := range 4096 {
+		id := queryID()
+		seen[id] = true
+		if i > 0 && id == prev+1 {
+			steps++
+		}
+		prev = id
+	}
+	// 4096 draws from 65536 values: about 3970 distinct ones expected.
+	if len(seen) < 3800 {
+		t.Errorf("%d distinct IDs in 4096 queries; want them random", len(seen))
+	}
+	if steps > 10 {
+		t.Errorf("%d IDs followed the one before by one; want no counter", steps)
+	}
+}
