@@ -34,6 +34,9 @@ func addressesWhenNeeded(ctx context.Context) bool {
 // lookupDomainMXFirst is LookupDomain asking A and AAAA only when needed
 // (see AddressesWhenNeeded).
 func lookupDomainMXFirst(ctx context.Context, r Resolver, domain string) DomainFacts {
+	if br, ok := r.(BatchResolver); ok {
+		return lookupDomainMXFirstBatch(ctx, br, domain)
+	}
 	var answers [askCount]dnsAnswer
 	ask := func(wg *sync.WaitGroup, i int, name string, qtype uint16) {
 		wg.Go(func() {
@@ -61,4 +64,22 @@ func lookupDomainMXFirst(ctx context.Context, r Resolver, domain string) DomainF
 func noMX(a dnsAnswer) bool {
 	hosts, _ := readMX(a)
 	return len(hosts) == 0
+}
+
+// lookupDomainMXFirstBatch is lookupDomainMXFirst over a BatchResolver:
+// MX, TXT and _dmarc TXT in one batch, then A and AAAA in another when
+// needed, all on the calling goroutine.
+func lookupDomainMXFirstBatch(ctx context.Context, r BatchResolver, domain string) DomainFacts {
+	var answers [askCount]dnsAnswer
+	var out [3]Answer
+	r.QueryBatch(ctx, []Question{{domain, dns.TypeMX}, {domain, dns.TypeTXT}, {"_dmarc." + domain, dns.TypeTXT}}, out[:3])
+	answers[askMX] = dnsAnswer{msg: out[0].Msg, err: out[0].Err}
+	answers[askTXT] = dnsAnswer{msg: out[1].Msg, err: out[1].Err}
+	answers[askDMARC] = dnsAnswer{msg: out[2].Msg, err: out[2].Err}
+	if mx := answers[askMX]; !mx.nxdomain() && (mx.failed() || noMX(mx)) {
+		r.QueryBatch(ctx, []Question{{domain, dns.TypeA}, {domain, dns.TypeAAAA}}, out[:2])
+		answers[askA] = dnsAnswer{msg: out[0].Msg, err: out[0].Err}
+		answers[askAAAA] = dnsAnswer{msg: out[1].Msg, err: out[1].Err}
+	}
+	return domainFacts(answers)
 }

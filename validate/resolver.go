@@ -126,6 +126,16 @@ func SystemServers(path string) ([]string, error) {
 // error wrapping the last cause.
 // A cancelled or expired ctx ends the query at once with ctx's error.
 func (r *DNSResolver) Query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+	q, err := question(ctx, name, qtype)
+	if err != nil {
+		return nil, err
+	}
+	return r.ask(ctx, q, 0, nil, nil)
+}
+
+// question is the message Query sends for name and qtype, or the error of
+// a name that cannot be asked or a ctx already ended.
+func question(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	fqdn := dns.Fqdn(name)
 	if _, ok := dns.IsDomainName(fqdn); !ok {
 		return nil, fmt.Errorf("dns query %q: %w", name, errInvalidName)
@@ -133,18 +143,22 @@ func (r *DNSResolver) Query(ctx context.Context, name string, qtype uint16) (*dn
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("dns query %s %s: %w", fqdn, dns.TypeToString[qtype], err)
 	}
-
 	q := &dns.Msg{
 		MsgHdr:   dns.MsgHdr{Id: queryID(), RecursionDesired: true},
 		Question: []dns.Question{{Name: fqdn, Qtype: qtype, Qclass: dns.ClassINET}},
 	}
 	q.SetEdns0(ednsBufferSize, false)
+	return q, nil
+}
 
+// ask is Query's walk over the servers from the preferred one, leaving
+// out the first skip of them (already asked, with lastMsg and lastErr the
+// outcome).
+func (r *DNSResolver) ask(ctx context.Context, q *dns.Msg, skip int, lastMsg *dns.Msg, lastErr error) (*dns.Msg, error) {
+	fqdn, qtype := q.Question[0].Name, q.Question[0].Qtype
 	n := len(r.servers)
 	start := int(r.preferred.Load()) % n
-	var lastMsg *dns.Msg
-	var lastErr error
-	for i := range n {
+	for i := skip; i < n; i++ {
 		idx := (start + i) % n
 		server := r.servers[idx]
 		in, err := r.exchange(ctx, q, server)

@@ -20,6 +20,9 @@ func (r *Recorder) Resolver(next validate.Resolver) validate.Resolver {
 	if r == nil {
 		return next
 	}
+	if br, ok := next.(validate.BatchResolver); ok {
+		return &countingBatch{countingResolver{next: next, r: r}, br}
+	}
 	return &countingResolver{next: next, r: r}
 }
 
@@ -36,6 +39,24 @@ func (c *countingResolver) Query(ctx context.Context, name string, qtype uint16)
 	c.r.dnsQueries.WithLabelValues(t, o).Inc()
 	c.r.dnsDuration.WithLabelValues(t, o).Observe(d.Seconds())
 	return msg, err
+}
+
+// countingBatch is countingResolver over a BatchResolver: a batch passes
+// on as one, and each question counts with the batch's time.
+type countingBatch struct {
+	countingResolver
+	batch validate.BatchResolver
+}
+
+func (c *countingBatch) QueryBatch(ctx context.Context, qs []validate.Question, out []validate.Answer) {
+	start := time.Now()
+	c.batch.QueryBatch(ctx, qs, out)
+	d := time.Since(start).Seconds()
+	for i, q := range qs {
+		t, o := queryType(q.Qtype), outcome(out[i].Msg, out[i].Err)
+		c.r.dnsQueries.WithLabelValues(t, o).Inc()
+		c.r.dnsDuration.WithLabelValues(t, o).Observe(d)
+	}
 }
 
 // queryType names the types leadcheck asks; any other is "other".

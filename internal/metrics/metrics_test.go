@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/leadcheck/leadcheck/internal/dnstest"
 	"github.com/leadcheck/leadcheck/validate"
 )
 
@@ -89,5 +92,46 @@ func TestOutcome(t *testing.T) {
 		if got := outcome(tc.msg, tc.err); got != tc.want {
 			t.Errorf("outcome(%v, %v): got %q, want %q", tc.msg, tc.err, got, tc.want)
 		}
+	}
+}
+
+// TestResolverCountsBatches: over a resolver that takes batches the
+// wrapper takes them too, and counts every question of a batch.
+func TestResolverCountsBatches(t *testing.T) {
+	t.Parallel()
+	srv := dnstest.Start(t, dnstest.Config{Zone: `
+$ORIGIN test.
+$TTL 300
+@     SOA ns.test. hostmaster.test. 1 3600 600 86400 60
+acme  MX  10 mx.acme.test.
+acme  TXT "v=spf1 -all"
+`})
+	next, err := validate.NewDNSResolver([]string{srv.Addr()}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, ok := r.Resolver(next).(validate.BatchResolver)
+	if !ok {
+		t.Fatal("the wrapper of a BatchResolver does not take batches")
+	}
+	if _, ok := r.Resolver(fakeResolverNotUsed{}).(validate.BatchResolver); ok {
+		t.Error("the wrapper of a plain Resolver claims to take batches")
+	}
+	out := make([]validate.Answer, 3)
+	br.QueryBatch(t.Context(), []validate.Question{{Name: "acme.test", Qtype: dns.TypeMX}, {Name: "acme.test", Qtype: dns.TypeTXT}, {Name: "_dmarc.acme.test", Qtype: dns.TypeTXT}}, out)
+	for _, c := range []struct {
+		qtype, outcome string
+		want           float64
+	}{{"MX", "noerror", 1}, {"TXT", "noerror", 1}, {"TXT", "nxdomain", 1}} {
+		if got := testutil.ToFloat64(r.dnsQueries.WithLabelValues(c.qtype, c.outcome)); got != c.want {
+			t.Errorf("dns queries %s %s: got %v, want %v", c.qtype, c.outcome, got, c.want)
+		}
+	}
+	if got := srv.TotalQueries(); got != 3 {
+		t.Errorf("the server got %d questions, want 3", got)
 	}
 }
