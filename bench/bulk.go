@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime/multipart"
 	"net/http"
 	"os"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/leadcheck/leadcheck/client"
@@ -46,6 +49,10 @@ type bulkRun struct {
 	Status    string
 	TimedOut  bool
 	Processed int // processed_rows at the end (for a timeout)
+	// Disk is what the server's data directory took once the results
+	// were read (allocated blocks), Upload bytes the file's size; 0 when
+	// not measured (the PostgreSQL store keeps its jobs elsewhere).
+	Disk, UploadBytes int64
 }
 
 func (b bulkRun) String() string {
@@ -53,9 +60,37 @@ func (b bulkRun) String() string {
 		return fmt.Sprintf("timed out after %v with %d rows processed (status %s) → %.0f rows/s so far, peak RSS %s",
 			b.Wall.Round(time.Second), b.Processed, b.Status, b.RowsPerS, mb(b.PeakRSS))
 	}
-	return fmt.Sprintf("%d rows: upload %v, completed at %v, last result row at %v → %.0f rows/s, peak RSS %s",
+	disk := ""
+	if b.Disk > 0 && b.UploadBytes > 0 {
+		disk = fmt.Sprintf(", data dir %s on disk for a %s upload (%.2f×)", mb(b.Disk), mb(b.UploadBytes), b.DiskRatio())
+	}
+	return fmt.Sprintf("%d rows: upload %v, completed at %v, last result row at %v → %.0f rows/s, peak RSS %s%s",
 		b.Rows, b.Upload.Round(time.Millisecond), b.Done.Round(time.Millisecond), b.Wall.Round(time.Millisecond),
-		b.RowsPerS, mb(b.PeakRSS))
+		b.RowsPerS, mb(b.PeakRSS), disk)
+}
+
+// DiskRatio is Disk ÷ UploadBytes.
+func (b bulkRun) DiskRatio() float64 { return float64(b.Disk) / float64(max(b.UploadBytes, 1)) }
+
+// diskUsage is the allocated size of every file under dir.
+func diskUsage(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			total += st.Blocks * 512
+		} else {
+			total += info.Size()
+		}
+		return nil
+	})
+	return total, err
 }
 
 // runBulk uploads file as multipart/form-data, streamed from disk through a
