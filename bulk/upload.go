@@ -295,6 +295,9 @@ func decodeRecords(r io.Reader, w io.Writer, maxRecord int) (Options, error) {
 	var opts Options
 	bound := &recordBound{r: r, max: int64(maxRecord)}
 	dec := json.NewDecoder(bound)
+	// Numbers stay text: as float64 a number past its range is a decoding
+	// error of its own, not a refusal of the body.
+	dec.UseNumber()
 	var line bytes.Buffer
 	if err := expectDelim(dec, '{', "the body must be a JSON object such as {\"records\": [{\"email\": \"jane@acme.com\"}]}"); err != nil {
 		return opts, err

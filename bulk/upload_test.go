@@ -153,6 +153,9 @@ func TestReadRecordsRefusals(t *testing.T) {
 		{"record not object", `{"records": ["jane@acme.test"]}`, "records[0]", "invalid_record"},
 		{"null record", `{"records": [{"email":"a@b.c"}, null]}`, "records[1]", "invalid_record"},
 		{"number value", `{"records": [{"phone": 14155550100}]}`, "records[0]", "invalid_record"},
+		{"number past float64", `{"records": [{"phone": 1e999}]}`, "records[0]", "invalid_record"},
+		{"a body of a huge number", `1e999`, "", "invalid_json"},
+		{"name a huge number", `{"records": [{"email":"a@b.c"}], "name": 1e999}`, "name", "invalid_field_type"},
 		{"unknown field", `{"records": [{"email":"a@b.c"}], "emial": "x"}`, "emial", "unknown_field"},
 		{"duplicate field", `{"records": [{"email":"a@b.c"}], "records": []}`, "records", "duplicate_field"},
 		{"name not string", `{"records": [{"email":"a@b.c"}], "name": 3}`, "name", "invalid_field_type"},
@@ -210,6 +213,8 @@ func FuzzReadRecords(f *testing.F) {
 	f.Add(`{"records": []}`)
 	f.Add(`[]`)
 	f.Add(`{"records": [{"email": 1}]}`)
+	f.Add(`{"records": [{"email": 1e999}], "name": 1e999}`)
+	f.Add(`1e999`)
 	f.Fuzz(func(t *testing.T, body string) {
 		var out bytes.Buffer
 		_, err := decodeRecords(strings.NewReader(body), &out, 1<<20)
