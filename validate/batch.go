@@ -2,7 +2,9 @@ package validate
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/miekg/dns"
@@ -54,7 +56,7 @@ func (r *DNSResolver) QueryBatch(ctx context.Context, qs []Question, out []Answe
 	}
 	idx := int(r.preferred.Load()) % len(r.servers)
 	server := r.servers[idx]
-	got, err := r.exchangeBatch(ctx, msgs, server)
+	got, err := r.exchangeMsgs(ctx, "udp", msgs, server)
 	for i, m := range msgs {
 		if m == nil {
 			continue
@@ -90,12 +92,24 @@ func (r *DNSResolver) settle(ctx context.Context, q *dns.Msg, idx int, in *dns.M
 	return r.ask(ctx, q, 1, in, fmt.Errorf("%s: %s", server, dns.RcodeToString[in.Rcode]))
 }
 
-// exchangeBatch is exchangeOver for several questions on one UDP socket:
-// it sends them all, reads answers until each has one or the deadline
-// passes, and at half the time sends the unanswered ones once more (see
-// readAnswer). got[i] is nil for a question without an answer; err is why
-// the reading stopped early.
-func (r *DNSResolver) exchangeBatch(ctx context.Context, msgs []*dns.Msg, server string) (got []*dns.Msg, err error) {
+// exchangeMsgs sends msgs (nil ones are skipped) to server over network
+// on one connection and reads the answers as they come, within r.timeout
+// and ctx's deadline, until each has one. got[i] is nil for a message
+// without an answer; err is why the reading stopped early. ctx's end
+// moves the connection's deadline into the past, which ends the read at
+// once (miekg/dns' own ExchangeContext only reads the context's deadline).
+//
+// Over UDP, a datagram that matches no question (by ID and question) is
+// ignored (RFC 5452), and when answers are missing at half the time the
+// unanswered messages are sent once more on the same socket, the read
+// going on to the deadline: a query or answer lost on the way (a busy
+// machine drops datagrams) then costs half an attempt rather than a whole
+// one and the next server's, or the lead's whole budget with a single
+// server. An answer that was only slow is still taken, whichever send it
+// answers. The standard library's resolver and miekg/dns leave
+// retransmission to the caller, so it is done here. Over TCP an answer
+// that does not match is an error.
+func (r *DNSResolver) exchangeMsgs(ctx context.Context, network string, msgs []*dns.Msg, server string) (got []*dns.Msg, err error) {
 	got = make([]*dns.Msg, len(msgs))
 	left := 0
 	for _, m := range msgs {
@@ -112,45 +126,51 @@ func (r *DNSResolver) exchangeBatch(ctx context.Context, msgs []*dns.Msg, server
 	}
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	co, done, err := r.open(ctx, "udp", server)
+	co, done, err := r.open(ctx, network, server)
 	if err != nil {
 		return got, fmt.Errorf("dial: %w", err)
 	}
+	// Set the deadline before arming the cancel hook, so the hook's past
+	// deadline can never be overwritten by this one.
 	if err := co.SetDeadline(deadline); err != nil {
 		done(false)
 		return got, fmt.Errorf("set deadline: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = co.SetDeadline(time.Unix(1, 0)) })
-	// A socket with answers still to come is not handed on.
+	// A socket whose hook ran (it may move the deadline at any time) or
+	// with answers still to come is not handed to the next query.
 	defer func() { done(stop() && left == 0) }()
 	send := func() error {
 		for i, m := range msgs {
 			if m != nil && got[i] == nil {
 				if err := co.WriteMsg(m); err != nil {
-					return fmt.Errorf("write: %w", err)
+					return err
 				}
 			}
 		}
 		return nil
 	}
 	if err := send(); err != nil {
-		return got, err
+		return got, fmt.Errorf("write: %w", err)
 	}
-	now := time.Now()
-	if err := co.SetReadDeadline(now.Add(deadline.Sub(now) / 2)); err != nil {
-		return got, fmt.Errorf("set deadline: %w", err)
+	udp := network == "udp"
+	resend := udp
+	if resend {
+		now := time.Now()
+		if err := co.SetReadDeadline(now.Add(deadline.Sub(now) / 2)); err != nil {
+			return got, fmt.Errorf("set deadline: %w", err)
+		}
+		if err := ctx.Err(); err != nil { // the hook may have run before that line
+			return got, fmt.Errorf("read: %w", err)
+		}
 	}
-	if err := ctx.Err(); err != nil { // the hook may have run before that line
-		return got, fmt.Errorf("read: %w", err)
-	}
-	resent := false
 	for left > 0 {
 		in, err := co.ReadMsg()
 		if err != nil {
-			if resent || !isTimeout(err) || ctx.Err() != nil {
+			if !resend || !isTimeout(err) || ctx.Err() != nil {
 				return got, fmt.Errorf("read: %w", err)
 			}
-			resent = true
+			resend = false
 			if err := co.SetReadDeadline(deadline); err != nil {
 				return got, fmt.Errorf("set deadline: %w", err)
 			}
@@ -162,14 +182,23 @@ func (r *DNSResolver) exchangeBatch(ctx context.Context, msgs []*dns.Msg, server
 			}
 			continue
 		}
-		// A datagram that matches no question is ignored (RFC 5452).
+		matched := false
 		for i, m := range msgs {
 			if m != nil && got[i] == nil && in.Id == m.Id && sameQuestion(in, m) {
-				got[i] = in
+				got[i], matched = in, true
 				left--
 				break
 			}
 		}
+		if !matched && !udp {
+			return got, errors.New("read: answer does not match the question")
+		}
 	}
 	return got, nil
+}
+
+// isTimeout reports a read that ended at its deadline.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -118,7 +118,7 @@ func SystemServers(path string) ([]string, error) {
 
 // Query asks name/qtype with recursion desired and EDNS0. A UDP query with
 // no answer by half its time is sent once more to the same server (see
-// readAnswer). It tries the servers in turn (see DNSResolver) when one
+// exchangeMsgs). It tries the servers in turn (see DNSResolver) when one
 // times out, cannot be reached, or answers anything but NOERROR or
 // NXDOMAIN; a truncated UDP answer is asked again of the same server over
 // TCP. When every server failed, it returns the last SERVFAIL/REFUSED-style
@@ -207,39 +207,11 @@ func (r *DNSResolver) exchange(ctx context.Context, q *dns.Msg, server string) (
 // until the timeout; here a cancel moves the connection's deadline into the
 // past, which ends the read at once.
 func (r *DNSResolver) exchangeOver(ctx context.Context, network string, q *dns.Msg, server string) (*dns.Msg, error) {
-	deadline := time.Now().Add(r.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	got, err := r.exchangeMsgs(ctx, network, []*dns.Msg{q}, server)
+	if got[0] != nil {
+		return got[0], nil
 	}
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-
-	co, done, err := r.open(ctx, network, server)
-	if err != nil {
-		return nil, fmt.Errorf("dial: %w", err)
-	}
-	// Set the deadline before arming the cancel hook, so the hook's past
-	// deadline can never be overwritten by this one.
-	if err := co.SetDeadline(deadline); err != nil {
-		done(false)
-		return nil, fmt.Errorf("set deadline: %w", err)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = co.SetDeadline(time.Unix(1, 0)) })
-	answered := false
-	defer func() {
-		// A hook that ran (or runs) may move the deadline at any time:
-		// such a socket is not handed to the next query.
-		done(stop() && answered)
-	}()
-
-	if err := co.WriteMsg(q); err != nil {
-		return nil, fmt.Errorf("write: %w", err)
-	}
-	in, err := readAnswer(ctx, co, q, network, deadline)
-	if err == nil {
-		answered = true
-	}
-	return in, err
+	return nil, err
 }
 
 // sameQuestion reports whether an answer is for the question asked.

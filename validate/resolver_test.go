@@ -317,7 +317,7 @@ func TestDNSResolverNextServer(t *testing.T) {
 			name  string
 			first func(t *testing.T) (addr string, queries func() int)
 			// sends is how many queries the first server gets: a UDP query
-			// with no answer is sent twice (readAnswer).
+			// with no answer is sent twice (exchangeMsgs).
 			sends int
 		}{
 			{
